@@ -1,0 +1,24 @@
+# The two commands: `make demo` runs the pipeline on a generated sample, `make test` runs the tests.
+# Both create the pinned environment on first use (scripts/bootstrap.sh).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+env:  ## create or reuse the cached environment and print its path
+	@scripts/bootstrap.sh
+
+demo:  ## generate a sample and run the DAG over its last day with `airflow dags test`
+	scripts/demo.sh
+
+test:  ## run every test: unit, DAG and integration
+	scripts/test.sh
+
+bench-prep:  ## time sequence prep against the collect_list + UDF recipe on ~2M readings
+	scripts/bench_prep.sh
+
+clean:  ## remove the local lake, Airflow home and MLflow store (not the cached environment)
+	rm -rf var
+
+.PHONY: help env demo test bench-prep clean

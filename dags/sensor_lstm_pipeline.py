@@ -1,0 +1,148 @@
+"""
+### sensor_lstm_pipeline
+
+Turns a day of raw sensor readings into LSTM training windows.
+
+| task | Spark job | reads | writes |
+| --- | --- | --- | --- |
+| `ingest` | `spark_jobs/ingest.py` | `landing/sensor_readings_<day>.csv` | `readings/date=<day>`, `quarantine/ingest/date=<day>` |
+| `prepare_sequences` | `spark_jobs/prepare_sequences.py` | `readings/` over the lookback days | `sequences/date=<day>/split=...`, `sequence_stats/date=<day>` |
+
+Each run owns one UTC day, its **run day**: the day of its data interval (`@daily`: the day before
+the run fires; a backfill run, the day it is for), or the `day` Param when a user sets it. It
+replaces that day's partitions atomically, so retries, catchup and `airflow backfill create` never
+duplicate or lose rows. Counts per run land in `reports/<task>/date=<day>/report.json`.
+
+Trigger it by hand with the form's Params (the day, window length, horizon, sampling interval,
+lookback, split fractions). A manual run with neither a `day` nor a logical date processes the last
+complete UTC day before it was triggered. The Spark master comes from the `spark_default` connection
+(`AIRFLOW_CONN_SPARK_DEFAULT`); the lake root from `SENSOR_LSTM_LAKE`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pendulum
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import DAG, Param
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+DAG_ID = "sensor_lstm_pipeline"
+PROJECT_DIR = os.environ.get("SENSOR_LSTM_HOME", str(Path(__file__).resolve().parents[1]))
+LAKE = os.environ.get("SENSOR_LSTM_LAKE", f"{PROJECT_DIR}/var/lake")
+JOBS_DIR = f"{PROJECT_DIR}/spark_jobs"
+START_DATE = pendulum.parse(os.environ.get("SENSOR_LSTM_START_DATE", "2026-11-01"), tz="UTC")
+
+# The jobs import the spark_jobs package: the driver and every executor need the project on
+# their Python path (the same path on each machine, as in the image and the local stack).
+SPARK_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.executorEnv.PYTHONPATH": PROJECT_DIR,
+    "spark.log.level": os.environ.get("SENSOR_LSTM_SPARK_LOG_LEVEL", "WARN"),
+}
+SPARK_ENV = {"PYTHONPATH": PROJECT_DIR}
+
+RUN_DAY = "{{ run_day(params, data_interval_start, dag_run) }}"
+
+
+def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
+    """The UTC day (YYYY-MM-DD) a run processes; used in the task templates."""
+    if params.get("day"):
+        return date.fromisoformat(params["day"]).isoformat()
+    if data_interval_start is not None:
+        return data_interval_start.astimezone(timezone.utc).date().isoformat()
+    return (dag_run.run_after.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
+
+
+default_args = {
+    "owner": "sensor-lstm",
+    "retries": int(os.environ.get("SENSOR_LSTM_TASK_RETRIES", "2")),
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Raw sensor CSV -> clean readings -> LSTM training windows",
+    doc_md=__doc__,
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=START_DATE,
+    catchup=True,
+    max_active_runs=1,
+    default_args=default_args,
+    tags=["sensors", "spark", "lstm"],
+    user_defined_macros={"run_day": run_day},
+    params={
+        "day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="UTC day to process, YYYY-MM-DD; empty: the run's data interval.",
+        ),
+        "seq_len": Param(24, type="integer", minimum=1, maximum=10000, description="Readings per input window."),
+        "horizon": Param(
+            1, type="integer", minimum=1, maximum=10000, description="Steps from the last input to the target."
+        ),
+        "sampling_interval_seconds": Param(
+            60,
+            type="integer",
+            minimum=1,
+            description="The sensors' sampling interval; readings further apart start a new segment.",
+        ),
+        "lookback_days": Param(
+            3, type="integer", minimum=1, maximum=366, description="Days of readings, ending with the run's day."
+        ),
+        "train_fraction": Param(
+            0.7, type="number", exclusiveMinimum=0, exclusiveMaximum=1, description="Share of the lookback for training."
+        ),
+        "validation_fraction": Param(
+            0.15,
+            type="number",
+            exclusiveMinimum=0,
+            exclusiveMaximum=1,
+            description="Share of the lookback for validation; test gets the rest.",
+        ),
+        "allow_empty_input": Param(
+            False, type="boolean", description="Succeed with a logged 'no data' when the day has no landing file."
+        ),
+    },
+) as dag:
+    ingest = SparkSubmitOperator(
+        task_id="ingest",
+        conn_id="spark_default",
+        application=f"{JOBS_DIR}/ingest.py",
+        name=f"{DAG_ID}.ingest",
+        conf=SPARK_CONF,
+        env_vars=SPARK_ENV,
+        application_args=[
+            "--lake", LAKE,
+            "--run-date", RUN_DAY,
+            "{{ '--allow-empty' if params.allow_empty_input else '--no-allow-empty' }}",
+        ],
+        execution_timeout=timedelta(minutes=30),
+    )
+
+    prepare_sequences = SparkSubmitOperator(
+        task_id="prepare_sequences",
+        conn_id="spark_default",
+        application=f"{JOBS_DIR}/prepare_sequences.py",
+        name=f"{DAG_ID}.prepare_sequences",
+        conf=SPARK_CONF,
+        env_vars=SPARK_ENV,
+        application_args=[
+            "--lake", LAKE,
+            "--run-date", RUN_DAY,
+            "--lookback-days", "{{ params.lookback_days }}",
+            "--sampling-interval-seconds", "{{ params.sampling_interval_seconds }}",
+            "--seq-len", "{{ params.seq_len }}",
+            "--horizon", "{{ params.horizon }}",
+            "--train-fraction", "{{ params.train_fraction }}",
+            "--validation-fraction", "{{ params.validation_fraction }}",
+        ],
+        execution_timeout=timedelta(hours=1),
+    )
+
+    ingest >> prepare_sequences

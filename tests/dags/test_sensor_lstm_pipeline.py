@@ -1,0 +1,135 @@
+import copy
+import subprocess
+import sys
+from types import SimpleNamespace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
+CONNECTION = '{"conn_type": "spark", "host": "spark://spark-master:7077"}'
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    # Deployment settings are read when the file is parsed: fix them so commands are literal.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENSOR_LSTM_HOME", "/opt/sensor-lstm")
+        patch.setenv("SENSOR_LSTM_LAKE", "/data/lake")
+        patch.delenv("SENSOR_LSTM_TASK_RETRIES", raising=False)
+        return DagBag(dag_folder=str(DAGS_DIR))
+
+
+@pytest.fixture
+def dag(dagbag):
+    return dagbag.dags["sensor_lstm_pipeline"]
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda path: path.name)
+def test_dag_file_imports_without_errors(dagbag, dag_file):
+    assert str(dag_file) not in dagbag.import_errors, dagbag.import_errors.get(str(dag_file))
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda path: path.name)
+def test_dag_file_imports_no_heavy_library(dag_file):
+    heavy = ("pyspark", "tensorflow", "horovod", "pandas", "mlflow")
+    probe = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]);"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(dag_file)], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_task_graph(dag):
+    assert {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks} == {
+        "ingest": ["prepare_sequences"],
+        "prepare_sequences": [],
+    }
+
+
+def test_policy_schedule_retries_and_docs(dag):
+    assert dag.catchup is True
+    assert dag.max_active_runs == 1
+    assert set(dag.tags) == {"sensors", "spark", "lstm"}
+    assert dag.doc_md and "sensor_lstm_pipeline" in dag.doc_md
+    assert dag.timetable.summary == "0 0 * * *"
+    for task in dag.tasks:
+        assert task.retries == 2
+        assert task.execution_timeout is not None
+
+
+def test_params_have_defaults_the_trigger_form_can_edit(dag):
+    assert {name: param.value for name, param in dag.params.items()} == {
+        "day": None,
+        "seq_len": 24,
+        "horizon": 1,
+        "sampling_interval_seconds": 60,
+        "lookback_days": 3,
+        "train_fraction": 0.7,
+        "validation_fraction": 0.15,
+        "allow_empty_input": False,
+    }
+    assert dag.params.get_param("seq_len").schema["type"] == "integer"
+
+
+def rendered_command(dag, task_id, params_override=None, data_interval_start=datetime(2026, 11, 25, tzinfo=timezone.utc)):
+    """The exact spark-submit command line the hook would run (by default for 2026-11-25)."""
+    task = copy.deepcopy(dag.get_task(task_id))  # rendering replaces the templates in place
+    params = {name: param.value for name, param in dag.params.items()} | (params_override or {})
+    context = {
+        "data_interval_start": data_interval_start,
+        "dag_run": SimpleNamespace(run_after=datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)),
+        "params": params,
+        **dag.user_defined_macros,
+    }
+    task.render_template_fields(context)
+    return task._get_hook()._build_spark_submit_command(task.application)
+
+
+def test_ingest_command_line(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    command = rendered_command(dag, "ingest")
+    assert command == [
+        "spark-submit",
+        "--master", "spark://spark-master:7077",
+        "--conf", "spark.sql.session.timeZone=UTC",
+        "--conf", "spark.executorEnv.PYTHONPATH=/opt/sensor-lstm",
+        "--conf", "spark.log.level=WARN",
+        "--name", "sensor_lstm_pipeline.ingest",
+        "/opt/sensor-lstm/spark_jobs/ingest.py",
+        "--lake", "/data/lake",
+        "--run-date", "2026-11-25",
+        "--no-allow-empty",
+    ]  # fmt: skip
+    assert rendered_command(dag, "ingest", {"allow_empty_input": True})[-1] == "--allow-empty"
+
+
+def test_run_day_comes_from_the_day_param_then_the_data_interval_then_the_trigger_time(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    for params, interval_start, expected in [
+        ({"day": "2026-10-03"}, datetime(2026, 11, 25, tzinfo=timezone.utc), "2026-10-03"),
+        ({}, datetime(2026, 11, 25, tzinfo=timezone.utc), "2026-11-25"),
+        ({}, None, "2026-11-26"),
+    ]:
+        command = rendered_command(dag, "ingest", params, data_interval_start=interval_start)
+        assert command[command.index("--run-date") + 1] == expected
+
+
+def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    command = rendered_command(dag, "prepare_sequences", {"seq_len": 48, "horizon": 5, "sampling_interval_seconds": 10})
+    assert command[command.index("/opt/sensor-lstm/spark_jobs/prepare_sequences.py") + 1 :] == [
+        "--lake", "/data/lake",
+        "--run-date", "2026-11-25",
+        "--lookback-days", "3",
+        "--sampling-interval-seconds", "10",
+        "--seq-len", "48",
+        "--horizon", "5",
+        "--train-fraction", "0.7",
+        "--validation-fraction", "0.15",
+    ]  # fmt: skip
