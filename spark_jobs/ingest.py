@@ -131,8 +131,7 @@ def count_outcomes(marked: DataFrame) -> dict:
 
 def read_landing_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     raw = spark.read.text(files).select(
-        F.element_at(F.split(F.input_file_name(), "/"), -1).alias("source_file"),
-        F.col("value").alias("line_text"),
+        F.col("_metadata.file_name").alias("source_file"), F.col("value").alias("line_text")
     )
     return raw.where(F.col("line_text") != HEADER)
 

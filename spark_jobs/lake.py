@@ -19,6 +19,8 @@ from pyspark.sql import SparkSession
 log = logging.getLogger(__name__)
 
 STAGING_DIR = "_staging"  # leading underscore: Spark's readers skip it
+# The readings dataset's columns (plus its ``date`` partition), as the ingest job writes them.
+READINGS_SCHEMA = "sensor_id string, timestamp timestamp, reading double"
 
 
 def utc_day_start(day: date) -> datetime:
@@ -111,4 +113,11 @@ def write_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date, report
 def spark_session(app_name: str) -> SparkSession:
     """The job's session. The master and resources come from spark-submit; UTC is not optional,
     since every timestamp and partition date in the lake is UTC."""
-    return SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC").getOrCreate()
+    return (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        # Let adaptive execution coalesce the shuffle partitions of persisted plans too; without
+        # it a small day runs 200 near-empty tasks per stage.
+        .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
+        .getOrCreate()
+    )

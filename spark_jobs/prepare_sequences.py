@@ -7,38 +7,50 @@ Example:
 Inputs:
     <lake>/readings/date=<day>/ for the ``lookback-days`` days ending with ``run-date``.
 Outputs (the run date's partition replaced atomically):
-    <lake>/sequences/date=<run-date>/split=<train|validation|test>/
-        sensor_id, window_start, last_input_time, target_time,
+    <lake>/sequences/date=<run-date>/split=<train|validation|test>/part-<n>.parquet
+        sensor_id, window_start, last_input_time, target_time (UTC timestamps),
         inputs array<float> (seq_len normalized readings), target float (normalized)
     <lake>/sequence_stats/date=<run-date>/
         sensor_id, mean, std, train_readings: per-sensor statistics of the training period,
         to turn normalized values back into original units: reading = value * std + mean
-    <lake>/reports/prepare_sequences/date=<run-date>/report.json  windows per split, boundaries
+    <lake>/reports/prepare_sequences/date=<run-date>/report.json  windows per split, cuts
 
 How windows are made, per sensor in time order:
   * a new segment starts wherever two consecutive readings are more than the sampling interval
     apart; no window crosses a segment boundary;
   * a window is ``seq_len`` consecutive readings; its target is the reading ``horizon`` steps
     after the window's last input, in the same segment (never one of the inputs);
-  * the lookback period is cut at two instants into train, validation and test. A training
+  * the lookback period (its whole UTC days) is cut at two instants, at the train and the
+    train + validation fractions of its span, into train, validation and test. A training
     window ends (target included) before the first cut; a validation or test window starts
     (first input included) at or after its cut. Windows that straddle a cut are dropped and
     counted, so no validation or test target falls inside the training period and none of
     their inputs were seen in training;
   * mean and standard deviation per sensor come from the training period's readings alone.
 
-It uses window functions (``lead`` over each sensor's time order), which Spark evaluates in
-one sort and spills to disk: memory never holds a sensor's whole history in one row or array.
+Spark shuffles the readings by sensor and sorts them by time; each task then streams its sorted
+rows as Arrow batches (``mapInArrow``) through vectorized NumPy that cuts the windows, carrying
+only the last ``seq_len + horizon - 1`` rows from one batch to the next, and writes them with
+Arrow's Parquet writer. Memory never holds a sensor's whole history, and no Python runs per row.
+A retried task rewrites the same file names, so retries never duplicate windows.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import uuid
 from datetime import date, datetime, timedelta
+from typing import Iterable, Iterator
 
-from pyspark.sql import DataFrame, SparkSession, Window
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from numpy.lib.stride_tricks import sliding_window_view
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs import lake
@@ -46,87 +58,151 @@ from spark_jobs import lake
 log = logging.getLogger("prepare_sequences")
 
 SPLITS = ("train", "validation", "test")
-STRADDLING = "straddling"  # windows across a split cut: written to staging only to be counted
+STRADDLING = "straddling"  # windows across a split cut: counted, never written
+UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
-def split_cuts(first: datetime, last: datetime, train_fraction: float, validation_fraction: float) -> tuple:
-    """The two instants that cut ``[first, last]`` into train, validation and test periods."""
+def split_cuts(start: datetime, end: datetime, train_fraction: float, validation_fraction: float) -> tuple:
+    """The two instants that cut the period ``[start, end)`` into train, validation and test."""
     if not (0 < train_fraction and 0 < validation_fraction and train_fraction + validation_fraction < 1):
         raise ValueError(
             f"need 0 < train ({train_fraction}), 0 < validation ({validation_fraction}) and train + validation < 1"
         )
-    span = last - first
-    return first + span * train_fraction, first + span * (train_fraction + validation_fraction)
-
-
-def assign_segments(readings: DataFrame, sampling_interval_seconds: int) -> DataFrame:
-    """Add ``segment``: a per-sensor counter that grows at every gap longer than the interval."""
-    by_time = Window.partitionBy("sensor_id").orderBy("timestamp")
-    gap_seconds = F.col("timestamp").cast("long") - F.lag(F.col("timestamp").cast("long")).over(by_time)
-    starts_segment = F.coalesce(gap_seconds > sampling_interval_seconds, F.lit(True)).cast("int")
-    return readings.withColumn("starts_segment", starts_segment).withColumn(
-        "segment", F.sum("starts_segment").over(by_time.rowsBetween(Window.unboundedPreceding, 0))
-    ).drop("starts_segment")
+    span = end - start
+    return start + span * train_fraction, start + span * (train_fraction + validation_fraction)
 
 
 def training_statistics(readings: DataFrame, train_cut: datetime) -> DataFrame:
-    """Mean and population standard deviation of each sensor's readings before the train cut.
-
-    A sensor whose training readings are all equal gets std 1.0, so normalizing only centres it.
+    """Per sensor: mean and population standard deviation of its readings before the train cut,
+    and how many there were. A sensor without training readings gets nulls and a count of 0;
+    one whose training readings are all equal gets std 1.0, so normalizing only centres it.
     """
-    stats = (
-        readings.where(F.col("timestamp") < F.lit(train_cut))
-        .groupBy("sensor_id")
-        .agg(
-            F.mean("reading").alias("mean"),
-            F.stddev_pop("reading").alias("std"),
-            F.count("reading").alias("train_readings"),
-        )
+    training_reading = F.when(F.col("timestamp") < F.lit(train_cut), F.col("reading"))
+    stats = readings.groupBy("sensor_id").agg(
+        F.mean(training_reading).alias("mean"),
+        F.stddev_pop(training_reading).alias("std"),
+        F.count(training_reading).alias("train_readings"),
     )
-    return stats.withColumn("std", F.when(F.col("std") > 0, F.col("std")).otherwise(F.lit(1.0)))
+    return stats.withColumn("std", F.when(F.col("std") > 0, F.col("std")).when(F.col("std") == 0, F.lit(1.0)))
 
 
 def normalize(readings: DataFrame, stats: DataFrame) -> DataFrame:
     """Add ``value``, the reading in training standard units; sensors without statistics drop out."""
-    return readings.join(F.broadcast(stats.select("sensor_id", "mean", "std")), "sensor_id").withColumn(
+    usable = stats.where(F.col("train_readings") > 0).select("sensor_id", "mean", "std")
+    return readings.join(F.broadcast(usable), "sensor_id").withColumn(
         "value", ((F.col("reading") - F.col("mean")) / F.col("std")).cast("float")
     )
 
 
-def build_windows(values: DataFrame, seq_len: int, horizon: int) -> DataFrame:
-    """One row per complete window: inputs are ``seq_len`` consecutive values of one segment,
-    the target the value ``horizon`` steps after the last input, in the same segment.
+def micros(moment: datetime) -> int:
+    return int(pa.scalar(moment, type=UTC_MICROS).value)
 
-    ``values`` has sensor_id, timestamp, segment and value.
+
+class WindowCutter:
+    """Cuts windows from a stream of Arrow batches sorted by (sensor_id, timestamp).
+
+    Each batch holds ``sensor_id``, ``timestamp`` (UTC) and ``value``. A window may start in one
+    batch and end in the next, so the last ``seq_len + horizon - 1`` rows of each batch are
+    carried into the next one; rows that start no complete window are never emitted.
     """
-    if seq_len < 1 or horizon < 1:
-        raise ValueError(f"seq_len ({seq_len}) and horizon ({horizon}) must be at least 1")
-    by_time = Window.partitionBy("sensor_id").orderBy("timestamp")
-    target_offset = seq_len - 1 + horizon
-    # Segments are runs in time order, so the window stays in one segment exactly when its
-    # first and its target reading carry the same segment number.
-    windows = values.select(
-        "sensor_id",
-        F.col("timestamp").alias("window_start"),
-        F.lead("timestamp", seq_len - 1).over(by_time).alias("last_input_time"),
-        F.lead("timestamp", target_offset).over(by_time).alias("target_time"),
-        F.array(*[F.lead("value", offset).over(by_time) for offset in range(seq_len)]).alias("inputs"),
-        F.lead("value", target_offset).over(by_time).alias("target"),
-        (F.lead("segment", target_offset).over(by_time) == F.col("segment")).alias("in_one_segment"),
-    )
-    return windows.where(F.col("in_one_segment")).drop("in_one_segment")
+
+    def __init__(self, *, seq_len: int, horizon: int, sampling_interval_seconds: int, train_cut, test_cut):
+        if seq_len < 1 or horizon < 1:
+            raise ValueError(f"seq_len ({seq_len}) and horizon ({horizon}) must be at least 1")
+        self.seq_len = seq_len
+        self.span = seq_len - 1 + horizon  # from a window's first input to its target
+        self.interval_us = sampling_interval_seconds * 1_000_000
+        self.train_cut, self.test_cut = micros(train_cut), micros(test_cut)
+
+    def windows(self, batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, pa.Table]]:
+        """Yield (split, windows) pairs; split may be ``straddling``."""
+        carried = None
+        for batch in batches:
+            rows = pa.Table.from_batches([batch]).select(["sensor_id", "timestamp", "value"])
+            if carried is not None:
+                rows = pa.concat_tables([carried, rows])
+            if rows.num_rows > self.span:
+                yield from self._cut(rows)
+            carried = rows.slice(max(0, rows.num_rows - self.span))
+
+    def _cut(self, rows: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+        sensors = rows.column("sensor_id").to_numpy(zero_copy_only=False)
+        times = rows.column("timestamp").cast(pa.int64()).to_numpy()
+        values = rows.column("value").to_numpy().astype(np.float32, copy=False)
+        # segment[i]: how many segment starts up to row i. A window starting at row s is whole
+        # when no segment starts in (s, s + span]; the first row always counts as a start, so
+        # windows starting at a carried row are judged only by the rows after it.
+        starts_segment = np.ones(len(times), dtype=bool)
+        starts_segment[1:] = (sensors[1:] != sensors[:-1]) | (np.diff(times) > self.interval_us)
+        segment = np.cumsum(starts_segment)
+        first = np.arange(len(times) - self.span)
+        first = first[segment[first + self.span] == segment[first]]
+        window_start, target_time = times[first], times[first + self.span]
+        split = np.full(len(first), STRADDLING, dtype=object)
+        split[target_time < self.train_cut] = "train"
+        split[(window_start >= self.train_cut) & (target_time < self.test_cut)] = "validation"
+        split[window_start >= self.test_cut] = "test"
+        inputs = sliding_window_view(values, self.seq_len)[first]
+        table = pa.table(
+            {
+                "sensor_id": rows.column("sensor_id").take(pa.array(first)),
+                "window_start": pa.array(window_start, UTC_MICROS),
+                "last_input_time": pa.array(times[first + self.seq_len - 1], UTC_MICROS),
+                "target_time": pa.array(target_time, UTC_MICROS),
+                "inputs": pa.ListArray.from_arrays(
+                    pa.array(np.arange(0, (len(first) + 1) * self.seq_len, self.seq_len, dtype=np.int32)),
+                    pa.array(inputs.reshape(-1)),
+                ),
+                "target": pa.array(values[first + self.span]),
+            }
+        )
+        for name in (*SPLITS, STRADDLING):
+            chosen = np.flatnonzero(split == name)
+            if len(chosen):
+                yield name, table.take(pa.array(chosen))
 
 
-def assign_split(windows: DataFrame, train_cut: datetime, test_cut: datetime) -> DataFrame:
-    """Add ``split``; a window across a cut gets ``straddling``."""
-    train_cut_col, test_cut_col = F.lit(train_cut), F.lit(test_cut)
-    split = (
-        F.when(F.col("target_time") < train_cut_col, F.lit("train"))
-        .when((F.col("window_start") >= train_cut_col) & (F.col("target_time") < test_cut_col), F.lit("validation"))
-        .when(F.col("window_start") >= test_cut_col, F.lit("test"))
-        .otherwise(F.lit(STRADDLING))
-    )
-    return windows.withColumn("split", split)
+def write_windows(
+    batches: Iterable[pa.RecordBatch], cutter: WindowCutter, output_dir: str, part_name: str
+) -> dict[str, int]:
+    """Write one task's windows to ``output_dir/split=<split>/<part_name>``; return counts per split.
+
+    Each file is written under a unique temporary name and renamed into place when complete, so
+    a retried or speculative attempt replaces the same file instead of adding a second one.
+    """
+    filesystem, root = pafs.FileSystem.from_uri(output_dir)
+    writers: dict[str, tuple[pq.ParquetWriter, str, str]] = {}
+    counts = {name: 0 for name in (*SPLITS, STRADDLING)}
+    try:
+        for split, windows in cutter.windows(batches):
+            counts[split] += windows.num_rows
+            if split == STRADDLING:
+                continue
+            if split not in writers:
+                final = f"{root}/split={split}/{part_name}"
+                temporary = f"{root}/split={split}/.{part_name}.{uuid.uuid4().hex}.tmp"
+                filesystem.create_dir(f"{root}/split={split}", recursive=True)
+                writers[split] = (pq.ParquetWriter(temporary, windows.schema, filesystem=filesystem), temporary, final)
+            writers[split][0].write_table(windows)
+    finally:
+        for writer, _, _ in writers.values():
+            writer.close()
+    for _, temporary, final in writers.values():
+        filesystem.move(temporary, final)
+    return counts
+
+
+def write_partition_windows(cutter: WindowCutter, output_dir: str):
+    """The ``mapInArrow`` function: cuts and writes a task's windows, returns their counts."""
+
+    def run_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        part_name = f"part-{TaskContext.get().partitionId():05d}.parquet"
+        counts = write_windows(batches, cutter, output_dir, part_name)
+        yield pa.RecordBatch.from_pydict({"split": list(counts), "windows": list(counts.values())})
+
+    return run_task
 
 
 def lookback_days(run_date: date, days: int) -> list[date]:
@@ -143,7 +219,8 @@ def read_lookback(spark: SparkSession, lake_fs: lake.LakeFileSystem, readings_pa
     ]
     if not present:
         raise ValueError(f"no readings in {readings_path} for {days[0]} to {days[-1]}: run ingest first")
-    return spark.read.option("basePath", readings_path).parquet(*present).select("sensor_id", "timestamp", "reading")
+    # A given schema spares a pass over every file's footer to infer one.
+    return spark.read.schema(lake.READINGS_SCHEMA).option("basePath", readings_path).parquet(*present)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -151,7 +228,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Build normalized LSTM windows from ingested readings.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--lake", required=True, help="root of the data lake (folder or Hadoop URI)")
+    parser.add_argument("--lake", required=True, help="root of the data lake (folder or URI)")
     parser.add_argument("--run-date", type=date.fromisoformat, required=True, help="last day of the lookback")
     parser.add_argument("--lookback-days", type=int, default=3)
     parser.add_argument("--sampling-interval-seconds", type=int, default=60)
@@ -168,14 +245,19 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     days = lookback_days(args.run_date, args.lookback_days)
     readings = read_lookback(spark, lake_fs, lake.dataset_path(args.lake, "readings"), days)
-
-    bounds = readings.agg(F.min("timestamp").alias("first"), F.max("timestamp").alias("last")).first()
-    train_cut, test_cut = split_cuts(bounds["first"], bounds["last"], args.train_fraction, args.validation_fraction)
-    stats = training_statistics(readings, train_cut).persist()
-    sensors = readings.select("sensor_id").distinct().count()
-    sensors_without_stats = sorted(
-        row["sensor_id"] for row in readings.select("sensor_id").distinct().join(stats, "sensor_id", "left_anti").collect()
+    period_start, period_end = lake.utc_day_start(days[0]), lake.utc_day_start(days[-1] + timedelta(days=1))
+    train_cut, test_cut = split_cuts(period_start, period_end, args.train_fraction, args.validation_fraction)
+    cutter = WindowCutter(
+        seq_len=args.seq_len,
+        horizon=args.horizon,
+        sampling_interval_seconds=args.sampling_interval_seconds,
+        train_cut=train_cut,
+        test_cut=test_cut,
     )
+
+    stats = training_statistics(readings, train_cut).persist()
+    per_sensor = stats.select("sensor_id", "train_readings").collect()
+    sensors_without_stats = sorted(row["sensor_id"] for row in per_sensor if row["train_readings"] == 0)
     if sensors_without_stats:
         log.warning(
             "%d sensors have no reading in the training period and get no windows: %s",
@@ -183,8 +265,6 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
             sensors_without_stats,
         )
 
-    values = normalize(assign_segments(readings, args.sampling_interval_seconds), stats)
-    windows = assign_split(build_windows(values, args.seq_len, args.horizon), train_cut, test_cut)
     run_day = lake.partition_dir(args.run_date)
     sequences = lake.dataset_path(args.lake, "sequences")
     stats_dataset = lake.dataset_path(args.lake, "sequence_stats")
@@ -194,16 +274,27 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     staged_sequences = lake.new_staging_path(sequences, run_key)
     staged_stats = lake.new_staging_path(stats_dataset, run_key)
 
-    windows.withColumn("date", F.lit(args.run_date)).write.partitionBy("date", "split").parquet(staged_sequences)
-    stats.withColumn("date", F.lit(args.run_date)).coalesce(1).write.partitionBy("date").parquet(staged_stats)
+    sorted_values = (
+        normalize(readings, stats)
+        .select("sensor_id", "timestamp", "value")
+        .repartition("sensor_id")
+        .sortWithinPartitions("sensor_id", "timestamp")
+    )
+    # The tasks write with Arrow's file systems, which need an absolute path or a URI.
+    output_dir = staged_sequences if "://" in staged_sequences else os.path.abspath(staged_sequences)
+    task_counts = sorted_values.mapInArrow(
+        write_partition_windows(cutter, f"{output_dir}/{run_day}"), "split string, windows long"
+    )
+    counts = {name: 0 for name in (*SPLITS, STRADDLING)}
+    for row in task_counts.groupBy("split").agg(F.sum("windows").alias("windows")).collect():
+        counts[row["split"]] = row["windows"]
+    stats.where(F.col("train_readings") > 0).withColumn("date", F.lit(args.run_date)).coalesce(1).write.partitionBy(
+        "date"
+    ).parquet(staged_stats)
     stats.unpersist()
-
-    counts = {split: 0 for split in (*SPLITS, STRADDLING)}
-    if lake_fs.exists(staged_sequences):
-        for row in spark.read.parquet(staged_sequences).groupBy("split").count().collect():
-            counts[row["split"]] = row["count"]
-    lake_fs.delete(f"{staged_sequences}/{run_day}/split={STRADDLING}")
     if counts["train"] == 0:
+        lake_fs.delete(staged_sequences)
+        lake_fs.delete(staged_stats)
         raise ValueError(f"no training window: too little data for seq_len {args.seq_len} and horizon {args.horizon}")
 
     lake.swap_in_partitions(lake_fs, staged_sequences, sequences, [run_day])
@@ -214,11 +305,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "seq_len": args.seq_len,
         "horizon": args.horizon,
         "sampling_interval_seconds": args.sampling_interval_seconds,
-        "first_reading": bounds["first"].isoformat(),
-        "last_reading": bounds["last"].isoformat(),
         "train_cut": train_cut.isoformat(),
         "test_cut": test_cut.isoformat(),
-        "sensors": sensors,
+        "sensors": len(per_sensor),
         "sensors_without_training_data": sensors_without_stats,
         "windows": {split: counts[split] for split in SPLITS},
         "windows_dropped_across_split_cuts": counts[STRADDLING],

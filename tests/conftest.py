@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timezone
 
@@ -28,3 +29,5 @@ def spark():
     )
     yield session
     session.stop()
+    # py4j logs the closing of its connections at exit, after pytest has closed the log stream.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
