@@ -17,7 +17,14 @@ log() { echo "[bootstrap] $*" >&2; }
 
 install_system_packages() {
     local missing=()
-    command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+    # PySpark 4 needs Java 17 or newer.
+    if ! command -v java >/dev/null ||
+       [ "$(java -XshowSettings:properties -version 2>&1 | awk -F'[ .=]+' '/java.specification.version/ {print $NF}')" -lt 17 ]; then
+        missing+=(openjdk-17-jre-headless)
+    fi
+    if ! command -v python3.11 >/dev/null || ! python3.11 -c 'import ensurepip, venv' 2>/dev/null; then
+        missing+=(python3.11 python3.11-venv)
+    fi
     command -v g++ >/dev/null || missing+=(g++)
     # Horovod's gloo needs CMake 3.x: Debian's. CMake 4 (e.g. from PyPI) rejects gloo's CMakeLists.
     if ! command -v cmake >/dev/null || ! cmake --version | grep -q 'version 3\.'; then missing+=(cmake); fi

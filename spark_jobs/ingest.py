@@ -91,10 +91,11 @@ def classify_lines(lines: DataFrame, start: datetime, end: datetime) -> DataFram
 
 def mark_duplicates(classified: DataFrame) -> DataFrame:
     """Add ``is_duplicate``: true for every valid row but one per (sensor_id, timestamp)."""
-    first_copy_first = Window.partitionBy("sensor_id", "timestamp").orderBy(
+    # Rejected rows get a partition of their own, so they never outrank the valid copy.
+    kept_copy_first = Window.partitionBy("sensor_id", "timestamp", F.col("reason").isNull()).orderBy(
         F.col("source_file").desc(), F.col("line_text").asc()
     )
-    rank = F.when(F.col("reason").isNull(), F.row_number().over(first_copy_first))
+    rank = F.when(F.col("reason").isNull(), F.row_number().over(kept_copy_first))
     return classified.withColumn("is_duplicate", F.coalesce(rank > 1, F.lit(False)))
 
 

@@ -60,7 +60,7 @@ class LakeFileSystem:
             raise OSError(f"could not rename {source} to {target}")
 
     def write_text(self, path: str, text: str) -> None:
-        """Write a small file atomically: to a hidden sibling, then rename over the target."""
+        """Write a small file so that it is never seen half-written: to a sibling, then renamed."""
         temporary = f"{path}.{uuid.uuid4().hex}.tmp"
         stream = self._fs.create(self._path(temporary), True)
         try:
@@ -86,9 +86,9 @@ def clear_stale_staging(lake_fs: LakeFileSystem, dataset: str, run_key: str) -> 
 def swap_in_partitions(lake_fs: LakeFileSystem, staged: str, dataset: str, partitions: Iterable[str]) -> None:
     """Replace each ``dataset/<partition>`` with ``staged/<partition>``, or remove it.
 
-    A partition the staged write did not produce (no rows) is removed, so a rerun
-    on changed input never keeps rows the input no longer has. Each swap is two renames: readers
-    see the old partition or the new one, never a half-written one.
+    A partition the staged write did not produce (no rows) is removed, so a rerun on changed
+    input never keeps rows the input no longer has. Each swap is two renames: a reader sees the
+    old partition, the new one or, between the renames, none; never a half-written one.
     """
     for partition in partitions:
         target = f"{dataset}/{partition}"

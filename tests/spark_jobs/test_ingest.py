@@ -78,6 +78,7 @@ def test_duplicates_keep_the_copy_from_the_latest_file_then_the_smallest_line(sp
         (FILE, "s1,2026-11-25T00:01:00Z,4.0"),
         (FILE, "s2,2026-11-25T00:01:00Z,7.0"),
         (FILE, "s1,2026-11-25T00:01:00Z,oops"),
+        (FILE, "s1,2026-11-25T00:01:00Z,-inf"),  # rejected, and sorts before the kept copy
     )
     marked = ingest.mark_duplicates(ingest.classify_lines(lines, START, END))
     assertDataFrameEqual(
@@ -89,16 +90,16 @@ def test_duplicates_keep_the_copy_from_the_latest_file_then_the_smallest_line(sp
         ],
     )
     assert ingest.count_outcomes(marked) == {
-        "rows_read": 7,
+        "rows_read": 8,
         "rows_written": 3,
         "duplicates_dropped": 3,
-        "rows_quarantined": 1,
+        "rows_quarantined": 2,
         "quarantined_by_reason": {
             "missing_field": 0,
             "extra_field": 0,
             "bad_timestamp": 0,
             "non_numeric_reading": 1,
-            "non_finite_reading": 0,
+            "non_finite_reading": 1,
             "outside_data_interval": 0,
         },
     }
