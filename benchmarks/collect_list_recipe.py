@@ -76,11 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    spark = lake.spark_session("collect_list_recipe")
-    try:
-        run(spark, parse_args(argv))
-    finally:
-        spark.stop()
+    lake.run_job("collect_list_recipe", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,20 @@ def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
     return (dag_run.run_after.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
 
 
+def spark_job(task_id: str, job_args: list[str], execution_timeout: timedelta) -> SparkSubmitOperator:
+    """A task that submits ``spark_jobs/<task_id>.py`` for the run day with the given arguments."""
+    return SparkSubmitOperator(
+        task_id=task_id,
+        conn_id="spark_default",
+        application=f"{JOBS_DIR}/{task_id}.py",
+        name=f"{DAG_ID}.{task_id}",
+        conf=SPARK_CONF,
+        env_vars=SPARK_ENV,
+        application_args=["--lake", LAKE, "--run-date", RUN_DAY, *job_args],
+        execution_timeout=execution_timeout,
+    )
+
+
 default_args = {
     "owner": "sensor-lstm",
     "retries": int(os.environ.get("SENSOR_LSTM_TASK_RETRIES", "2")),
@@ -110,31 +124,14 @@ with DAG(
         ),
     },
 ) as dag:
-    ingest = SparkSubmitOperator(
-        task_id="ingest",
-        conn_id="spark_default",
-        application=f"{JOBS_DIR}/ingest.py",
-        name=f"{DAG_ID}.ingest",
-        conf=SPARK_CONF,
-        env_vars=SPARK_ENV,
-        application_args=[
-            "--lake", LAKE,
-            "--run-date", RUN_DAY,
-            "{{ '--allow-empty' if params.allow_empty_input else '--no-allow-empty' }}",
-        ],
+    ingest = spark_job(
+        "ingest",
+        ["{{ '--allow-empty' if params.allow_empty_input else '--no-allow-empty' }}"],
         execution_timeout=timedelta(minutes=30),
     )
-
-    prepare_sequences = SparkSubmitOperator(
-        task_id="prepare_sequences",
-        conn_id="spark_default",
-        application=f"{JOBS_DIR}/prepare_sequences.py",
-        name=f"{DAG_ID}.prepare_sequences",
-        conf=SPARK_CONF,
-        env_vars=SPARK_ENV,
-        application_args=[
-            "--lake", LAKE,
-            "--run-date", RUN_DAY,
+    prepare_sequences = spark_job(
+        "prepare_sequences",
+        [
             "--lookback-days", "{{ params.lookback_days }}",
             "--sampling-interval-seconds", "{{ params.sampling_interval_seconds }}",
             "--seq-len", "{{ params.seq_len }}",
@@ -143,6 +140,6 @@ with DAG(
             "--validation-fraction", "{{ params.validation_fraction }}",
         ],
         execution_timeout=timedelta(hours=1),
-    )
+    )  # fmt: skip
 
     ingest >> prepare_sequences

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import sys
 from datetime import date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -46,7 +45,7 @@ REASONS = (
 )
 
 
-class NoInputError(Exception):
+class NoInputError(lake.JobInputError):
     """No landing file exists for the data interval."""
 
 
@@ -164,7 +163,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     if args.days < 1:
-        raise ValueError(f"--days must be at least 1, got {args.days}")
+        raise lake.JobInputError(f"--days must be at least 1, got {args.days}")
     run_day = args.run_date
     days = [run_day + timedelta(days=offset) for offset in range(args.days)]
     start, end = lake.utc_day_start(days[0]), lake.utc_day_start(days[-1] + timedelta(days=1))
@@ -232,16 +231,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    spark = lake.spark_session("ingest")
-    try:
-        run(spark, args)
-    except (NoInputError, ValueError) as error:
-        print(f"ingest failed: {error}", file=sys.stderr)
-        sys.exit(2)
-    finally:
-        spark.stop()
+    lake.run_job("ingest", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import uuid
 from datetime import date, datetime, time, timezone
 from typing import Iterable
@@ -108,6 +109,24 @@ def write_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date, report
     path = f"{dataset_path(lake, 'reports')}/{job}/{partition_dir(day)}/report.json"
     lake_fs.write_text(path, json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
     return path
+
+
+class JobInputError(ValueError):
+    """Bad input or arguments: the job reports it in one line, without a stack trace."""
+
+
+def run_job(name: str, parse_args, run, argv: list[str] | None) -> None:
+    """A job's ``main``: parse, run in a session, stop it; a JobInputError exits with code 2."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    spark = spark_session(name)
+    try:
+        run(spark, args)
+    except JobInputError as error:
+        print(f"{name} failed: {error}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        spark.stop()
 
 
 def spark_session(app_name: str) -> SparkSession:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Iterable, Iterator
@@ -65,7 +64,7 @@ UTC_MICROS = pa.timestamp("us", tz="UTC")
 def split_cuts(start: datetime, end: datetime, train_fraction: float, validation_fraction: float) -> tuple:
     """The two instants that cut the period ``[start, end)`` into train, validation and test."""
     if not (0 < train_fraction and 0 < validation_fraction and train_fraction + validation_fraction < 1):
-        raise ValueError(
+        raise lake.JobInputError(
             f"need 0 < train ({train_fraction}), 0 < validation ({validation_fraction}) and train + validation < 1"
         )
     span = end - start
@@ -108,7 +107,7 @@ class WindowCutter:
 
     def __init__(self, *, seq_len: int, horizon: int, sampling_interval_seconds: int, train_cut, test_cut):
         if seq_len < 1 or horizon < 1:
-            raise ValueError(f"seq_len ({seq_len}) and horizon ({horizon}) must be at least 1")
+            raise lake.JobInputError(f"seq_len ({seq_len}) and horizon ({horizon}) must be at least 1")
         self.seq_len = seq_len
         self.span = seq_len - 1 + horizon  # from a window's first input to its target
         self.interval_us = sampling_interval_seconds * 1_000_000
@@ -207,7 +206,7 @@ def write_partition_windows(cutter: WindowCutter, output_dir: str):
 
 def lookback_days(run_date: date, days: int) -> list[date]:
     if days < 1:
-        raise ValueError(f"lookback-days must be at least 1, got {days}")
+        raise lake.JobInputError(f"lookback-days must be at least 1, got {days}")
     return [run_date - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
@@ -218,7 +217,7 @@ def read_lookback(spark: SparkSession, lake_fs: lake.LakeFileSystem, readings_pa
         if lake_fs.exists(f"{readings_path}/{lake.partition_dir(day)}")
     ]
     if not present:
-        raise ValueError(f"no readings in {readings_path} for {days[0]} to {days[-1]}: run ingest first")
+        raise lake.JobInputError(f"no readings in {readings_path} for {days[0]} to {days[-1]}: run ingest first")
     # A given schema spares a pass over every file's footer to infer one.
     return spark.read.schema(lake.READINGS_SCHEMA).option("basePath", readings_path).parquet(*present)
 
@@ -241,7 +240,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     if args.sampling_interval_seconds < 1:
-        raise ValueError(f"sampling-interval-seconds must be at least 1, got {args.sampling_interval_seconds}")
+        raise lake.JobInputError(
+            f"sampling-interval-seconds must be at least 1, got {args.sampling_interval_seconds}"
+        )
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     days = lookback_days(args.run_date, args.lookback_days)
     readings = read_lookback(spark, lake_fs, lake.dataset_path(args.lake, "readings"), days)
@@ -295,7 +296,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     if counts["train"] == 0:
         lake_fs.delete(staged_sequences)
         lake_fs.delete(staged_stats)
-        raise ValueError(f"no training window: too little data for seq_len {args.seq_len} and horizon {args.horizon}")
+        raise lake.JobInputError(
+            f"no training window: too little data for seq_len {args.seq_len} and horizon {args.horizon}"
+        )
 
     lake.swap_in_partitions(lake_fs, staged_sequences, sequences, [run_day])
     lake.swap_in_partitions(lake_fs, staged_stats, stats_dataset, [run_day])
@@ -326,16 +329,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    spark = lake.spark_session("prepare_sequences")
-    try:
-        run(spark, args)
-    except ValueError as error:
-        print(f"prepare_sequences failed: {error}", file=sys.stderr)
-        sys.exit(2)
-    finally:
-        spark.stop()
+    lake.run_job("prepare_sequences", parse_args, run, argv)
 
 
 if __name__ == "__main__":
