@@ -35,6 +35,8 @@ PROJECT_DIR = os.environ.get("SENSOR_LSTM_HOME", str(Path(__file__).resolve().pa
 LAKE = os.environ.get("SENSOR_LSTM_LAKE", f"{PROJECT_DIR}/var/lake")
 JOBS_DIR = f"{PROJECT_DIR}/spark_jobs"
 START_DATE = pendulum.parse(os.environ.get("SENSOR_LSTM_START_DATE", "2026-11-01"), tz="UTC")
+# Unpausing a catching-up DAG schedules a run for every day since START_DATE.
+CATCHUP = os.environ.get("SENSOR_LSTM_CATCHUP", "true").lower() == "true"
 
 # The jobs import the spark_jobs package: the driver and every executor need the project on
 # their Python path (the same path on each machine, as in the image and the local stack).
@@ -84,7 +86,7 @@ with DAG(
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=START_DATE,
-    catchup=True,
+    catchup=CATCHUP,
     max_active_runs=1,
     default_args=default_args,
     tags=["sensors", "spark", "lstm"],

@@ -21,6 +21,7 @@ def dagbag():
         patch.setenv("SENSOR_LSTM_HOME", "/opt/sensor-lstm")
         patch.setenv("SENSOR_LSTM_LAKE", "/data/lake")
         patch.delenv("SENSOR_LSTM_TASK_RETRIES", raising=False)
+        patch.delenv("SENSOR_LSTM_CATCHUP", raising=False)
         return DagBag(dag_folder=str(DAGS_DIR))
 
 
