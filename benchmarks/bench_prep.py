@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -40,8 +41,9 @@ def spark_submit(master: str, driver_memory: str, script: Path, *args: str) -> l
 
 def measure(command: list[str]) -> tuple[float, int]:
     """Run a command; return its wall seconds and the peak summed RSS of its process tree."""
+    log = tempfile.TemporaryFile(mode="w+")  # a pipe could fill up and stall the job
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
     root = psutil.Process(process.pid)
     peak = 0
     while process.poll() is None:
@@ -53,7 +55,8 @@ def measure(command: list[str]) -> tuple[float, int]:
         time.sleep(0.5)
     elapsed = time.perf_counter() - started
     if process.returncode:
-        sys.exit(f"{' '.join(command)} failed:\n{process.stderr.read()[-4000:]}")
+        log.seek(0)
+        sys.exit(f"{' '.join(command)} failed:\n{log.read()[-4000:]}")
     return elapsed, peak
 
 

@@ -10,7 +10,8 @@
 set -euo pipefail
 
 project_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cache_dir=${SENSOR_LSTM_CACHE:-$HOME/.cache/sensor-lstm}
+home_dir=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+cache_dir=${SENSOR_LSTM_CACHE:-$home_dir/.cache/sensor-lstm}
 requirement_files=(requirements.txt requirements-dev.txt requirements-horovod.txt constraints.txt)
 
 log() { echo "[bootstrap] $*" >&2; }
