@@ -1,12 +1,13 @@
 """
 ### sensor_lstm_pipeline
 
-Turns a day of raw sensor readings into LSTM training windows.
+Turns a day of raw sensor readings into LSTM training windows and per-partition baseline models.
 
 | task | Spark job | reads | writes |
 | --- | --- | --- | --- |
 | `ingest` | `spark_jobs/ingest.py` | `landing/sensor_readings_<day>.csv` | `readings/date=<day>`, `quarantine/ingest/date=<day>` |
 | `prepare_sequences` | `spark_jobs/prepare_sequences.py` | `readings/` over the lookback days | `sequences/date=<day>/split=...`, `sequence_stats/date=<day>` |
+| `train_baseline` | `spark_jobs/train_baseline.py` | the day's windows and statistics | one MLflow run: per-partition LSTMs and scores vs persistence |
 
 Each run owns one UTC day, its **run day**: the day of its data interval (`@daily`: the day before
 the run fires; a backfill run, the day it is for), or the `day` Param when a user sets it. It
@@ -14,7 +15,7 @@ replaces that day's partitions atomically, so retries, catchup and `airflow back
 duplicate or lose rows. Counts per run land in `reports/<task>/date=<day>/report.json`.
 
 Trigger it by hand with the form's Params (the day, window length, horizon, sampling interval,
-lookback, split fractions). A manual run with neither a `day` nor a logical date processes the last
+lookback, split fractions, model size and training settings). A manual run with neither a `day` nor a logical date processes the last
 complete UTC day before it was triggered. The Spark master comes from the `spark_default` connection
 (`AIRFLOW_CONN_SPARK_DEFAULT`); the lake root from `SENSOR_LSTM_LAKE`.
 """
@@ -57,6 +58,16 @@ def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
     if data_interval_start is not None:
         return data_interval_start.astimezone(timezone.utc).date().isoformat()
     return (dag_run.run_after.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
+
+
+# Every MLflow run says which Airflow run and task made it (a retry's run carries its try number).
+MLFLOW_TAGS = [
+    "--tag", f"dag_id={DAG_ID}",
+    "--tag", "airflow_run_id={{ run_id }}",
+    "--tag", "logical_date={{ logical_date.isoformat() if logical_date else '' }}",
+    "--tag", "task={{ ti.task_id }}",
+    "--tag", "try_number={{ ti.try_number }}",
+]  # fmt: skip
 
 
 def spark_job(task_id: str, job_args: list[str], execution_timeout: timedelta) -> SparkSubmitOperator:
@@ -121,6 +132,13 @@ with DAG(
             exclusiveMaximum=1,
             description="Share of the lookback for validation; test gets the rest.",
         ),
+        "partitions": Param(
+            4, type="integer", minimum=1, description="Partitions of sensors for train_baseline, one model each."
+        ),
+        "lstm_units": Param(16, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."),
+        "epochs": Param(5, type="integer", minimum=1, maximum=1000, description="Training epochs."),
+        "batch_size": Param(256, type="integer", minimum=1, description="Training batch size."),
+        "learning_rate": Param(0.001, type="number", exclusiveMinimum=0, description="Adam learning rate."),
         "allow_empty_input": Param(
             False, type="boolean", description="Succeed with a logged 'no data' when the day has no landing file."
         ),
@@ -144,4 +162,17 @@ with DAG(
         execution_timeout=timedelta(hours=1),
     )  # fmt: skip
 
-    ingest >> prepare_sequences
+    train_baseline = spark_job(
+        "train_baseline",
+        [
+            "--partitions", "{{ params.partitions }}",
+            "--units", "{{ params.lstm_units }}",
+            "--epochs", "{{ params.epochs }}",
+            "--batch-size", "{{ params.batch_size }}",
+            "--learning-rate", "{{ params.learning_rate }}",
+            *MLFLOW_TAGS,
+        ],
+        execution_timeout=timedelta(hours=2),
+    )  # fmt: skip
+
+    ingest >> prepare_sequences >> train_baseline

@@ -19,6 +19,25 @@ def load_report(lake: Path, job: str, day: str) -> dict:
     return json.loads(path.read_text())
 
 
+def baseline_lines(lake: Path, day: str) -> list[str]:
+    """The per-partition table: test RMSE / MAE of each model and of persistence (original units)."""
+    baseline = load_report(lake, "train_baseline", day)
+    lines = [f"  baselines     MLflow run {baseline['mlflow_run_id']}; test scores in original units:"]
+    for row in baseline["partitions"]:
+        label = f"    partition {row['partition']} ({len(row['sensors'])} sensors)"
+        if "skipped" in row:
+            lines.append(f"{label}: skipped, {row['skipped']}")
+        elif "test_rmse" in row["metrics"]:
+            metrics = row["metrics"]
+            lines.append(
+                f"{label}: RMSE {metrics['test_rmse']:.3f}, MAE {metrics['test_mae']:.3f}, "
+                f"persistence RMSE {metrics['test_persistence_rmse']:.3f}"
+            )
+        else:
+            lines.append(f"{label}: no test windows")
+    return lines
+
+
 def summary_lines(lake: Path, day: str) -> list[str]:
     ingest = load_report(lake, "ingest", day)
     prep = load_report(lake, "prepare_sequences", day)
@@ -32,6 +51,7 @@ def summary_lines(lake: Path, day: str) -> list[str]:
         f"{prep['lookback_days'][0]}..{prep['lookback_days'][-1]}: train {windows['train']}, "
         f"validation {windows['validation']}, test {windows['test']} windows "
         f"({prep['windows_dropped_across_split_cuts']} dropped across split cuts)",
+        *baseline_lines(lake, day),
         "  outputs",
         f"    readings      {lake / 'readings' / f'date={day}'}",
         f"    quarantine    {lake / 'quarantine' / 'ingest' / f'date={day}'}",

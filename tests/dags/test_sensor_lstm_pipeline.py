@@ -49,7 +49,8 @@ def test_dag_file_imports_no_heavy_library(dag_file):
 def test_task_graph(dag):
     assert {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks} == {
         "ingest": ["prepare_sequences"],
-        "prepare_sequences": [],
+        "prepare_sequences": ["train_baseline"],
+        "train_baseline": [],
     }
 
 
@@ -73,12 +74,19 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "lookback_days": 3,
         "train_fraction": 0.7,
         "validation_fraction": 0.15,
+        "partitions": 4,
+        "lstm_units": 16,
+        "epochs": 5,
+        "batch_size": 256,
+        "learning_rate": 0.001,
         "allow_empty_input": False,
     }
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
 
 
-def rendered_command(dag, task_id, params_override=None, data_interval_start=datetime(2026, 11, 25, tzinfo=timezone.utc)):
+def rendered_command(
+    dag, task_id, params_override=None, data_interval_start=datetime(2026, 11, 25, tzinfo=timezone.utc), extra_context=None
+):
     """The exact spark-submit command line the hook would run (by default for 2026-11-25)."""
     task = copy.deepcopy(dag.get_task(task_id))  # rendering replaces the templates in place
     params = {name: param.value for name, param in dag.params.items()} | (params_override or {})
@@ -87,6 +95,7 @@ def rendered_command(dag, task_id, params_override=None, data_interval_start=dat
         "dag_run": SimpleNamespace(run_after=datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)),
         "params": params,
         **dag.user_defined_macros,
+        **(extra_context or {}),
     }
     task.render_template_fields(context)
     return task._get_hook()._build_spark_submit_command(task.application)
@@ -133,4 +142,27 @@ def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
         "--horizon", "5",
         "--train-fraction", "0.7",
         "--validation-fraction", "0.15",
+    ]  # fmt: skip
+
+
+def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    command = rendered_command(dag, "train_baseline", {"partitions": 8, "epochs": 2}, extra_context={
+        "run_id": "manual__2026-11-26T10:00:00+00:00",
+        "logical_date": datetime(2026, 11, 25, tzinfo=timezone.utc),
+        "ti": SimpleNamespace(task_id="train_baseline", try_number=2),
+    })  # fmt: skip
+    assert command[command.index("/opt/sensor-lstm/spark_jobs/train_baseline.py") + 1 :] == [
+        "--lake", "/data/lake",
+        "--run-date", "2026-11-25",
+        "--partitions", "8",
+        "--units", "16",
+        "--epochs", "2",
+        "--batch-size", "256",
+        "--learning-rate", "0.001",
+        "--tag", "dag_id=sensor_lstm_pipeline",
+        "--tag", "airflow_run_id=manual__2026-11-26T10:00:00+00:00",
+        "--tag", "logical_date=2026-11-25T00:00:00+00:00",
+        "--tag", "task=train_baseline",
+        "--tag", "try_number=2",
     ]  # fmt: skip

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 
 DAG_ID = "sensor_lstm_pipeline"
 FIRST_DAY, LAST_DAY = "2026-11-23", "2026-11-24"
-RUN_CONF = {"lookback_days": 2, "sampling_interval_seconds": 300, "seq_len": 12, "horizon": 2}
+RUN_CONF = {"lookback_days": 2, "sampling_interval_seconds": 300, "seq_len": 12, "horizon": 2, "epochs": 1, "partitions": 2}
+HISTORY_ONLY = ["--mark-success-pattern", "prepare_sequences|train_baseline"]
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,8 @@ def pipeline(tmp_path_factory):
         "AIRFLOW_CONN_SPARK_DEFAULT": '{"conn_type": "spark", "host": "local[2]"}',
         # A failing task should fail the test run now, not after minutes of retry delays.
         "SENSOR_LSTM_TASK_RETRIES": "0",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db",
+        "SENSOR_LSTM_MLFLOW_ARTIFACTS": str(root / "mlflow-artifacts"),
     }
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True)
     manifest = generate(
@@ -59,6 +62,12 @@ def report(lake: Path, job: str, day: str) -> dict:
     return json.loads((lake / "reports" / job / f"date={day}" / "report.json").read_text())
 
 
+def mlflow_run(env, run_id):
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"]).get_run(run_id)
+
+
 def readings(lake: Path, day: str) -> list[tuple]:
     table = pq.read_table(lake / "readings" / f"date={day}")
     return sorted(zip(*(table.column(name).to_pylist() for name in ("sensor_id", "timestamp", "reading"))))
@@ -67,7 +76,7 @@ def readings(lake: Path, day: str) -> list[tuple]:
 def test_dag_runs_end_to_end_and_reruns_idempotently(pipeline):
     env, lake, manifest = pipeline
     # History first: ingest the first day alone (the sequence task is marked done, not run).
-    history = dags_test(env, FIRST_DAY, "--mark-success-pattern", "prepare_sequences")
+    history = dags_test(env, FIRST_DAY, *HISTORY_ONLY)
     assert history.returncode == 0, history.stdout[-3000:] + history.stderr[-3000:]
     run = dags_test(env, LAST_DAY)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -96,6 +105,13 @@ def test_dag_runs_end_to_end_and_reruns_idempotently(pipeline):
     assert max(train_targets.to_pylist()) < min(later_inputs.to_pylist())
     assert pq.read_table(lake / "sequence_stats" / f"date={LAST_DAY}").num_rows == 3
 
+    baseline = report(lake, "train_baseline", LAST_DAY)
+    assert [row["partition"] for row in baseline["partitions"]] == [0, 1]
+    assert any("metrics" in row for row in baseline["partitions"])
+    tracked = mlflow_run(env, baseline["mlflow_run_id"])
+    assert tracked.data.tags["dag_id"] == DAG_ID and tracked.data.tags["task"] == "train_baseline"
+    assert tracked.data.tags["airflow_run_id"].startswith("manual__")
+
     # A rerun of the same day changes nothing.
     before = readings(lake, LAST_DAY)
     again = dags_test(env, LAST_DAY)
@@ -106,12 +122,12 @@ def test_dag_runs_end_to_end_and_reruns_idempotently(pipeline):
 
 def test_day_without_input_fails_with_one_clear_line_or_succeeds_when_allowed(pipeline):
     env, lake, _ = pipeline
-    failed = dags_test(env, "2026-10-01", "--mark-success-pattern", "prepare_sequences")
+    failed = dags_test(env, "2026-10-01", *HISTORY_ONLY)
     assert failed.returncode != 0
     log = failed.stdout + failed.stderr
     assert "ingest failed: no landing files in" in log and "for 2026-10-01T00:00:00+00:00" in log
     assert "Traceback" not in log.split("ingest failed:")[0].rsplit("Spark-Submit cmd", 1)[-1]
 
-    allowed = dags_test(env, "2026-10-01", "--mark-success-pattern", "prepare_sequences", allow_empty_input=True)
+    allowed = dags_test(env, "2026-10-01", *HISTORY_ONLY, allow_empty_input=True)
     assert allowed.returncode == 0, allowed.stdout[-3000:]
     assert report(lake, "ingest", "2026-10-01")["status"] == "no_data"

@@ -1,0 +1,211 @@
+"""Per-partition baselines: one small LSTM per partition of sensors, trained inside the executors.
+
+Example:
+    spark-submit spark_jobs/train_baseline.py --lake var/lake --run-date 2026-11-22 --partitions 4
+
+Inputs:
+    <lake>/sequences/date=<run-date>/split=*/   windows (normalized), from prepare_sequences
+    <lake>/sequence_stats/date=<run-date>/      each sensor's training mean and std
+Outputs:
+    MLflow (tracking URI from MLFLOW_TRACKING_URI), one run in --experiment, tagged with --tag
+    pairs and the code version, holding:
+      params     the arguments
+      metrics    partition_<i>.<validation|test>_<rmse|mae> and
+                 partition_<i>.<validation|test>_persistence_rmse, in original units
+      artifacts  partition-<i>/ (each trained model, tf_keras, loadable with mlflow.tensorflow
+                 or mlflow.pyfunc), partitions.json (the per-partition table, skipped ones with
+                 their reason)
+    <lake>/reports/train_baseline/date=<run-date>/report.json  the same table and the run id
+
+The windows are hash-partitioned by sensor into --partitions partitions; each partition trains on
+its own sensors' training windows only and is scored on their validation and test windows,
+against the persistence forecast (the last input) on the same windows. A partition with fewer
+than --min-train-windows training windows (an empty one included) is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Iterable
+
+import numpy as np
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs import forecasting, lake
+
+log = logging.getLogger("train_baseline")
+
+EVALUATED_SPLITS = ("validation", "test")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    seq_len: int
+    units: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    min_train_windows: int
+    threads_per_task: int
+
+
+def partition_arrays(rows: Iterable) -> dict[str, dict[str, list]]:
+    """Group a partition's rows by split into lists of sensor, inputs, target, mean and std."""
+    columns = ("sensor_id", "inputs", "target", "mean", "std")
+    by_split: dict[str, dict[str, list]] = {}
+    for row in rows:
+        lists = by_split.setdefault(row["split"], {name: [] for name in columns})
+        for name in columns:
+            lists[name].append(row[name])
+    return by_split
+
+
+def evaluate(model, split: dict[str, list]) -> dict[str, float]:
+    """Model and persistence scores on one split's windows, in the sensors' original units."""
+    x, y = forecasting.window_tensors(split["inputs"], split["target"])
+    mean, std = np.asarray(split["mean"]), np.asarray(split["std"])
+    actual = forecasting.to_original_units(y, mean, std)
+    predicted = forecasting.to_original_units(model.predict(x, verbose=0)[:, 0], mean, std)
+    persistence = forecasting.to_original_units(forecasting.persistence_forecast(x), mean, std)
+    return {**forecasting.scores(predicted, actual), "persistence_rmse": forecasting.rmse(persistence, actual)}
+
+
+def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
+    """Train and score one partition's model; runs in an executor. Returns its table row."""
+    by_split = partition_arrays(rows)
+    counts = {split: len(by_split.get(split, {}).get("target", [])) for split in ("train", *EVALUATED_SPLITS)}
+    sensors = sorted({sensor for split in by_split.values() for sensor in split["sensor_id"]})
+    result = {"partition": index, "sensors": sensors, "windows": counts}
+    if counts["train"] < config.min_train_windows:
+        return {**result, "skipped": f"{counts['train']} training windows, fewer than {config.min_train_windows}"}
+
+    forecasting.limit_tensorflow_threads(config.threads_per_task)
+    model = forecasting.build_lstm(config.seq_len, config.units, config.learning_rate, seed=index)
+    x_train, y_train = forecasting.window_tensors(by_split["train"]["inputs"], by_split["train"]["target"])
+    model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0)
+    metrics = {
+        f"{split}_{name}": value
+        for split in EVALUATED_SPLITS
+        if counts[split]
+        for name, value in evaluate(model, by_split[split]).items()
+    }
+    return {**result, "metrics": metrics, "weights": [weights.tolist() for weights in model.get_weights()]}
+
+
+def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataFrame:
+    windows = spark.read.parquet(sequences).select("sensor_id", "split", "inputs", "target")
+    return windows.join(F.broadcast(spark.read.parquet(stats).select("sensor_id", "mean", "std")), "sensor_id")
+
+
+def code_version() -> str:
+    """SENSOR_LSTM_CODE_VERSION (set in images), else the checkout's git commit, else 'unknown'."""
+    if os.environ.get("SENSOR_LSTM_CODE_VERSION"):
+        return os.environ["SENSOR_LSTM_CODE_VERSION"]
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = subprocess.run(["git", "-C", project, "rev-parse", "HEAD"], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else "unknown"
+
+
+def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[dict]) -> str:
+    """One MLflow run for the stage; returns its id."""
+    import mlflow
+    import mlflow.tensorflow
+
+    mlflow.set_experiment(experiment_id=forecasting.mlflow_experiment(args.experiment))
+    tags = {**dict(args.tag), "run_day": args.run_date.isoformat(), "code_version": code_version()}
+    with mlflow.start_run(run_name=f"train_baseline {args.run_date}", tags=tags) as run:
+        mlflow.log_params({"partitions": args.partitions, **asdict(config)})
+        example = np.zeros((1, config.seq_len, 1), dtype=np.float32)
+        for row in table:
+            if "skipped" in row:
+                mlflow.set_tag(f"partition_{row['partition']}.skipped", row["skipped"])
+                continue
+            mlflow.log_metrics({f"partition_{row['partition']}.{name}": value for name, value in row["metrics"].items()})
+            model = forecasting.build_lstm(config.seq_len, config.units, config.learning_rate)
+            model.set_weights([np.asarray(weights, dtype=np.float32) for weights in row["weights"]])
+            mlflow.tensorflow.log_model(model, name=f"partition-{row['partition']}", input_example=example)
+        mlflow.log_dict([{k: v for k, v in row.items() if k != "weights"} for row in table], "partitions.json")
+        return run.info.run_id
+
+
+def parse_tag(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"a tag is KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Train one LSTM per partition of sensors.", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--lake", required=True, help="root of the data lake")
+    parser.add_argument("--run-date", type=date.fromisoformat, required=True)
+    parser.add_argument("--partitions", type=int, default=4, help="partitions of sensors, one model each")
+    parser.add_argument("--units", type=int, default=16, help="LSTM units")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--learning-rate", type=float, default=0.001)
+    parser.add_argument("--min-train-windows", type=int, default=100, help="fewer: the partition is skipped")
+    parser.add_argument("--threads-per-task", type=int, default=1, help="TensorFlow threads in each task")
+    parser.add_argument("--experiment", default="sensor_lstm_pipeline", help="MLflow experiment")
+    parser.add_argument("--tag", type=parse_tag, action="append", default=[], help="MLflow run tag KEY=VALUE")
+    return parser.parse_args(argv)
+
+
+def run(spark: SparkSession, args: argparse.Namespace) -> dict:
+    for name in ("partitions", "min_train_windows", "epochs", "batch_size", "units"):
+        if getattr(args, name) < 1:
+            raise lake.JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    lake_fs = lake.LakeFileSystem(spark, args.lake)
+    day = lake.partition_dir(args.run_date)
+    sequences = f"{lake.dataset_path(args.lake, 'sequences')}/{day}"
+    stats = f"{lake.dataset_path(args.lake, 'sequence_stats')}/{day}"
+    if not (lake_fs.exists(sequences) and lake_fs.exists(stats)):
+        raise lake.JobInputError(f"no windows for {args.run_date} in {sequences}: run prepare_sequences first")
+    windows = windows_with_stats(spark, sequences, stats)
+    seq_len = len(windows.select("inputs").first()["inputs"])
+    config = TrainingConfig(
+        seq_len=seq_len,
+        units=args.units,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        min_train_windows=args.min_train_windows,
+        threads_per_task=args.threads_per_task,
+    )
+    table = sorted(
+        windows.repartition(args.partitions, "sensor_id")
+        .rdd.mapPartitionsWithIndex(lambda index, rows: [train_partition(index, rows, config)])
+        .collect(),
+        key=lambda row: row["partition"],
+    )
+    for row in table:
+        if "skipped" in row:
+            log.warning("partition %d skipped: %s", row["partition"], row["skipped"])
+    if all("skipped" in row for row in table):
+        raise lake.JobInputError("every partition was skipped: too few training windows for --min-train-windows")
+    run_id = log_to_mlflow(args, config, table)
+    report = {
+        "run_date": args.run_date.isoformat(),
+        "mlflow_run_id": run_id,
+        "partitions": [{k: v for k, v in row.items() if k != "weights"} for row in table],
+    }
+    report_path = lake.write_report(lake_fs, args.lake, "train_baseline", args.run_date, report)
+    log.info("train_baseline %s: %d partitions trained, MLflow run %s; report %s",
+             args.run_date, sum("skipped" not in row for row in table), run_id, report_path)  # fmt: skip
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    lake.run_job("train_baseline", parse_args, run, argv)
+
+
+if __name__ == "__main__":
+    main()

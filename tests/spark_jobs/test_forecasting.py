@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from spark_jobs import forecasting
+
+
+def test_window_tensors_shape_windows_for_an_lstm():
+    x, y = forecasting.window_tensors([[1.0, 2.0], [3.0, 4.0]], [5.0, 6.0])
+    assert x.shape == (2, 2, 1) and x.dtype == np.float32
+    assert x[:, :, 0].tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert y.tolist() == [5.0, 6.0]
+    with pytest.raises(ValueError, match="same length"):
+        forecasting.window_tensors([[1.0, 2.0], [3.0]], [5.0, 6.0])
+
+
+def test_to_original_units_uses_each_values_sensor_statistics():
+    restored = forecasting.to_original_units(np.array([0.0, 1.0, -1.0]), np.array([10.0, 10.0, 20.0]), np.array([2.0, 2.0, 5.0]))
+    assert restored.tolist() == [10.0, 12.0, 15.0]
+
+
+def test_persistence_forecast_is_the_last_input():
+    x, _ = forecasting.window_tensors([[1.0, 2.0], [3.0, 4.0]], [0.0, 0.0])
+    assert forecasting.persistence_forecast(x).tolist() == [2.0, 4.0]
+
+
+def test_scores():
+    assert forecasting.scores(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0])) == {
+        "rmse": pytest.approx(1.1547005),
+        "mae": pytest.approx(2 / 3),
+    }
+
+
+def test_build_lstm_predicts_one_value_per_window():
+    model = forecasting.build_lstm(seq_len=4, units=3, learning_rate=0.01)
+    assert model.predict(np.zeros((5, 4, 1), dtype=np.float32), verbose=0).shape == (5, 1)

@@ -1,0 +1,99 @@
+import json
+import math
+from datetime import datetime, timedelta
+
+import mlflow
+import numpy as np
+import pytest
+from pyspark.sql import Row
+
+from spark_jobs import prepare_sequences as prep
+from spark_jobs import train_baseline
+
+CONFIG = train_baseline.TrainingConfig(
+    seq_len=3, units=4, epochs=2, batch_size=16, learning_rate=0.01, min_train_windows=5, threads_per_task=1
+)
+
+
+def window_row(split, sensor, inputs, target, mean=10.0, std=2.0):
+    return Row(sensor_id=sensor, split=split, inputs=inputs, target=target, mean=mean, std=std)
+
+
+def test_partition_arrays_group_rows_by_split():
+    rows = [window_row("train", "a", [1.0, 2.0, 3.0], 4.0), window_row("test", "b", [0.0, 0.0, 1.0], 2.0, 5.0, 1.0)]
+    assert train_baseline.partition_arrays(rows) == {
+        "train": {"sensor_id": ["a"], "inputs": [[1.0, 2.0, 3.0]], "target": [4.0], "mean": [10.0], "std": [2.0]},
+        "test": {"sensor_id": ["b"], "inputs": [[0.0, 0.0, 1.0]], "target": [2.0], "mean": [5.0], "std": [1.0]},
+    }
+
+
+def test_empty_and_tiny_partitions_are_skipped_with_a_reason():
+    assert train_baseline.train_partition(2, iter([]), CONFIG) == {
+        "partition": 2,
+        "sensors": [],
+        "windows": {"train": 0, "validation": 0, "test": 0},
+        "skipped": "0 training windows, fewer than 5",
+    }
+    tiny = [window_row("train", "a", [1.0, 2.0, 3.0], 4.0)] * 4
+    assert train_baseline.train_partition(0, iter(tiny), CONFIG)["skipped"] == "4 training windows, fewer than 5"
+
+
+def test_partition_model_is_scored_in_original_units_against_persistence():
+    series = [math.sin(step / 3) for step in range(60)]
+    windows = [(series[i : i + 3], series[i + 3]) for i in range(56)]
+    rows = [window_row("train", "a", inputs, target) for inputs, target in windows[:40]]
+    rows += [window_row("test", "a", inputs, target) for inputs, target in windows[40:]]
+    result = train_baseline.train_partition(1, iter(rows), CONFIG)
+    assert (result["sensors"], result["windows"]) == (["a"], {"train": 40, "validation": 0, "test": 16})
+    assert set(result["metrics"]) == {"test_rmse", "test_mae", "test_persistence_rmse"}
+    # Persistence in original units: std 2 times the normalized error of the last input.
+    expected = 2.0 * np.sqrt(np.mean([(inputs[-1] - target) ** 2 for inputs, target in windows[40:]]))
+    assert result["metrics"]["test_persistence_rmse"] == pytest.approx(expected, rel=1e-5)
+    # LSTM kernel (1 x 4 gates x 4 units), recurrent kernel, bias; Dense kernel and bias.
+    assert [np.shape(weights) for weights in result["weights"]] == [(1, 16), (4, 16), (16,), (4, 1), (1,)]
+
+
+def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("SENSOR_LSTM_MLFLOW_ARTIFACTS", str(tmp_path / "artifacts"))
+    start = datetime(2026, 11, 25)
+    readings = [
+        (sensor, start + timedelta(minutes=5 * step), 20.0 + offset + 3 * math.sin(step / 12))
+        for offset, sensor in enumerate(["s1", "s2", "s3"])
+        for step in range(288)
+    ]
+    frame = spark.createDataFrame(readings, "sensor_id string, timestamp timestamp, reading double")
+    frame.selectExpr("*", "to_date(timestamp) as date").write.partitionBy("date").parquet(str(tmp_path / "readings"))
+    prep.run(spark, prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "1",
+                                      "--sampling-interval-seconds", "300", "--seq-len", "6"]))  # fmt: skip
+
+    args = train_baseline.parse_args(
+        ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--partitions", "4", "--epochs", "1",
+         "--min-train-windows", "10", "--experiment", "test-baseline", "--tag", "dag_id=sensor_lstm_pipeline",
+         "--tag", "airflow_run_id=manual__1"]
+    )  # fmt: skip
+    report = train_baseline.run(spark, args)
+
+    partitions = report["partitions"]
+    assert [row["partition"] for row in partitions] == [0, 1, 2, 3]
+    assert sorted(sensor for row in partitions for sensor in row["sensors"]) == ["s1", "s2", "s3"]
+    skipped = [row for row in partitions if "skipped" in row]
+    trained = [row for row in partitions if "skipped" not in row]
+    assert skipped and all(row["skipped"] == "0 training windows, fewer than 10" for row in skipped)
+    assert trained
+
+    run = mlflow.get_run(report["mlflow_run_id"])
+    assert run.data.tags["dag_id"] == "sensor_lstm_pipeline"
+    assert run.data.tags["airflow_run_id"] == "manual__1"
+    assert run.data.tags["run_day"] == "2026-11-25"
+    assert run.data.params["seq_len"] == "6"
+    for row in trained:
+        prefix = f"partition_{row['partition']}"
+        assert {f"{prefix}.{split}_{name}" for split in ("validation", "test")
+                for name in ("rmse", "mae", "persistence_rmse")} <= set(run.data.metrics)  # fmt: skip
+        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/partition-{row['partition']}")
+        assert np.asarray(model.predict(np.zeros((7, 6, 1), dtype=np.float32))).shape == (7, 1)
+    for row in skipped:
+        assert run.data.tags[f"partition_{row['partition']}.skipped"] == row["skipped"]
+    table = json.loads((tmp_path / "reports" / "train_baseline" / "date=2026-11-25" / "report.json").read_text())
+    assert table == report
