@@ -13,6 +13,14 @@ def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=timezone.utc)
 
 
+def write_readings(spark, lake_dir, rows) -> None:
+    """Write (sensor_id, timestamp, reading) rows as the ingest job does: <lake>/readings/date=<day>/."""
+    from spark_jobs.lake import READINGS_SCHEMA
+
+    frame = spark.createDataFrame(rows, READINGS_SCHEMA)
+    frame.selectExpr("*", "to_date(timestamp) as date").write.partitionBy("date").parquet(str(lake_dir / "readings"))
+
+
 @pytest.fixture(scope="session")
 def spark():
     from pyspark.sql import SparkSession

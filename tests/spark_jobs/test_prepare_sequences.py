@@ -6,7 +6,7 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from spark_jobs import prepare_sequences as prep
-from tests.conftest import utc
+from tests.conftest import utc, write_readings
 
 T0 = datetime(2026, 11, 25, 0, 0)
 NEVER = utc(2100, 1, 1)
@@ -120,11 +120,6 @@ def test_statistics_come_from_the_training_period_only(spark):
     assert [(row.sensor_id, row.value) for row in normalized.orderBy("timestamp").collect()] == [
         ("a", -1.0), ("a", 1.0), ("a", 98.0)
     ]
-
-
-def write_readings(spark, lake_dir, rows):
-    frame = spark.createDataFrame(rows, "sensor_id string, timestamp timestamp, reading double")
-    frame.selectExpr("*", "to_date(timestamp) as date").write.partitionBy("date").parquet(str(lake_dir / "readings"))
 
 
 def hour(h: int) -> datetime:

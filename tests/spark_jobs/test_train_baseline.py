@@ -9,6 +9,7 @@ from pyspark.sql import Row
 
 from spark_jobs import prepare_sequences as prep
 from spark_jobs import train_baseline
+from tests.conftest import write_readings
 
 CONFIG = train_baseline.TrainingConfig(
     seq_len=3, units=4, epochs=2, batch_size=16, learning_rate=0.01, min_train_windows=5, threads_per_task=1
@@ -62,8 +63,7 @@ def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tm
         for offset, sensor in enumerate(["s1", "s2", "s3"])
         for step in range(288)
     ]
-    frame = spark.createDataFrame(readings, "sensor_id string, timestamp timestamp, reading double")
-    frame.selectExpr("*", "to_date(timestamp) as date").write.partitionBy("date").parquet(str(tmp_path / "readings"))
+    write_readings(spark, tmp_path, readings)
     prep.run(spark, prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "1",
                                       "--sampling-interval-seconds", "300", "--seq-len", "6"]))  # fmt: skip
 
