@@ -13,6 +13,7 @@ import os
 from typing import Sequence
 
 import numpy as np
+import pyarrow.compute as pc
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,16 @@ def to_original_units(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> 
     return np.asarray(values, dtype=np.float64) * np.asarray(std, dtype=np.float64) + np.asarray(mean, dtype=np.float64)
 
 
+def arrow_window_tensors(windows) -> tuple[np.ndarray, np.ndarray]:
+    """x and y, as window_tensors makes them, from an Arrow table's ``inputs`` and ``target``."""
+    inputs = windows.column("inputs").combine_chunks()
+    seq_len = len(inputs[0]) if len(inputs) else 0
+    if len(inputs) and not (pc.list_value_length(inputs).to_numpy() == seq_len).all():
+        raise ValueError("windows must all have the same length")
+    x = inputs.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(inputs), seq_len, 1)
+    return x, windows.column("target").to_numpy().astype(np.float32)
+
+
 def persistence_forecast(x: np.ndarray) -> np.ndarray:
     """The naive forecast: the target equals the window's last input."""
     return x[:, -1, 0]
@@ -48,6 +59,19 @@ def mae(predicted: np.ndarray, actual: np.ndarray) -> float:
 
 def scores(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     return {"rmse": rmse(predicted, actual), "mae": mae(predicted, actual)}
+
+
+def error_sums(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Windows, squared and absolute errors: what separate workers add up to score together."""
+    error = np.asarray(predicted, dtype=np.float64) - np.asarray(actual, dtype=np.float64)
+    return np.array([len(error), np.sum(np.square(error)), np.sum(np.abs(error))], dtype=np.float64)
+
+
+def scores_from_sums(sums: Sequence[float]) -> dict[str, float]:
+    windows, squared, absolute = (float(value) for value in sums)
+    if windows == 0:
+        return {"windows": 0}
+    return {"windows": int(windows), "rmse": float(np.sqrt(squared / windows)), "mae": absolute / windows}
 
 
 def limit_tensorflow_threads(threads: int) -> None:
@@ -67,26 +91,35 @@ def limit_tensorflow_threads(threads: int) -> None:
         )
 
 
-def build_lstm(seq_len: int, units: int, learning_rate: float, seed: int = 0):
-    """A one-layer LSTM regressor (tf_keras, the Keras 2 API that Horovod supports)."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tf_keras as keras
+def build_lstm(seq_len: int, units: int, learning_rate: float, seed: int = 0, wrap_optimizer=None):
+    """A one-layer LSTM regressor (tf_keras, the Keras 2 API that Horovod supports).
 
+    ``wrap_optimizer`` wraps the Adam optimizer before compiling (Horovod's DistributedOptimizer).
+    """
+    keras = tf_keras()
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [keras.layers.Input(shape=(seq_len, 1)), keras.layers.LSTM(units), keras.layers.Dense(1)]
     )
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    optimizer = keras.optimizers.Adam(learning_rate)
+    model.compile(optimizer=wrap_optimizer(optimizer) if wrap_optimizer else optimizer, loss="mse")
     return model
 
 
-def mlflow_experiment(name: str) -> str:
-    """The experiment's id, creating it when missing. A new experiment keeps its artifacts in
-    SENSOR_LSTM_MLFLOW_ARTIFACTS when set (local stores); a tracking server chooses otherwise."""
-    import mlflow
+def tf_keras():
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tf_keras as keras
 
-    client = mlflow.MlflowClient()
-    existing = client.get_experiment_by_name(name)
-    if existing is not None:
-        return existing.experiment_id
-    return client.create_experiment(name, artifact_location=os.environ.get("SENSOR_LSTM_MLFLOW_ARTIFACTS"))
+    return keras
+
+
+def model_spec(model) -> tuple[str, list[np.ndarray]]:
+    """A model as its architecture (JSON) and weights: small, picklable, rebuilt anywhere."""
+    return model.to_json(), model.get_weights()
+
+
+def model_from_spec(spec: tuple[str, list[np.ndarray]]):
+    architecture, weights = spec
+    model = tf_keras().models.model_from_json(architecture)
+    model.set_weights(weights)
+    return model

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import subprocess
+import time
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Iterable
@@ -37,7 +36,7 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import forecasting, lake
+from spark_jobs import forecasting, lake, tracking
 
 log = logging.getLogger("train_baseline")
 
@@ -88,14 +87,21 @@ def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
     forecasting.limit_tensorflow_threads(config.threads_per_task)
     model = forecasting.build_lstm(config.seq_len, config.units, config.learning_rate, seed=index)
     x_train, y_train = forecasting.window_tensors(by_split["train"]["inputs"], by_split["train"]["target"])
+    started = time.perf_counter()
     model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0)
+    train_seconds = time.perf_counter() - started
     metrics = {
         f"{split}_{name}": value
         for split in EVALUATED_SPLITS
         if counts[split]
         for name, value in evaluate(model, by_split[split]).items()
     }
-    return {**result, "metrics": metrics, "weights": [weights.tolist() for weights in model.get_weights()]}
+    return {
+        **result,
+        "metrics": metrics,
+        "train_seconds": round(train_seconds, 3),
+        "weights": [weights.tolist() for weights in model.get_weights()],
+    }
 
 
 def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataFrame:
@@ -103,22 +109,13 @@ def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataF
     return windows.join(F.broadcast(spark.read.parquet(stats).select("sensor_id", "mean", "std")), "sensor_id")
 
 
-def code_version() -> str:
-    """SENSOR_LSTM_CODE_VERSION (set in images), else the checkout's git commit, else 'unknown'."""
-    if os.environ.get("SENSOR_LSTM_CODE_VERSION"):
-        return os.environ["SENSOR_LSTM_CODE_VERSION"]
-    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    found = subprocess.run(["git", "-C", project, "rev-parse", "HEAD"], capture_output=True, text=True)
-    return found.stdout.strip() if found.returncode == 0 else "unknown"
-
-
 def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[dict]) -> str:
     """One MLflow run for the stage; returns its id."""
     import mlflow
     import mlflow.tensorflow
 
-    mlflow.set_experiment(experiment_id=forecasting.mlflow_experiment(args.experiment))
-    tags = {**dict(args.tag), "run_day": args.run_date.isoformat(), "code_version": code_version()}
+    mlflow.set_experiment(experiment_id=tracking.mlflow_experiment(args.experiment))
+    tags = tracking.run_tags(args.tag, args.run_date)
     with mlflow.start_run(run_name=f"train_baseline {args.run_date}", tags=tags) as run:
         mlflow.log_params({"partitions": args.partitions, **asdict(config)})
         example = np.zeros((1, config.seq_len, 1), dtype=np.float32)
@@ -134,13 +131,6 @@ def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[
         return run.info.run_id
 
 
-def parse_tag(text: str) -> tuple[str, str]:
-    key, separator, value = text.partition("=")
-    if not separator or not key:
-        raise argparse.ArgumentTypeError(f"a tag is KEY=VALUE, got {text!r}")
-    return key, value
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train one LSTM per partition of sensors.", formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -154,8 +144,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=0.001)
     parser.add_argument("--min-train-windows", type=int, default=100, help="fewer: the partition is skipped")
     parser.add_argument("--threads-per-task", type=int, default=1, help="TensorFlow threads in each task")
-    parser.add_argument("--experiment", default="sensor_lstm_pipeline", help="MLflow experiment")
-    parser.add_argument("--tag", type=parse_tag, action="append", default=[], help="MLflow run tag KEY=VALUE")
+    tracking.add_arguments(parser)
     return parser.parse_args(argv)
 
 

@@ -1,4 +1,7 @@
+import math
+
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from spark_jobs import forecasting
@@ -33,3 +36,28 @@ def test_scores():
 def test_build_lstm_predicts_one_value_per_window():
     model = forecasting.build_lstm(seq_len=4, units=3, learning_rate=0.01)
     assert model.predict(np.zeros((5, 4, 1), dtype=np.float32), verbose=0).shape == (5, 1)
+
+
+def test_arrow_window_tensors_match_window_tensors():
+    windows = pa.table({"inputs": [[1.0, 2.0], [3.0, 4.0]], "target": [5.0, 6.0]})
+    x, y = forecasting.arrow_window_tensors(windows)
+    assert x.shape == (2, 2, 1) and x.dtype == np.float32
+    assert x[:, :, 0].tolist() == [[1.0, 2.0], [3.0, 4.0]] and y.tolist() == [5.0, 6.0]
+    with pytest.raises(ValueError, match="same length"):
+        forecasting.arrow_window_tensors(pa.table({"inputs": [[1.0, 2.0], [3.0]], "target": [5.0, 6.0]}))
+
+
+def test_a_model_rebuilt_from_its_spec_predicts_the_same():
+    model = forecasting.build_lstm(seq_len=4, units=3, learning_rate=0.01, seed=7)
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4, 1)
+    rebuilt = forecasting.model_from_spec(forecasting.model_spec(model))
+    assert rebuilt.predict(x, verbose=0).tolist() == model.predict(x, verbose=0).tolist()
+
+
+def test_scores_from_error_sums_of_two_workers():
+    summed = forecasting.error_sums(np.array([1.0, 2.0]), np.array([1.0, 4.0])) + forecasting.error_sums(
+        np.array([3.0]), np.array([5.0])
+    )
+    assert summed.tolist() == [3.0, 8.0, 4.0]
+    assert forecasting.scores_from_sums(summed) == {"windows": 3, "rmse": pytest.approx(math.sqrt(8 / 3)), "mae": pytest.approx(4 / 3)}
+    assert forecasting.scores_from_sums([0.0, 0.0, 0.0]) == {"windows": 0}
