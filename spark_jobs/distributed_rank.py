@@ -1,0 +1,371 @@
+"""What each Horovod rank of train_distributed runs, in its own process on a Spark executor.
+
+``train(spec)`` is the function ``horovod.spark.run`` ships to every rank:
+  * rank r of n reads rows [r * m, (r + 1) * m) of the training windows, m = total // n, from
+    the Parquet row groups that hold them: no rank loads the whole set, and every rank takes the
+    same number of steps per epoch (the last total % n windows are left out, and counted);
+  * validation and test windows are shared out the same way, without the equal-size rule; each
+    rank scores its share and the error sums are added up with allreduce;
+  * Adam's learning rate is multiplied by n (the global batch is n times larger), Horovod's
+    DistributedOptimizer averages the gradients, and rank 0's initial weights are broadcast;
+  * after every epoch the training and validation losses are averaged over the ranks, weighted
+    by their windows, so early stopping sees the same value everywhere; the ranks also agree on
+    stopping through an allreduce of their decisions;
+  * rank 0 alone checkpoints the best epoch and writes to MLflow. At the end it loads the best
+    checkpoint and broadcasts it, so every rank ends with the same, best, weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import horovod.tensorflow as hvd_tf  # noqa: E402  (after TF_USE_LEGACY_KERAS)
+import horovod.tensorflow.keras as hvd  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+import pyarrow.fs as pafs  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+from spark_jobs import forecasting  # noqa: E402
+
+log = logging.getLogger("train_distributed")
+
+CHECKPOINT_FILE = "best.weights.h5"
+
+
+@dataclass(frozen=True)
+class RankSpec:
+    """Everything a rank needs; pickled to the executors."""
+
+    sequences: str  # the run day's sequences folder (absolute path or URI), holding split=*/
+    stats: str  # the run day's sequence_stats folder
+    seq_len: int
+    units: int
+    epochs: int
+    batch_size: int  # per rank
+    learning_rate: float  # for one rank; scaled by the number of ranks
+    patience: int
+    threads_per_rank: int
+    experiment_id: str
+    run_name: str
+    model_name: str  # the registered model that gets a new version
+    tags: dict = field(default_factory=dict)  # of the run and of the model version
+    plot_sensors: int = 3
+
+
+@dataclass(frozen=True)
+class Windows:
+    x: np.ndarray  # (windows, seq_len, 1), normalized
+    y: np.ndarray  # (windows,), normalized
+    mean: np.ndarray  # each window's sensor statistics
+    std: np.ndarray
+    sensor_id: np.ndarray
+    target_time: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def shard_slices(row_counts: Sequence[int], rank: int, size: int, equal: bool) -> list[tuple[int, int, int]]:
+    """The (piece, first row, rows) slices of ``rank``'s share of pieces holding ``row_counts``
+    rows. ``equal``: every rank gets total // size rows; otherwise the shares differ by at most 1."""
+    total = sum(row_counts)
+    if equal:
+        start, stop = rank * (total // size), (rank + 1) * (total // size)
+    else:
+        start, stop = total * rank // size, total * (rank + 1) // size
+    slices, offset = [], 0
+    for piece, count in enumerate(row_counts):
+        first, last = max(start, offset), min(stop, offset + count)
+        if first < last:
+            slices.append((piece, first - offset, last - first))
+        offset += count
+    return slices
+
+
+def row_groups(directory: str) -> tuple[pafs.FileSystem, list[tuple[str, int, int]]]:
+    """The Parquet row groups under ``directory`` in a fixed order, as (file, group, rows)."""
+    filesystem, root = pafs.FileSystem.from_uri(directory)
+    infos = filesystem.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    files = sorted(
+        info.path
+        for info in infos
+        if info.is_file and info.path.endswith(".parquet") and not os.path.basename(info.path).startswith((".", "_"))
+    )
+    groups = []
+    for path in files:
+        with filesystem.open_input_file(path) as source:
+            metadata = pq.ParquetFile(source).metadata
+        groups += [(path, group, metadata.row_group(group).num_rows) for group in range(metadata.num_row_groups)]
+    return filesystem, groups
+
+
+def read_shard(directory: str, rank: int, size: int, equal: bool) -> pa.Table | None:
+    """Only the rows of ``rank``'s share, reading only the row groups that hold them."""
+    filesystem, groups = row_groups(directory)
+    pieces = []
+    for piece, first, rows in shard_slices([rows for _, _, rows in groups], rank, size, equal):
+        path, group, _ = groups[piece]
+        with filesystem.open_input_file(path) as source:
+            table = pq.ParquetFile(source).read_row_group(group, columns=["sensor_id", "target_time", "inputs", "target"])
+        pieces.append(table.slice(first, rows))
+    return pa.concat_tables(pieces) if pieces else None
+
+
+def read_statistics(directory: str) -> pa.Table:
+    filesystem, root = pafs.FileSystem.from_uri(directory)
+    return pq.read_table(root, filesystem=filesystem, columns=["sensor_id", "mean", "std"])
+
+
+def with_statistics(table: pa.Table | None, stats: pa.Table, seq_len: int) -> Windows:
+    if table is None or table.num_rows == 0:
+        empty = np.zeros(0)
+        return Windows(np.zeros((0, seq_len, 1), np.float32), empty, empty, empty, empty, empty)
+    x, y = forecasting.arrow_window_tensors(table)
+    row = pc.index_in(table.column("sensor_id"), value_set=stats.column("sensor_id")).to_numpy(zero_copy_only=False)
+    return Windows(
+        x=x,
+        y=y,
+        mean=stats.column("mean").to_numpy()[row],
+        std=stats.column("std").to_numpy()[row],
+        sensor_id=table.column("sensor_id").to_numpy(zero_copy_only=False),
+        target_time=table.column("target_time").to_numpy(),
+    )
+
+
+def scores_on_test_windows(summed: np.ndarray) -> dict[str, float]:
+    """The test metrics from the ranks' summed model and persistence errors (3 sums each)."""
+    model, persistence = forecasting.scores_from_sums(summed[:3]), forecasting.scores_from_sums(summed[3:])
+    return {
+        **{f"test_{name}": value for name, value in model.items()},
+        **{f"test_persistence_{name}": value for name, value in persistence.items() if name != "windows"},
+    }
+
+
+def allreduce_sum(values: Sequence[float], name: str) -> np.ndarray:
+    return hvd_tf.allreduce(tf.constant(values, dtype=tf.float64), op=hvd_tf.Sum, name=name).numpy()
+
+
+class AverageOverRanks(keras.callbacks.Callback):
+    """Replaces each epoch's ``loss`` and ``val_loss`` with their window-weighted mean over the
+    ranks, for the callbacks after it (early stopping, checkpoint, logging, History)."""
+
+    def __init__(self, train_windows: int, validation_windows: int):
+        super().__init__()
+        self.weights = {"loss": float(train_windows), "val_loss": float(validation_windows)}
+
+    def on_epoch_end(self, epoch, logs=None):
+        names = sorted(name for name in self.weights if name in logs)
+        weighted = [logs[name] * self.weights[name] for name in names] + [self.weights[name] for name in names]
+        totals = allreduce_sum(weighted, name=f"average_losses_{epoch}")
+        for index, name in enumerate(names):
+            logs[name] = totals[index] / totals[len(names) + index]
+
+
+class AgreeOnStopping(keras.callbacks.Callback):
+    """Stops every rank when any rank's early stopping fired, so no rank waits on the others."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        votes = allreduce_sum([1.0 if self.model.stop_training else 0.0], name=f"stop_votes_{epoch}")
+        self.model.stop_training = bool(votes[0] > 0)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.started)
+
+
+class LogEpochs(keras.callbacks.Callback):
+    """Rank 0: each epoch's averaged losses to MLflow and the log."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        import mlflow
+
+        mlflow.log_metrics({"train_loss": logs["loss"], "val_loss": logs["val_loss"]}, step=epoch)
+        log.info("epoch %d/%d: train_loss %.5f, val_loss %.5f", epoch + 1, self.epochs, logs["loss"], logs["val_loss"])
+
+
+def windows_per_second(windows_per_epoch: int, epoch_seconds: list[float]) -> float:
+    """Training throughput; the first epoch, which also traces the graph, counts only when alone."""
+    steady = epoch_seconds[1:] or epoch_seconds
+    return windows_per_epoch / float(np.median(steady))
+
+
+def weights_digest(model) -> str:
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
+
+
+def original_units(windows: Windows, normalized: np.ndarray) -> np.ndarray:
+    return forecasting.to_original_units(normalized, windows.mean, windows.std)
+
+
+def forecast_plot(windows: Windows, predicted: np.ndarray, sensors: int):
+    """Forecast against actual readings over the test period for the first few sensors."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chosen = list(dict.fromkeys(windows.sensor_id))[:sensors]
+    figure, axes = plt.subplots(len(chosen), 1, figsize=(10, 2.6 * len(chosen)), squeeze=False, sharex=True)
+    actual = original_units(windows, windows.y)
+    for axis, sensor in zip(axes[:, 0], chosen):
+        mine = windows.sensor_id == sensor
+        axis.plot(windows.target_time[mine], actual[mine], label="actual", linewidth=1)
+        axis.plot(windows.target_time[mine], predicted[mine], label="LSTM forecast", linewidth=1)
+        axis.set_title(sensor, fontsize=9)
+        axis.set_ylabel("reading")
+    axes[0, 0].legend(loc="upper right")
+    axes[-1, 0].set_xlabel("target time (UTC)")
+    figure.suptitle("Test period: forecast vs actual")
+    figure.tight_layout()
+    return figure
+
+
+def train(spec: RankSpec) -> dict:
+    """One rank's training; returns what the driver checks and reports."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hvd.init()
+    rank, size = hvd.rank(), hvd.size()
+    forecasting.limit_tensorflow_threads(spec.threads_per_rank)
+
+    stats = read_statistics(spec.stats)
+    shards = {
+        split: with_statistics(read_shard(f"{spec.sequences}/split={split}", rank, size, equal=split == "train"),
+                               stats, spec.seq_len)
+        for split in ("train", "validation", "test")
+    }  # fmt: skip
+    train_set, validation, test = shards["train"], shards["validation"], shards["test"]
+    if len(train_set) == 0 or len(validation) == 0:
+        raise ValueError(
+            f"rank {rank} of {size} got {len(train_set)} training and {len(validation)} validation windows: "
+            "too few windows for this many ranks"
+        )
+
+    model = forecasting.build_lstm(
+        spec.seq_len, spec.units, spec.learning_rate * size, seed=0, wrap_optimizer=hvd.DistributedOptimizer
+    )
+    timer = EpochTimer()
+    callbacks = [
+        hvd.callbacks.BroadcastGlobalVariablesCallback(0),
+        AverageOverRanks(len(train_set), len(validation)),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience),
+        AgreeOnStopping(),
+        timer,
+    ]
+    checkpoint_dir = tempfile.mkdtemp(prefix="train_distributed-") if rank == 0 else None
+    if rank == 0:
+        checkpoint = os.path.join(checkpoint_dir, CHECKPOINT_FILE)
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True),
+            LogEpochs(spec.epochs),
+        ]
+
+    result = {"rank": rank, "size": size, "train_windows": len(train_set)}
+    with tracked_run(spec) if rank == 0 else nullcontext() as run:
+        history = model.fit(
+            train_set.x,
+            train_set.y,
+            batch_size=spec.batch_size,
+            epochs=spec.epochs,
+            validation_data=(validation.x, validation.y),
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        if rank == 0:
+            model.load_weights(checkpoint)
+        hvd_tf.broadcast_variables(model.variables, root_rank=0)
+
+        predicted = original_units(test, model.predict(test.x, verbose=0)[:, 0]) if len(test) else np.zeros(0)
+        persistence = original_units(test, forecasting.persistence_forecast(test.x))
+        actual = original_units(test, test.y)
+        summed = allreduce_sum(
+            np.concatenate([forecasting.error_sums(predicted, actual), forecasting.error_sums(persistence, actual)]),
+            name="test_error_sums",
+        )
+        global_train_windows = int(allreduce_sum([len(train_set)], name="train_windows")[0])
+        val_losses = [float(loss) for loss in history.history["val_loss"]]
+        result |= {
+            "epochs_trained": len(val_losses),
+            "best_epoch": int(np.argmin(val_losses)),
+            "train_loss": [float(loss) for loss in history.history["loss"]],
+            "val_loss": val_losses,
+            "epoch_seconds": timer.seconds,
+            "windows_per_second": windows_per_second(global_train_windows, timer.seconds),
+            "test": scores_on_test_windows(summed),
+            "weights_digest": weights_digest(model),
+            "logged_to_mlflow": run is not None,
+        }
+        if rank == 0:
+            result |= log_results(spec, model, result, test, predicted, checkpoint, global_train_windows)
+    return result
+
+
+def tracked_run(spec: RankSpec):
+    import mlflow
+
+    return mlflow.start_run(experiment_id=spec.experiment_id, run_name=spec.run_name, tags=spec.tags)
+
+
+def log_results(spec, model, result, test: Windows, predicted, checkpoint, train_windows) -> dict:
+    """Rank 0, inside its MLflow run: parameters, scores, checkpoint, plot and the model."""
+    import mlflow
+    import mlflow.tensorflow
+
+    size = result["size"]
+    mlflow.log_params(
+        {
+            **{name: value for name, value in asdict(spec).items() if name not in ("tags", "experiment_id", "run_name", "model_name")},
+            "num_proc": size,
+            "effective_learning_rate": spec.learning_rate * size,
+            "global_batch_size": spec.batch_size * size,
+            "train_windows": train_windows,
+        }
+    )
+    mlflow.log_metrics(
+        {
+            **result["test"],
+            "epochs_trained": result["epochs_trained"],
+            "best_epoch": result["best_epoch"],
+            "train_windows_per_second": result["windows_per_second"],
+        }
+    )
+    mlflow.log_artifact(checkpoint, artifact_path="checkpoint")
+    if len(test):
+        mlflow.log_figure(forecast_plot(test, predicted, spec.plot_sensors), "forecast_vs_actual.png")
+    # The trained model's optimizer is Horovod's; the logged one must load without Horovod.
+    serving = forecasting.build_lstm(spec.seq_len, spec.units, spec.learning_rate * size)
+    serving.set_weights(model.get_weights())
+    example = test.x[:5] if len(test) else np.zeros((1, spec.seq_len, 1), np.float32)
+    signature = mlflow.models.infer_signature(example, serving.predict(example, verbose=0))
+    logged = mlflow.tensorflow.log_model(serving, name="model", signature=signature, input_example=example)
+    run_id = mlflow.active_run().info.run_id
+    version = mlflow.register_model(logged.model_uri, spec.model_name, tags={**spec.tags, "mlflow_run_id": run_id})
+    return {"mlflow_run_id": run_id, "model_uri": logged.model_uri, "model_version": int(version.version)}

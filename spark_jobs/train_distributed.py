@@ -1,0 +1,179 @@
+"""Distributed training: one LSTM for every sensor, trained by Horovod ranks inside Spark tasks.
+
+Example:
+    spark-submit --conf spark.task.cpus=1 spark_jobs/train_distributed.py \\
+        --lake var/lake --run-date 2026-11-22 --num-proc 2
+
+Inputs:
+    <lake>/sequences/date=<run-date>/split=*/   windows (normalized), from prepare_sequences
+    <lake>/sequence_stats/date=<run-date>/      each sensor's training mean and std
+Outputs:
+    MLflow (tracking URI from MLFLOW_TRACKING_URI), one run in --experiment, written by rank 0
+    alone, tagged with the --tag pairs, the run day and the code version:
+      params     the arguments, ranks, effective learning rate and global batch
+      metrics    train_loss and val_loss per epoch (averaged over the ranks); test_rmse,
+                 test_mae, test_persistence_rmse, test_persistence_mae in original units
+      artifacts  model/ (tf_keras, with a signature and an input example), checkpoint/ (the
+                 best epoch's weights), forecast_vs_actual.png (a few sensors' test period)
+    a new version of the registered model --model-name, tagged like the run. Once the job
+    succeeds, the run day's earlier versions that hold no alias are deleted, so retries and
+    reruns leave one version per run day (one that holds an alias is tagged superseded_by).
+    <lake>/reports/train_distributed/date=<run-date>/report.json  run, version, scores, ranks
+
+``horovod.spark.run`` starts --num-proc ranks over gloo, one Spark task each; give each rank
+whole cores with ``spark.task.cpus`` (= --threads-per-rank). How the ranks share the work is in
+spark_jobs/distributed_rank.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from datetime import date
+
+from pyspark.sql import SparkSession
+
+from spark_jobs import lake, tracking
+
+log = logging.getLogger("train_distributed")
+
+
+def retire_superseded_versions(client, model_name: str, run_day: str, keep_version: int) -> dict[str, list[int]]:
+    """Delete the run day's other versions that hold no alias; tag the ones that do."""
+    deleted, kept = [], []
+    # Versions from a search carry no aliases; the registered model lists them.
+    aliased = {int(version) for version in client.get_registered_model(model_name).aliases.values()}
+    for version in client.search_model_versions(f"name = '{model_name}'"):
+        number = int(version.version)
+        if number == keep_version or version.tags.get("run_day") != run_day:
+            continue
+        if number in aliased:
+            client.set_model_version_tag(model_name, version.version, "superseded_by", str(keep_version))
+            kept.append(number)
+        else:
+            client.delete_model_version(model_name, version.version)
+            deleted.append(number)
+    return {"deleted": sorted(deleted), "kept_with_alias": sorted(kept)}
+
+
+def absolute(path: str) -> str:
+    """Arrow's file systems, which the ranks read with, need an absolute path or a URI."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def check_ranks_agree(results: list[dict]) -> None:
+    digests = {result["weights_digest"] for result in results}
+    if len(digests) != 1:
+        raise RuntimeError(f"the ranks ended with different weights ({len(digests)} digests): {results}")
+    if [result["logged_to_mlflow"] for result in results] != [True] + [False] * (len(results) - 1):
+        raise RuntimeError("rank 0, and rank 0 alone, must log to MLflow")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Train one LSTM on every sensor's windows with Horovod ranks on Spark.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--lake", required=True, help="root of the data lake")
+    parser.add_argument("--run-date", type=date.fromisoformat, required=True)
+    parser.add_argument("--num-proc", type=int, default=2, help="Horovod ranks, one Spark task each")
+    parser.add_argument("--threads-per-rank", type=int, default=1, help="TensorFlow threads of each rank")
+    parser.add_argument("--units", type=int, default=16, help="LSTM units")
+    parser.add_argument("--epochs", type=int, default=5, help="at most; early stopping may end sooner")
+    parser.add_argument("--patience", type=int, default=3, help="epochs without a better validation loss")
+    parser.add_argument("--batch-size", type=int, default=256, help="per rank")
+    parser.add_argument("--learning-rate", type=float, default=0.001, help="for one rank; scaled by --num-proc")
+    parser.add_argument("--plot-sensors", type=int, default=3, help="sensors in the forecast-vs-actual plot")
+    parser.add_argument("--start-timeout", type=int, default=300, help="seconds to wait for the ranks' tasks")
+    parser.add_argument("--model-name", default=tracking.MODEL_NAME, help="registered model name")
+    tracking.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def run(spark: SparkSession, args: argparse.Namespace) -> dict:
+    import horovod.spark
+    import mlflow
+
+    from spark_jobs import distributed_rank
+
+    for name in ("num_proc", "threads_per_rank", "units", "epochs", "patience", "batch_size", "plot_sensors"):
+        if getattr(args, name) < 1:
+            raise lake.JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    lake_fs = lake.LakeFileSystem(spark, args.lake)
+    day = lake.partition_dir(args.run_date)
+    sequences = f"{lake.dataset_path(args.lake, 'sequences')}/{day}"
+    stats = f"{lake.dataset_path(args.lake, 'sequence_stats')}/{day}"
+    if not (lake_fs.exists(f"{sequences}/split=train") and lake_fs.exists(stats)):
+        raise lake.JobInputError(f"no training windows for {args.run_date} in {sequences}: run prepare_sequences first")
+    if not lake_fs.exists(f"{sequences}/split=validation"):
+        raise lake.JobInputError(f"no validation windows for {args.run_date}: early stopping needs them")
+    seq_len = len(spark.read.parquet(f"{sequences}/split=train").select("inputs").first()["inputs"])
+    task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
+    if task_cpus != args.threads_per_rank:
+        log.warning("spark.task.cpus is %d but ranks run %d threads: ranks may share cores",
+                    task_cpus, args.threads_per_rank)  # fmt: skip
+
+    run_day = args.run_date.isoformat()
+    tags = tracking.run_tags(args.tag, args.run_date)
+    spec = distributed_rank.RankSpec(
+        sequences=absolute(sequences),
+        stats=absolute(stats),
+        seq_len=seq_len,
+        units=args.units,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        threads_per_rank=args.threads_per_rank,
+        experiment_id=tracking.mlflow_experiment(args.experiment),
+        run_name=f"train_distributed {run_day}",
+        model_name=args.model_name,
+        tags=tags,
+        plot_sensors=args.plot_sensors,
+    )
+    log.info("starting %d Horovod ranks (gloo) for %s", args.num_proc, run_day)
+    results = sorted(
+        horovod.spark.run(
+            distributed_rank.train, args=(spec,), num_proc=args.num_proc, use_gloo=True,
+            start_timeout=args.start_timeout, env=dict(os.environ),
+        ),
+        key=lambda result: result["rank"],
+    )  # fmt: skip
+    check_ranks_agree(results)
+    chief = results[0]
+    retired = retire_superseded_versions(mlflow.MlflowClient(), args.model_name, run_day, chief["model_version"])
+    report = {
+        "run_date": run_day,
+        "mlflow_run_id": chief["mlflow_run_id"],
+        "model_name": args.model_name,
+        "model_version": chief["model_version"],
+        "model_uri": f"models:/{args.model_name}/{chief['model_version']}",
+        "seq_len": seq_len,
+        "test": chief["test"],
+        "epochs_trained": chief["epochs_trained"],
+        "best_epoch": chief["best_epoch"],
+        "val_loss": chief["val_loss"],
+        "windows_per_second": chief["windows_per_second"],
+        "epoch_seconds": chief["epoch_seconds"],
+        "ranks": [
+            {name: result[name] for name in ("rank", "train_windows", "weights_digest", "logged_to_mlflow")}
+            for result in results
+        ],
+        "superseded_versions": retired,
+    }
+    report_path = lake.write_report(lake_fs, args.lake, "train_distributed", args.run_date, report)
+    log.info(
+        "train_distributed %s: %d ranks, %d epochs, test RMSE %.4f (persistence %.4f); %s version %d; report %s",
+        run_day, len(results), chief["epochs_trained"], chief["test"].get("test_rmse", float("nan")),
+        chief["test"].get("test_persistence_rmse", float("nan")), args.model_name, chief["model_version"], report_path,
+    )  # fmt: skip
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    lake.run_job("train_distributed", parse_args, run, argv)
+
+
+if __name__ == "__main__":
+    main()

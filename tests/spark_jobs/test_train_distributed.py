@@ -1,0 +1,84 @@
+import math
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from spark_jobs import distributed_rank, forecasting, train_distributed
+
+
+def test_equal_shards_give_every_rank_the_same_rows_and_leave_the_remainder_out():
+    # 11 rows in pieces of 4, 4 and 3: each of 2 ranks gets 5, row 10 is left out.
+    assert distributed_rank.shard_slices([4, 4, 3], rank=0, size=2, equal=True) == [(0, 0, 4), (1, 0, 1)]
+    assert distributed_rank.shard_slices([4, 4, 3], rank=1, size=2, equal=True) == [(1, 1, 3), (2, 0, 2)]
+
+
+def test_unequal_shards_cover_every_row_once():
+    slices = [distributed_rank.shard_slices([4, 0, 3], rank, 3, equal=False) for rank in range(3)]
+    assert slices == [[(0, 0, 2)], [(0, 2, 2)], [(2, 0, 3)]]
+    assert distributed_rank.shard_slices([], rank=0, size=2, equal=False) == []
+
+
+def test_read_shard_reads_only_its_rows(tmp_path):
+    schema = pa.schema([("sensor_id", pa.string()), ("target_time", pa.timestamp("us", tz="UTC")),
+                        ("inputs", pa.list_(pa.float32())), ("target", pa.float32())])  # fmt: skip
+    for part, first in (("part-00000.parquet", 0), ("part-00001.parquet", 3)):
+        rows = range(first, first + 3)
+        table = pa.table({"sensor_id": [f"s{row}" for row in rows], "target_time": [datetime(2026, 11, 25)] * 3,
+                          "inputs": [[float(row)] * 2 for row in rows], "target": [float(row) for row in rows]},
+                         schema=schema)  # fmt: skip
+        pq.write_table(table, tmp_path / part, row_group_size=2)
+    (tmp_path / ".part-00002.parquet.abc.tmp").write_text("an unfinished write, never read")
+    shards = [distributed_rank.read_shard(str(tmp_path), rank, 2, equal=False) for rank in range(2)]
+    assert [shard.column("target").to_pylist() for shard in shards] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert distributed_rank.read_shard(str(tmp_path / "missing"), 0, 2, equal=True) is None
+
+
+def test_test_scores_from_the_ranks_summed_errors():
+    actual = [np.array([1.0, 4.0]), np.array([5.0])]
+    model = [np.array([1.0, 2.0]), np.array([3.0])]
+    persistence = [np.array([0.0, 0.0]), np.array([3.0])]
+    summed = sum(
+        np.concatenate([forecasting.error_sums(m, a), forecasting.error_sums(p, a)])
+        for m, p, a in zip(model, persistence, actual)
+    )
+    assert distributed_rank.scores_on_test_windows(summed) == {
+        "test_windows": 3,
+        "test_rmse": pytest.approx(math.sqrt(8 / 3)),
+        "test_mae": pytest.approx(4 / 3),
+        "test_persistence_rmse": pytest.approx(math.sqrt(21 / 3)),
+        "test_persistence_mae": pytest.approx(7 / 3),
+    }
+    assert distributed_rank.scores_on_test_windows(np.zeros(6)) == {"test_windows": 0}
+
+
+def test_throughput_leaves_out_the_first_epoch_unless_it_is_the_only_one():
+    assert distributed_rank.windows_per_second(1000, [9.0, 2.0, 2.5, 2.0]) == 500.0
+    assert distributed_rank.windows_per_second(1000, [4.0]) == 250.0
+
+
+def test_ranks_must_end_with_the_same_weights_and_only_rank_0_logs():
+    agreeing = [{"weights_digest": "a", "logged_to_mlflow": True}, {"weights_digest": "a", "logged_to_mlflow": False}]
+    train_distributed.check_ranks_agree(agreeing)
+    with pytest.raises(RuntimeError, match="different weights"):
+        train_distributed.check_ranks_agree([agreeing[0], {**agreeing[1], "weights_digest": "b"}])
+    with pytest.raises(RuntimeError, match="rank 0 alone"):
+        train_distributed.check_ranks_agree([agreeing[0], {**agreeing[1], "logged_to_mlflow": True}])
+
+
+def test_a_rerun_day_keeps_one_version_and_never_deletes_one_holding_an_alias(tmp_path):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", registry_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    client.create_registered_model("m")
+    for day in ("2026-11-24", "2026-11-25", "2026-11-25", "2026-11-25"):
+        client.create_model_version("m", source=str(tmp_path / "model"), tags={"run_day": day})
+    client.set_registered_model_alias("m", "champion", "2")
+
+    retired = train_distributed.retire_superseded_versions(client, "m", "2026-11-25", keep_version=4)
+
+    assert retired == {"deleted": [3], "kept_with_alias": [2]}
+    assert sorted(int(version.version) for version in client.search_model_versions("name = 'm'")) == [1, 2, 4]
+    assert client.get_model_version("m", "2").tags["superseded_by"] == "4"
