@@ -1,13 +1,16 @@
 """
 ### sensor_lstm_pipeline
 
-Turns a day of raw sensor readings into LSTM training windows and per-partition baseline models.
+Turns a day of raw sensor readings into LSTM training windows, per-partition baseline models and
+one distributed (Horovod) model, and keeps the best model under the registry alias `champion`.
 
 | task | Spark job | reads | writes |
 | --- | --- | --- | --- |
 | `ingest` | `spark_jobs/ingest.py` | `landing/sensor_readings_<day>.csv` | `readings/date=<day>`, `quarantine/ingest/date=<day>` |
 | `prepare_sequences` | `spark_jobs/prepare_sequences.py` | `readings/` over the lookback days | `sequences/date=<day>/split=...`, `sequence_stats/date=<day>` |
 | `train_baseline` | `spark_jobs/train_baseline.py` | the day's windows and statistics | one MLflow run: per-partition LSTMs and scores vs persistence |
+| `train_distributed` | `spark_jobs/train_distributed.py` | the day's windows and statistics, one shard per Horovod rank | one MLflow run and a new version of the registered model |
+| `evaluate` | `spark_jobs/evaluate.py` | the day's test windows, both trainings' models, the champion | the comparison table in MLflow; the `champion` alias when the new model beats it |
 
 Each run owns one UTC day, its **run day**: the day of its data interval (`@daily`: the day before
 the run fires; a backfill run, the day it is for), or the `day` Param when a user sets it. It
@@ -15,7 +18,7 @@ replaces that day's partitions atomically, so retries, catchup and `airflow back
 duplicate or lose rows. Counts per run land in `reports/<task>/date=<day>/report.json`.
 
 Trigger it by hand with the form's Params (the day, window length, horizon, sampling interval,
-lookback, split fractions, model size and training settings). A manual run with neither a `day` nor a logical date processes the last
+lookback, split fractions, model size, training settings and Horovod ranks). A manual run with neither a `day` nor a logical date processes the last
 complete UTC day before it was triggered. The Spark master comes from the `spark_default` connection
 (`AIRFLOW_CONN_SPARK_DEFAULT`); the lake root from `SENSOR_LSTM_LAKE`.
 """
@@ -60,8 +63,12 @@ def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
     return (dag_run.run_after.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
 
 
+MLFLOW_EXPERIMENT = os.environ.get("SENSOR_LSTM_MLFLOW_EXPERIMENT", "sensor_lstm_pipeline")
+MODEL_NAME = os.environ.get("SENSOR_LSTM_MODEL_NAME", "sensor_lstm")
+
 # Every MLflow run says which Airflow run and task made it (a retry's run carries its try number).
-MLFLOW_TAGS = [
+MLFLOW_ARGS = [
+    "--experiment", MLFLOW_EXPERIMENT,
     "--tag", f"dag_id={DAG_ID}",
     "--tag", "airflow_run_id={{ run_id }}",
     "--tag", "logical_date={{ logical_date.isoformat() if logical_date else '' }}",
@@ -70,14 +77,16 @@ MLFLOW_TAGS = [
 ]  # fmt: skip
 
 
-def spark_job(task_id: str, job_args: list[str], execution_timeout: timedelta) -> SparkSubmitOperator:
+def spark_job(
+    task_id: str, job_args: list[str], execution_timeout: timedelta, spark_conf: dict[str, str] | None = None
+) -> SparkSubmitOperator:
     """A task that submits ``spark_jobs/<task_id>.py`` for the run day with the given arguments."""
     return SparkSubmitOperator(
         task_id=task_id,
         conn_id="spark_default",
         application=f"{JOBS_DIR}/{task_id}.py",
         name=f"{DAG_ID}.{task_id}",
-        conf=SPARK_CONF,
+        conf=SPARK_CONF | (spark_conf or {}),
         env_vars=SPARK_ENV,
         application_args=["--lake", LAKE, "--run-date", RUN_DAY, *job_args],
         execution_timeout=execution_timeout,
@@ -138,7 +147,19 @@ with DAG(
         "lstm_units": Param(16, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."),
         "epochs": Param(5, type="integer", minimum=1, maximum=1000, description="Training epochs."),
         "batch_size": Param(256, type="integer", minimum=1, description="Training batch size."),
-        "learning_rate": Param(0.001, type="number", exclusiveMinimum=0, description="Adam learning rate."),
+        "learning_rate": Param(
+            0.001, type="number", exclusiveMinimum=0, description="Adam learning rate (per rank for Horovod)."
+        ),
+        "patience": Param(
+            3,
+            type="integer",
+            minimum=1,
+            description="train_distributed stops after this many epochs without a better validation loss.",
+        ),
+        "num_proc": Param(2, type="integer", minimum=1, description="Horovod ranks of train_distributed."),
+        "threads_per_rank": Param(
+            1, type="integer", minimum=1, description="Cores (spark.task.cpus) and TensorFlow threads of each rank."
+        ),
         "allow_empty_input": Param(
             False, type="boolean", description="Succeed with a logged 'no data' when the day has no landing file."
         ),
@@ -170,9 +191,32 @@ with DAG(
             "--epochs", "{{ params.epochs }}",
             "--batch-size", "{{ params.batch_size }}",
             "--learning-rate", "{{ params.learning_rate }}",
-            *MLFLOW_TAGS,
+            *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=2),
     )  # fmt: skip
 
-    ingest >> prepare_sequences >> train_baseline
+    # Each rank is one Spark task holding whole cores; the application asks for no more.
+    train_distributed = spark_job(
+        "train_distributed",
+        [
+            "--num-proc", "{{ params.num_proc }}",
+            "--threads-per-rank", "{{ params.threads_per_rank }}",
+            "--units", "{{ params.lstm_units }}",
+            "--epochs", "{{ params.epochs }}",
+            "--patience", "{{ params.patience }}",
+            "--batch-size", "{{ params.batch_size }}",
+            "--learning-rate", "{{ params.learning_rate }}",
+            "--model-name", MODEL_NAME,
+            *MLFLOW_ARGS,
+        ],
+        execution_timeout=timedelta(hours=2),
+        spark_conf={
+            "spark.task.cpus": "{{ params.threads_per_rank }}",
+            "spark.cores.max": "{{ params.num_proc * params.threads_per_rank }}",
+        },
+    )  # fmt: skip
+
+    evaluate = spark_job("evaluate", MLFLOW_ARGS, execution_timeout=timedelta(hours=1))
+
+    ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate

@@ -38,6 +38,23 @@ def baseline_lines(lake: Path, day: str) -> list[str]:
     return lines
 
 
+def model_lines(lake: Path, day: str) -> list[str]:
+    """The distributed model, the comparison table evaluate printed, and the champion decision."""
+    distributed = load_report(lake, "train_distributed", day)
+    evaluation = load_report(lake, "evaluate", day)
+    test = distributed["test"]
+    return [
+        f"  distributed   MLflow run {distributed['mlflow_run_id']}: {len(distributed['ranks'])} Horovod ranks, "
+        f"{distributed['epochs_trained']} epochs (best {distributed['best_epoch'] + 1}), "
+        f"{distributed['windows_per_second']:.0f} windows/s; registered {distributed['model_uri']}",
+        f"                test RMSE {test['test_rmse']:.3f} vs persistence {test['test_persistence_rmse']:.3f}",
+        f"  evaluate      MLflow run {evaluation['mlflow_run_id']}; on the same test windows, original units:",
+        *(f"    {line}" for line in evaluation["comparison_table"].splitlines()),
+        f"  champion      models:/{evaluation['model_name']}@champion = version {evaluation['champion_version']}: "
+        f"{evaluation['champion_decision']}",
+    ]
+
+
 def summary_lines(lake: Path, day: str) -> list[str]:
     ingest = load_report(lake, "ingest", day)
     prep = load_report(lake, "prepare_sequences", day)
@@ -52,6 +69,7 @@ def summary_lines(lake: Path, day: str) -> list[str]:
         f"validation {windows['validation']}, test {windows['test']} windows "
         f"({prep['windows_dropped_across_split_cuts']} dropped across split cuts)",
         *baseline_lines(lake, day),
+        *model_lines(lake, day),
         "  outputs",
         f"    readings      {lake / 'readings' / f'date={day}'}",
         f"    quarantine    {lake / 'quarantine' / 'ingest' / f'date={day}'}",

@@ -22,6 +22,8 @@ def dagbag():
         patch.setenv("SENSOR_LSTM_LAKE", "/data/lake")
         patch.delenv("SENSOR_LSTM_TASK_RETRIES", raising=False)
         patch.delenv("SENSOR_LSTM_CATCHUP", raising=False)
+        patch.delenv("SENSOR_LSTM_MLFLOW_EXPERIMENT", raising=False)
+        patch.delenv("SENSOR_LSTM_MODEL_NAME", raising=False)
         return DagBag(dag_folder=str(DAGS_DIR))
 
 
@@ -49,8 +51,10 @@ def test_dag_file_imports_no_heavy_library(dag_file):
 def test_task_graph(dag):
     assert {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks} == {
         "ingest": ["prepare_sequences"],
-        "prepare_sequences": ["train_baseline"],
-        "train_baseline": [],
+        "prepare_sequences": ["train_baseline", "train_distributed"],
+        "train_baseline": ["evaluate"],
+        "train_distributed": ["evaluate"],
+        "evaluate": [],
     }
 
 
@@ -79,6 +83,9 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "epochs": 5,
         "batch_size": 256,
         "learning_rate": 0.001,
+        "patience": 3,
+        "num_proc": 2,
+        "threads_per_rank": 1,
         "allow_empty_input": False,
     }
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
@@ -145,13 +152,28 @@ def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
     ]  # fmt: skip
 
 
-def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
-    command = rendered_command(dag, "train_baseline", {"partitions": 8, "epochs": 2}, extra_context={
+def mlflow_args(task_id):
+    return [
+        "--experiment", "sensor_lstm_pipeline",
+        "--tag", "dag_id=sensor_lstm_pipeline",
+        "--tag", "airflow_run_id=manual__2026-11-26T10:00:00+00:00",
+        "--tag", "logical_date=2026-11-25T00:00:00+00:00",
+        "--tag", f"task={task_id}",
+        "--tag", "try_number=2",
+    ]  # fmt: skip
+
+
+def run_context(task_id):
+    return {
         "run_id": "manual__2026-11-26T10:00:00+00:00",
         "logical_date": datetime(2026, 11, 25, tzinfo=timezone.utc),
-        "ti": SimpleNamespace(task_id="train_baseline", try_number=2),
-    })  # fmt: skip
+        "ti": SimpleNamespace(task_id=task_id, try_number=2),
+    }
+
+
+def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    command = rendered_command(dag, "train_baseline", {"partitions": 8, "epochs": 2}, extra_context=run_context("train_baseline"))
     assert command[command.index("/opt/sensor-lstm/spark_jobs/train_baseline.py") + 1 :] == [
         "--lake", "/data/lake",
         "--run-date", "2026-11-25",
@@ -160,9 +182,33 @@ def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, m
         "--epochs", "2",
         "--batch-size", "256",
         "--learning-rate", "0.001",
-        "--tag", "dag_id=sensor_lstm_pipeline",
-        "--tag", "airflow_run_id=manual__2026-11-26T10:00:00+00:00",
-        "--tag", "logical_date=2026-11-25T00:00:00+00:00",
-        "--tag", "task=train_baseline",
-        "--tag", "try_number=2",
+        *mlflow_args("train_baseline"),
+    ]  # fmt: skip
+
+
+def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    params = {"num_proc": 3, "threads_per_rank": 2, "epochs": 7, "lstm_units": 32}
+    command = rendered_command(dag, "train_distributed", params, extra_context=run_context("train_distributed"))
+    assert "spark.task.cpus=2" in command and "spark.cores.max=6" in command
+    assert command[command.index("/opt/sensor-lstm/spark_jobs/train_distributed.py") + 1 :] == [
+        "--lake", "/data/lake",
+        "--run-date", "2026-11-25",
+        "--num-proc", "3",
+        "--threads-per-rank", "2",
+        "--units", "32",
+        "--epochs", "7",
+        "--patience", "3",
+        "--batch-size", "256",
+        "--learning-rate", "0.001",
+        "--model-name", "sensor_lstm",
+        *mlflow_args("train_distributed"),
+    ]  # fmt: skip
+
+
+def test_evaluate_command_line(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    command = rendered_command(dag, "evaluate", extra_context=run_context("evaluate"))
+    assert command[command.index("/opt/sensor-lstm/spark_jobs/evaluate.py") + 1 :] == [
+        "--lake", "/data/lake", "--run-date", "2026-11-25", *mlflow_args("evaluate")
     ]  # fmt: skip

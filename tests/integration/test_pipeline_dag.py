@@ -1,4 +1,4 @@
-"""The DAG end to end: `airflow dags test` runs both tasks through spark-submit on local Spark."""
+"""The DAG end to end: `airflow dags test` runs every task through spark-submit on local Spark."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 DAG_ID = "sensor_lstm_pipeline"
 FIRST_DAY, LAST_DAY = "2026-11-23", "2026-11-24"
 RUN_CONF = {"lookback_days": 2, "sampling_interval_seconds": 300, "seq_len": 12, "horizon": 2, "epochs": 1, "partitions": 2}
-HISTORY_ONLY = ["--mark-success-pattern", "prepare_sequences|train_baseline"]
+HISTORY_ONLY = ["--mark-success-pattern", "prepare_sequences|train_baseline|train_distributed|evaluate"]
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +112,18 @@ def test_dag_runs_end_to_end_and_reruns_idempotently(pipeline):
     assert tracked.data.tags["dag_id"] == DAG_ID and tracked.data.tags["task"] == "train_baseline"
     assert tracked.data.tags["airflow_run_id"].startswith("manual__")
 
-    # A rerun of the same day changes nothing.
+    distributed = report(lake, "train_distributed", LAST_DAY)
+    assert [rank["rank"] for rank in distributed["ranks"]] == [0, 1]
+    assert len({rank["weights_digest"] for rank in distributed["ranks"]}) == 1
+    assert mlflow_run(env, distributed["mlflow_run_id"]).data.tags["task"] == "train_distributed"
+    evaluation = report(lake, "evaluate", LAST_DAY)
+    assert {row["model"] for row in evaluation["comparison"]} == {"distributed", "partition_baselines", "persistence"}
+    assert evaluation["champion_version"] == distributed["model_version"]
+    assert "Test scores for 2026-11-24, original units:" in run.stdout + run.stderr
+
+    # A rerun of the same day changes no data (retried training: tests/integration/test_training_stages.py).
     before = readings(lake, LAST_DAY)
-    again = dags_test(env, LAST_DAY)
+    again = dags_test(env, LAST_DAY, "--mark-success-pattern", "train_baseline|train_distributed|evaluate")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert readings(lake, LAST_DAY) == before
     assert report(lake, "prepare_sequences", LAST_DAY)["windows"] == prep["windows"]

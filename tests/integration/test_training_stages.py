@@ -1,0 +1,107 @@
+"""The three training stages on tiny data, in-process on local[2]: per-partition baselines, real
+2-rank Horovod training through horovod.spark.run, and evaluate moving the champion alias; then
+a retried distributed training and a second evaluation against the champion."""
+
+import math
+from datetime import datetime, timedelta
+
+import mlflow
+import numpy as np
+import pytest
+
+from spark_jobs import evaluate, train_baseline, train_distributed
+from spark_jobs import prepare_sequences as prep
+from tests.conftest import write_readings
+
+pytestmark = pytest.mark.integration
+DAY = "2026-11-25"
+MODEL = "test-lstm"
+
+
+@pytest.fixture(scope="module")
+def stages(spark, tmp_path_factory):
+    lake = tmp_path_factory.mktemp("lake")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{lake}/mlflow.db")
+        patch.setenv("SENSOR_LSTM_MLFLOW_ARTIFACTS", str(lake / "artifacts"))
+        start = datetime(2026, 11, 25)
+        readings = [
+            (sensor, start + timedelta(minutes=5 * step), 20.0 + offset + 3 * math.sin(step / 12))
+            for offset, sensor in enumerate(["s1", "s2", "s3"])
+            for step in range(288)
+        ]
+        write_readings(spark, lake, readings)
+        common = ["--lake", str(lake), "--run-date", DAY]
+        tracking = ["--experiment", "test-training", "--tag", "airflow_run_id=manual__1"]
+        prep.run(spark, prep.parse_args([*common, "--lookback-days", "1", "--sampling-interval-seconds", "300",
+                                         "--seq-len", "6"]))  # fmt: skip
+        reports = {
+            "baseline": train_baseline.run(spark, train_baseline.parse_args(
+                [*common, *tracking, "--partitions", "2", "--epochs", "2", "--min-train-windows", "10"])),
+            "distributed": train_distributed.run(spark, train_distributed.parse_args(
+                [*common, *tracking, "--num-proc", "2", "--epochs", "3", "--batch-size", "32", "--units", "4",
+                 "--model-name", MODEL])),
+        }  # fmt: skip
+        reports["evaluate"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking]))
+        reports["retry"] = train_distributed.run(spark, train_distributed.parse_args(
+            [*common, *tracking, "--num-proc", "2", "--epochs", "1", "--batch-size", "32", "--units", "4",
+             "--model-name", MODEL, "--tag", "try_number=2"]))  # fmt: skip
+        reports["evaluate_retry"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking]))
+        yield reports
+
+
+def test_both_ranks_trained_to_identical_weights_and_rank_0_alone_logged(stages):
+    report = stages["distributed"]
+    ranks = report["ranks"]
+    assert [rank["rank"] for rank in ranks] == [0, 1]
+    assert all(rank["train_windows"] > 0 for rank in ranks)
+    assert ranks[0]["train_windows"] == ranks[1]["train_windows"]
+    assert ranks[0]["weights_digest"] == ranks[1]["weights_digest"]
+    assert [rank["logged_to_mlflow"] for rank in ranks] == [True, False]
+    client = mlflow.MlflowClient()
+    # One value per epoch: a second rank logging would have doubled them.
+    history = client.get_metric_history(report["mlflow_run_id"], "val_loss")
+    assert [metric.step for metric in history] == list(range(report["epochs_trained"]))
+    assert [metric.value for metric in history] == pytest.approx(report["val_loss"])
+    run = client.get_run(report["mlflow_run_id"])
+    assert run.data.tags["airflow_run_id"] == "manual__1" and run.data.tags["run_day"] == DAY
+    assert run.data.params["num_proc"] == "2" and run.data.params["effective_learning_rate"] == "0.002"
+    assert run.data.metrics["test_rmse"] == pytest.approx(report["test"]["test_rmse"])
+    assert {"forecast_vs_actual.png", "checkpoint"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_the_registered_model_loads_and_forecasts_one_value_per_window(stages):
+    report = stages["distributed"]
+    model = mlflow.pyfunc.load_model(report["model_uri"])
+    assert np.asarray(model.predict(np.zeros((7, 6, 1), dtype=np.float32))).shape == (7, 1)
+    assert model.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == (-1, 6, 1)
+    champion = mlflow.tensorflow.load_model(f"models:/{MODEL}@champion")
+    assert champion.predict(np.zeros((2, 6, 1), dtype=np.float32), verbose=0).shape == (2, 1)
+
+
+def test_evaluate_scores_every_model_on_the_same_windows_and_names_the_first_champion(stages):
+    report, windows = stages["evaluate"], stages["distributed"]["test"]["test_windows"]
+    rows = {row["model"]: row for row in report["comparison"]}
+    assert set(rows) == {"distributed", "partition_baselines", "persistence"}
+    assert {row["windows"] for row in rows.values()} == {windows}
+    assert rows["distributed"]["rmse"] == pytest.approx(stages["distributed"]["test"]["test_rmse"], rel=1e-5)
+    assert rows["persistence"]["rmse"] == pytest.approx(stages["distributed"]["test"]["test_persistence_rmse"], rel=1e-5)
+    assert report["champion_promoted"] and report["champion_version"] == stages["distributed"]["model_version"]
+    run = mlflow.MlflowClient().get_run(report["mlflow_run_id"])
+    assert run.data.tags["champion_decision"] == report["champion_decision"]
+    assert run.data.metrics["distributed.test_rmse"] == pytest.approx(rows["distributed"]["rmse"])
+    assert mlflow.artifacts.load_text(f"runs:/{report['mlflow_run_id']}/comparison.txt").startswith("model ")
+
+
+def test_a_retry_keeps_the_champion_and_is_judged_against_it_re_scored(stages):
+    first, retry, second = stages["distributed"], stages["retry"], stages["evaluate_retry"]
+    assert retry["superseded_versions"] == {"deleted": [], "kept_with_alias": [first["model_version"]]}
+    rows = {row["model"]: row for row in second["comparison"]}
+    # The champion, re-scored on the same windows, scores what it scored as the candidate.
+    first_rows = {row["model"]: row for row in stages["evaluate"]["comparison"]}
+    assert rows["champion"]["rmse"] == pytest.approx(first_rows["distributed"]["rmse"], rel=1e-5)
+    beats = rows["distributed"]["rmse"] < rows["champion"]["rmse"]
+    assert second["champion_promoted"] == beats
+    assert second["champion_version"] == (retry["model_version"] if beats else first["model_version"])
+    version = mlflow.MlflowClient().get_model_version(MODEL, str(retry["model_version"]))
+    assert version.tags["champion_decision"] == second["champion_decision"]
