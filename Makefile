@@ -18,7 +18,10 @@ test:  ## run every test: unit, DAG and integration
 bench-prep:  ## time sequence prep against the collect_list + UDF recipe on ~2M readings
 	scripts/bench_prep.sh
 
+bench-train:  ## Horovod training throughput with 1 and 2 ranks (scaling efficiency), and the baseline's
+	scripts/bench_train.sh
+
 clean:  ## remove the local lake, Airflow home and MLflow store (not the cached environment)
 	rm -rf var
 
-.PHONY: help env demo test bench-prep clean
+.PHONY: help env demo test bench-prep bench-train clean

@@ -30,13 +30,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 FIRST_DAY = date(2026, 11, 1)
 
 
-def spark_submit(master: str, driver_memory: str, script: Path, *args: str) -> list[str]:
-    return [
-        "spark-submit", "--master", master, "--driver-memory", driver_memory,
-        "--conf", "spark.log.level=WARN", "--conf", "spark.ui.enabled=false",
-        "--conf", f"spark.executorEnv.PYTHONPATH={PROJECT_DIR}",
-        str(script), *args,
-    ]  # fmt: skip
+def spark_submit(master: str, driver_memory: str, script: Path, *args: str, conf: dict | None = None) -> list[str]:
+    settings = {"spark.log.level": "WARN", "spark.ui.enabled": "false",
+                "spark.executorEnv.PYTHONPATH": str(PROJECT_DIR), **(conf or {})}  # fmt: skip
+    conf_args = [part for name, value in settings.items() for part in ("--conf", f"{name}={value}")]
+    return ["spark-submit", "--master", master, "--driver-memory", driver_memory, *conf_args, str(script), *args]
 
 
 def measure(command: list[str]) -> tuple[float, int]:

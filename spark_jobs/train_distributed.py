@@ -79,6 +79,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-date", type=date.fromisoformat, required=True)
     parser.add_argument("--num-proc", type=int, default=2, help="Horovod ranks, one Spark task each")
     parser.add_argument("--threads-per-rank", type=int, default=1, help="TensorFlow threads of each rank")
+    parser.add_argument(
+        "--bind-cores",
+        action="store_true",
+        help="pin each rank to its own --threads-per-rank cores (for hosts the ranks have to themselves)",
+    )
     parser.add_argument("--units", type=int, default=16, help="LSTM units")
     parser.add_argument("--epochs", type=int, default=5, help="at most; early stopping may end sooner")
     parser.add_argument("--patience", type=int, default=3, help="epochs without a better validation loss")
@@ -126,6 +131,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         learning_rate=args.learning_rate,
         patience=args.patience,
         threads_per_rank=args.threads_per_rank,
+        bind_cores=args.bind_cores,
         experiment_id=tracking.mlflow_experiment(args.experiment),
         run_name=f"train_distributed {run_day}",
         model_name=args.model_name,

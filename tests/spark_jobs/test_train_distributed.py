@@ -59,6 +59,13 @@ def test_throughput_leaves_out_the_first_epoch_unless_it_is_the_only_one():
     assert distributed_rank.windows_per_second(1000, [4.0]) == 250.0
 
 
+def test_each_local_rank_gets_its_own_cores_or_none():
+    assert distributed_rank.own_cores(0, 1, {0, 1}) == [0]
+    assert distributed_rank.own_cores(1, 1, {0, 1}) == [1]
+    assert distributed_rank.own_cores(1, 2, {2, 3, 5, 7}) == [5, 7]
+    assert distributed_rank.own_cores(2, 1, {0, 1}) == []
+
+
 def test_ranks_must_end_with_the_same_weights_and_only_rank_0_logs():
     agreeing = [{"weights_digest": "a", "logged_to_mlflow": True}, {"weights_digest": "a", "logged_to_mlflow": False}]
     train_distributed.check_ranks_agree(agreeing)

@@ -1,0 +1,113 @@
+"""Benchmark: Horovod training throughput with 1 and with 2 ranks, and the per-partition baseline's.
+
+Generates clean readings (default 40 sensors x 3 days at 60 s), ingests them and cuts windows
+(not timed), then submits each training job on the same windows, one TensorFlow thread per rank
+or task (``spark.task.cpus=1``):
+  * train_distributed with --num-proc 1, then 2, each rank pinned to its own core
+    (--bind-cores): windows trained per second, from the ranks' own epoch timings (the median
+    epoch after the first, which also traces the graph); every epoch runs (patience = epochs).
+    Once with the DAG's batch of 256 windows per rank, once with 1024 (fewer allreduces per
+    window);
+  * train_baseline with --partitions 2: the windows per second of each partition's fit, summed
+    (the two partitions train side by side, one per core).
+Scaling efficiency = throughput with 2 ranks / (2 x throughput with 1 rank). Figures are also
+written to <workdir>/bench-train.json; MLflow runs go to a store inside the workdir.
+
+Example:
+    python -m benchmarks.bench_train --workdir var/bench-train
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from benchmarks.bench_prep import FIRST_DAY, PROJECT_DIR, prepare_lake, spark_submit
+
+
+def submit(command: list[str], env: dict) -> None:
+    result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if result.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
+
+
+def job(name: str) -> Path:
+    return PROJECT_DIR / "spark_jobs" / f"{name}.py"
+
+
+def read_report(lake: Path, job: str, run_date: str) -> dict:
+    return json.loads((lake / "reports" / job / f"date={run_date}" / "report.json").read_text())
+
+
+def baseline_windows_per_second(report: dict, epochs: int) -> float:
+    """Summed over partitions: each trains on its own core while the others do."""
+    return sum(
+        row["windows"]["train"] * epochs / row["train_seconds"] for row in report["partitions"] if "skipped" not in row
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "var" / "bench-train")
+    parser.add_argument("--sensors", type=int, default=40)
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-sizes", default="256,1024", help="per rank, comma-separated; 256 is the DAG's")
+    parser.add_argument("--units", type=int, default=16)
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--driver-memory", default="4g")
+    args = parser.parse_args(argv)
+    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
+
+    lake = prepare_lake(args.workdir, args.sensors, args.days, args.master, args.driver_memory)
+    run_date = (FIRST_DAY + timedelta(days=args.days - 1)).isoformat()
+    env = os.environ | {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{args.workdir.resolve()}/mlflow.db",
+        "SENSOR_LSTM_MLFLOW_ARTIFACTS": str(args.workdir.resolve() / "mlflow-artifacts"),
+    }
+    common = ["--lake", str(lake), "--run-date", run_date, "--epochs", str(args.epochs), "--units", str(args.units),
+              "--experiment", "bench-train"]  # fmt: skip
+    submit(spark_submit(args.master, args.driver_memory, job("prepare_sequences"), *common[:4],
+                        "--lookback-days", str(args.days)), env)  # fmt: skip
+    windows = read_report(lake, "prepare_sequences", run_date)["windows"]["train"]
+
+    results = []
+    for batch_size in batch_sizes:
+        rates = {}
+        for ranks in (1, 2):
+            submit(spark_submit(args.master, args.driver_memory, job("train_distributed"), *common,
+                                "--batch-size", str(batch_size), "--num-proc", str(ranks), "--threads-per-rank", "1",
+                                "--bind-cores", "--patience", str(args.epochs), "--model-name", "bench-train",
+                                conf={"spark.task.cpus": "1"}), env)  # fmt: skip
+            report = read_report(lake, "train_distributed", run_date)
+            rates[ranks] = report["windows_per_second"]
+            results.append({"job": f"train_distributed, {ranks} rank(s)", "batch_size": batch_size,
+                            "windows_per_second": rates[ranks], "epoch_seconds": report["epoch_seconds"],
+                            "test_rmse": report["test"]["test_rmse"]})  # fmt: skip
+        results[-1]["scaling_efficiency"] = rates[2] / (2 * rates[1])
+    submit(spark_submit(args.master, args.driver_memory, job("train_baseline"), *common,
+                        "--batch-size", str(batch_sizes[0]), "--partitions", "2", "--threads-per-task", "1"), env)  # fmt: skip
+    results.append({"job": "train_baseline, 2 partitions", "batch_size": batch_sizes[0],
+                    "windows_per_second": baseline_windows_per_second(read_report(lake, "train_baseline", run_date),
+                                                                      args.epochs)})  # fmt: skip
+
+    print(f"{windows} training windows ({args.sensors} sensors x {args.days} days, seq_len 24), {args.epochs} epochs, "
+          f"{args.units} LSTM units, master {args.master}, {os.cpu_count()} cores, one TensorFlow thread per rank "
+          "(pinned to its core) or task")  # fmt: skip
+    print(f"{'training':<32}{'batch/rank':>11}{'windows/s':>11}{'test RMSE':>11}{'scaling efficiency':>20}")
+    for row in results:
+        rmse = f"{row['test_rmse']:.4f}" if "test_rmse" in row else "-"
+        efficiency = f"{row['scaling_efficiency']:.1%}" if "scaling_efficiency" in row else ""
+        print(f"{row['job']:<32}{row['batch_size']:>11}{row['windows_per_second']:>11.0f}{rmse:>11}{efficiency:>20}")
+    print("scaling efficiency = windows/s with 2 ranks / (2 x windows/s with 1 rank)")
+    summary = {"training_windows": windows, "epochs": args.epochs, "results": results}
+    (args.workdir / "bench-train.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
