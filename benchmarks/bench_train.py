@@ -9,7 +9,10 @@ or task (``spark.task.cpus=1``):
     Once with the DAG's batch of 256 windows per rank, once with 1024 (fewer allreduces per
     window);
   * train_baseline with --partitions 2: the windows per second of each partition's fit, summed
-    (the two partitions train side by side, one per core).
+    (the two partitions train side by side, one per core);
+  * the ceiling: a plain tf_keras fit of the same model on random windows (no Spark, no
+    Horovod, benchmarks/fit_throughput.py) alone on core 0 (before and after, averaged), and two
+    at once on cores 0 and 1: how much of a second core two independent trainers get here.
 Scaling efficiency = throughput with 2 ranks / (2 x throughput with 1 rank). Figures are also
 written to <workdir>/bench-train.json; MLflow runs go to a store inside the workdir.
 
@@ -34,6 +37,17 @@ def submit(command: list[str], env: dict) -> None:
     result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if result.returncode:
         sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
+
+
+def fit_throughput(cores: list[int], batch_size: int, env: dict) -> list[float]:
+    """Plain fits (benchmarks/fit_throughput.py) started together, each pinned to one core."""
+    command = [sys.executable, "-m", "benchmarks.fit_throughput", "--batch-size", str(batch_size)]
+    fits = [subprocess.Popen(["taskset", "-c", str(core), *command], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True) for core in cores]  # fmt: skip
+    outputs = [fit.communicate()[0] for fit in fits]
+    if any(fit.returncode for fit in fits):
+        sys.exit(f"{' '.join(command)} failed")
+    return [json.loads(output.strip().splitlines()[-1])["windows_per_second"] for output in outputs]
 
 
 def job(name: str) -> Path:
@@ -95,6 +109,14 @@ def main(argv: list[str] | None = None) -> None:
     results.append({"job": "train_baseline, 2 partitions", "batch_size": batch_sizes[0],
                     "windows_per_second": baseline_windows_per_second(read_report(lake, "train_baseline", run_date),
                                                                       args.epochs)})  # fmt: skip
+
+    # Alone before and after the pair: this machine's speed drifts by more than the effect.
+    alone_before = fit_throughput([0], batch_sizes[0], env)[0]
+    side_by_side = fit_throughput([0, 1], batch_sizes[0], env)
+    alone = (alone_before + fit_throughput([0], batch_sizes[0], env)[0]) / 2
+    results.append({"job": "plain fit, alone", "batch_size": batch_sizes[0], "windows_per_second": alone})
+    results.append({"job": "2 plain fits side by side", "batch_size": batch_sizes[0],
+                    "windows_per_second": sum(side_by_side), "scaling_efficiency": sum(side_by_side) / (2 * alone)})  # fmt: skip
 
     print(f"{windows} training windows ({args.sensors} sensors x {args.days} days, seq_len 24), {args.epochs} epochs, "
           f"{args.units} LSTM units, master {args.master}, {os.cpu_count()} cores, one TensorFlow thread per rank "
