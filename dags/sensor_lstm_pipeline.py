@@ -67,11 +67,12 @@ MLFLOW_EXPERIMENT = os.environ.get("SENSOR_LSTM_MLFLOW_EXPERIMENT", "sensor_lstm
 MODEL_NAME = os.environ.get("SENSOR_LSTM_MODEL_NAME", "sensor_lstm")
 
 # Every MLflow run says which Airflow run and task made it (a retry's run carries its try number).
+# A run triggered from the UI without a logical date has none in its context, not even None.
 MLFLOW_ARGS = [
     "--experiment", MLFLOW_EXPERIMENT,
     "--tag", f"dag_id={DAG_ID}",
     "--tag", "airflow_run_id={{ run_id }}",
-    "--tag", "logical_date={{ logical_date.isoformat() if logical_date else '' }}",
+    "--tag", "logical_date={{ logical_date.isoformat() if logical_date is defined and logical_date else '' }}",
     "--tag", "task={{ ti.task_id }}",
     "--tag", "try_number={{ ti.try_number }}",
 ]  # fmt: skip
@@ -183,6 +184,8 @@ with DAG(
         execution_timeout=timedelta(hours=1),
     )  # fmt: skip
 
+    # One task (one core) trains each partition: on a standalone cluster, where an application
+    # takes every free core by default, holding more would starve train_distributed's ranks beside it.
     train_baseline = spark_job(
         "train_baseline",
         [
@@ -194,6 +197,7 @@ with DAG(
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=2),
+        spark_conf={"spark.cores.max": "{{ params.partitions }}"},
     )  # fmt: skip
 
     # Each rank is one Spark task holding whole cores; the application asks for no more.

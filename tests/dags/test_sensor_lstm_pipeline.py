@@ -174,6 +174,7 @@ def run_context(task_id):
 def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     command = rendered_command(dag, "train_baseline", {"partitions": 8, "epochs": 2}, extra_context=run_context("train_baseline"))
+    assert "spark.cores.max=8" in command
     assert command[command.index("/opt/sensor-lstm/spark_jobs/train_baseline.py") + 1 :] == [
         "--lake", "/data/lake",
         "--run-date", "2026-11-25",
@@ -204,6 +205,16 @@ def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
         "--model-name", "sensor_lstm",
         *mlflow_args("train_distributed"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("task_id", ["train_baseline", "train_distributed", "evaluate"])
+def test_a_run_without_logical_date_renders_an_empty_tag(dag, monkeypatch, task_id):
+    # What the UI's trigger form starts: the context has no logical_date key at all.
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    context = {key: value for key, value in run_context(task_id).items() if key != "logical_date"}
+    command = rendered_command(dag, task_id, {"day": "2026-11-24"}, data_interval_start=None, extra_context=context)
+    assert command[command.index("--run-date") + 1] == "2026-11-24"
+    assert "logical_date=" in command
 
 
 def test_evaluate_command_line(dag, monkeypatch):
