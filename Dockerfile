@@ -1,0 +1,101 @@
+# One image for every role of the stack in docker-compose.yaml: the Airflow components (the
+# scheduler's LocalExecutor runs the tasks, so its container is also the Spark driver in client
+# mode and Horovod's driver), the Spark standalone master and workers (PySpark's own
+# `spark-class`) and the MLflow tracking server. Driver and executors need the same Python,
+# project path, Java, TensorFlow and Horovod, so they share this image.
+#
+#   docker build --build-arg SENSOR_LSTM_CODE_VERSION="$(git rev-parse HEAD)" -t sensor-lstm .
+#
+# Needs BuildKit (Docker 23 or newer) for the pip cache mounts. The environment is built the way
+# scripts/bootstrap.sh builds it, without the test-only requirements-dev.txt.
+
+# --- builder: the virtual environment, with Horovod compiled from source -------------------------
+FROM python:3.11.16-slim-bookworm AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# Horovod's build needs g++, make and a CMake 3.x: Debian's (3.25). CMake 4 from PyPI rejects
+# gloo's CMakeLists. Versions are pinned to the release series so Debian's security updates apply.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends 'g++=4:12.2.*' 'make=4.3-*' 'cmake=3.25.*' \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_INPUT=1
+WORKDIR /build
+COPY constraints.txt requirements.txt requirements-horovod.txt requirements-stack.txt ./
+
+# The same order and flags as scripts/bootstrap.sh. The Spark provider pulls in pyspark-client,
+# whose files overlap PySpark's: PySpark is reinstalled last to put its own files back.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -m venv /opt/venv \
+    && pip install -c constraints.txt pip setuptools wheel \
+    && pip install -c constraints.txt -r requirements.txt -r requirements-stack.txt \
+    && pip install --force-reinstall --no-deps -c constraints.txt pyspark
+
+# Horovod against the TensorFlow installed above, with gloo and without MPI.
+RUN HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
+    HOROVOD_WITHOUT_MPI=1 HOROVOD_WITH_GLOO=1 HOROVOD_CPU_OPERATIONS=gloo \
+    MAKEFLAGS=-j"$(nproc)" \
+    pip install --no-build-isolation --no-cache-dir -c constraints.txt -r requirements-horovod.txt
+
+# --- runtime: Java 17 and the environment, no compilers ----------------------------------------
+FROM python:3.11.16-slim-bookworm AS runtime
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# PySpark 4 needs Java 17; Spark's launch scripts call ps (procps). The JRE's postinst links man
+# pages into /usr/share/man/man1, which slim images leave out.
+RUN mkdir -p /usr/share/man/man1 \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends 'openjdk-17-jre-headless=17.0.*' 'procps=2:4.0.*' \
+    && rm -rf /var/lib/apt/lists/*
+
+# One non-root user for every role; the folders that volumes mount over belong to it, so a new
+# named volume starts out writable by it.
+RUN groupadd --gid 50000 sensor \
+    && useradd --no-log-init --uid 50000 --gid sensor --create-home --shell /bin/bash sensor \
+    && install -d -o sensor -g sensor /opt/airflow /data/lake /data/mlflow-artifacts
+
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    SENSOR_LSTM_HOME=/opt/sensor-lstm \
+    SENSOR_LSTM_LAKE=/data/lake \
+    PYTHONPATH=/opt/sensor-lstm \
+    PYSPARK_PYTHON=/opt/venv/bin/python \
+    PYSPARK_DRIVER_PYTHON=/opt/venv/bin/python \
+    SPARK_HOME=/opt/venv/lib/python3.11/site-packages/pyspark \
+    TF_USE_LEGACY_KERAS=1 \
+    AIRFLOW_HOME=/opt/airflow \
+    AIRFLOW__CORE__DAGS_FOLDER=/opt/sensor-lstm/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/sensor-lstm/plugins \
+    AIRFLOW__CORE__LOAD_EXAMPLES=False
+
+COPY --from=builder /opt/venv /opt/venv
+COPY constraints.txt /opt/sensor-lstm/constraints.txt
+
+# The checks scripts/bootstrap.sh makes, run on the shipped stage: pip check is clean, PySpark's
+# own files are in place (the version constraints.txt pins), and Horovod loads with TensorFlow
+# and Gloo (which also proves its libraries resolve without the builder's toolchain).
+RUN pip check \
+    && expected=$(sed -n 's/^pyspark==//p' /opt/sensor-lstm/constraints.txt) \
+    && python -c 'import pyspark, sys; assert pyspark.__version__ == sys.argv[1], pyspark.__version__' "$expected" \
+    && build=$(TF_CPP_MIN_LOG_LEVEL=3 horovodrun --check-build 2>&1) \
+    && { { printf '%s\n' "$build" | grep -q '\[X\] TensorFlow' \
+           && printf '%s\n' "$build" | grep -q '\[X\] Gloo'; } \
+         || { echo "$build"; echo "Horovod was built without TensorFlow or Gloo" >&2; exit 1; }; } \
+    && java -version
+
+COPY . /opt/sensor-lstm
+
+# Last, so a new code version only rebuilds this layer. tracking.code_version() falls back to
+# `git`, which the image does not have: keep it non-empty.
+ARG SENSOR_LSTM_CODE_VERSION=unknown
+ENV SENSOR_LSTM_CODE_VERSION=${SENSOR_LSTM_CODE_VERSION}
+LABEL org.opencontainers.image.title="sensor-lstm" \
+      org.opencontainers.image.revision="${SENSOR_LSTM_CODE_VERSION}"
+
+USER 50000:50000
+WORKDIR /opt/sensor-lstm
+CMD ["airflow", "version"]

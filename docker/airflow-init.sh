@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The airflow-init service: migrates Airflow's metadata database, then sets the UI login.
+# Airflow 3.3's default simple auth manager takes its users from [core] simple_auth_manager_users
+# and their plain-text passwords from the JSON file [core] simple_auth_manager_passwords_file,
+# generating a random one for any user the file lacks. Writing the file here from
+# AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD makes the login the one in .env, on every `up`.
+set -euo pipefail
+
+airflow db migrate
+
+python - <<'PY'
+import json
+import os
+from pathlib import Path
+
+path = Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+path.parent.mkdir(parents=True, exist_ok=True)
+path.touch(mode=0o600, exist_ok=True)
+path.write_text(json.dumps({os.environ["AIRFLOW_ADMIN_USER"]: os.environ["AIRFLOW_ADMIN_PASSWORD"]}) + "\n")
+PY
+echo "airflow-init: metadata database migrated; UI login user '${AIRFLOW_ADMIN_USER}'"
