@@ -15,6 +15,12 @@ demo:  ## generate a sample and run the DAG over its last day with `airflow dags
 test:  ## run every test: unit, DAG and integration
 	scripts/test.sh
 
+up:  ## start the local stack on 127.0.0.1 (Spark master + 2 workers, MLflow, Airflow), wait until healthy
+	scripts/stack.sh up
+
+down:  ## stop everything `make up` started
+	scripts/stack.sh down
+
 bench-prep:  ## time sequence prep against the collect_list + UDF recipe on ~2M readings
 	scripts/bench_prep.sh
 
@@ -24,4 +30,4 @@ bench-train:  ## Horovod training throughput with 1 and 2 ranks (scaling efficie
 clean:  ## remove the local lake, Airflow home and MLflow store (not the cached environment)
 	rm -rf var
 
-.PHONY: help env demo test bench-prep bench-train clean
+.PHONY: help env demo test up down bench-prep bench-train clean

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# The docker-compose topology as local processes on 127.0.0.1, for machines without Docker:
+# a Spark standalone master and two workers (PySpark's own spark-class), an MLflow tracking server
+# (SQLite backend, served artifacts) and Airflow's api-server, scheduler (LocalExecutor),
+# dag-processor and triggerer (SQLite metadata database).
+#
+#   scripts/stack.sh up          start what is not running, wait until every service is healthy
+#   scripts/stack.sh down        stop exactly what `up` started (every process it spawned)
+#   scripts/stack.sh status      each service's pid and health
+#   scripts/stack.sh exec CMD..  run CMD in the stack's environment, e.g. `airflow backfill create ...`
+#
+# Credentials, ports and worker sizes come from .env (or .env.example when there is none), the
+# file docker-compose.yaml reads; a variable already in the environment wins. State and logs live
+# in $SENSOR_LSTM_VAR/stack (var/stack), the lake where the rest of the project keeps it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+project_dir=$PWD
+
+log() { echo "[stack] $*" >&2; }
+
+load_settings() {
+    local file=.env key value
+    [ -f "$file" ] || file=.env.example
+    while IFS='=' read -r key value; do
+        [ -n "${!key+set}" ] || export "$key=$value"
+    done < <(grep -E '^[A-Z][A-Z0-9_]*=' "$file")
+}
+
+load_settings
+export SENSOR_LSTM_VAR=${SENSOR_LSTM_VAR:-$project_dir/var}
+stack_dir=$SENSOR_LSTM_VAR/stack
+pid_dir=$stack_dir/pids
+log_dir=$stack_dir/logs
+
+airflow_port=${AIRFLOW_UI_PORT:-8080}
+mlflow_port=${MLFLOW_PORT:-5000}
+spark_master_port=${SPARK_MASTER_PORT:-7077}
+spark_master_ui_port=${SPARK_MASTER_UI_PORT:-8081}
+spark_worker_ui_ports=("${SPARK_WORKER_1_UI_PORT:-8082}" "${SPARK_WORKER_2_UI_PORT:-8083}")
+scheduler_health_port=${AIRFLOW_SCHEDULER_HEALTH_PORT:-8974}
+spark_master_url=spark://127.0.0.1:$spark_master_port
+
+# What docker-compose.yaml gives the Airflow containers, with 127.0.0.1 for the service names.
+export AIRFLOW_HOME=$stack_dir/airflow
+export MLFLOW_TRACKING_URI=http://127.0.0.1:$mlflow_port
+export AIRFLOW_CONN_SPARK_DEFAULT="{\"conn_type\": \"spark\", \"host\": \"spark://127.0.0.1\", \"port\": $spark_master_port}"
+export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+export AIRFLOW__CORE__FERNET_KEY=$AIRFLOW_FERNET_KEY
+export AIRFLOW__API__SECRET_KEY=$AIRFLOW_API_SECRET_KEY
+export AIRFLOW__API_AUTH__JWT_SECRET=$AIRFLOW_JWT_SECRET
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$airflow_port/execution/
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=$AIRFLOW_ADMIN_USER:admin
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$AIRFLOW_HOME/simple_auth_manager_passwords.json
+export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=true
+export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST=127.0.0.1
+export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT=$scheduler_health_port
+export SENSOR_LSTM_CATCHUP=${SENSOR_LSTM_CATCHUP:-false}
+
+venv=$(scripts/bootstrap.sh)
+source scripts/env.sh "$venv"
+# The tracking server stores artifacts (mlflow-artifacts:/ URIs): no local artifact root.
+unset SENSOR_LSTM_MLFLOW_ARTIFACTS
+
+# Service names in start order; `down` stops them in reverse.
+services=(spark-master spark-worker-1 spark-worker-2 mlflow airflow-api-server airflow-scheduler
+          airflow-dag-processor airflow-triggerer)
+
+service_command() {
+    case $1 in
+        spark-master)
+            echo spark-class org.apache.spark.deploy.master.Master --host 127.0.0.1 \
+                --port "$spark_master_port" --webui-port "$spark_master_ui_port" ;;
+        spark-worker-[12])
+            local n=${1##*-}
+            echo spark-class org.apache.spark.deploy.worker.Worker --host 127.0.0.1 \
+                --webui-port "${spark_worker_ui_ports[n-1]}" --work-dir "$stack_dir/$1" \
+                --cores "${SPARK_WORKER_CORES:-2}" --memory "${SPARK_WORKER_MEMORY:-4g}" "$spark_master_url" ;;
+        mlflow)
+            echo mlflow server --host 127.0.0.1 --port "$mlflow_port" --workers 1 \
+                --backend-store-uri "sqlite:///$stack_dir/mlflow.db" \
+                --serve-artifacts --artifacts-destination "$stack_dir/mlflow-artifacts" \
+                --allowed-hosts "127.0.0.1:$mlflow_port,localhost:$mlflow_port" ;;
+        airflow-api-server) echo airflow api-server --host 127.0.0.1 --port "$airflow_port" ;;
+        airflow-scheduler) echo airflow scheduler ;;
+        airflow-dag-processor) echo airflow dag-processor ;;
+        airflow-triggerer) echo airflow triggerer ;;
+    esac
+}
+
+# The check that says a service is ready (docker/healthcheck.py, as in docker-compose.yaml).
+service_check() {
+    local check=(python docker/healthcheck.py)
+    case $1 in
+        spark-master) "${check[@]}" spark-master "http://127.0.0.1:$spark_master_ui_port/json/" ;;
+        spark-worker-[12]) "${check[@]}" spark-workers "http://127.0.0.1:$spark_master_ui_port/json/" "${1##*-}" ;;
+        mlflow) "${check[@]}" http "http://127.0.0.1:$mlflow_port/health" ;;
+        airflow-api-server) "${check[@]}" http "http://127.0.0.1:$airflow_port/api/v2/monitor/health" ;;
+        airflow-scheduler) "${check[@]}" http "http://127.0.0.1:$scheduler_health_port/health" ;;
+        airflow-dag-processor | airflow-triggerer)
+            "${check[@]}" airflow "http://127.0.0.1:$airflow_port/api/v2/monitor/health" ;;
+    esac
+}
+
+pid_of() { cat "$pid_dir/$1.pid" 2>/dev/null; }
+
+running() {
+    local pid
+    pid=$(pid_of "$1") && kill -0 "$pid" 2>/dev/null
+}
+
+start() {
+    local name=$1 command
+    if running "$name"; then
+        log "$name is already running (pid $(pid_of "$name"))"
+        return
+    fi
+    read -ra command <<<"$(service_command "$name")"
+    # Its own session, so `down` can find the service and everything it spawns.
+    setsid "${command[@]}" >"$log_dir/$name.log" 2>&1 </dev/null &
+    echo $! >"$pid_dir/$name.pid"
+    log "started $name (pid $!): ${command[*]}"
+}
+
+wait_healthy() {
+    local name=$1 deadline=$((SECONDS + ${SENSOR_LSTM_STACK_START_TIMEOUT:-300}))
+    until service_check "$name" 2>/dev/null; do
+        if ! running "$name"; then
+            tail -30 "$log_dir/$name.log" >&2
+            log "$name exited: see $log_dir/$name.log"
+            return 1
+        fi
+        if ((SECONDS > deadline)); then
+            service_check "$name" || true
+            log "$name is not healthy after ${SENSOR_LSTM_STACK_START_TIMEOUT:-300} s: see $log_dir/$name.log"
+            return 1
+        fi
+        sleep 2
+    done
+    log "$name is healthy"
+}
+
+# Sample readings for the demo's days, so a run triggered from the UI has data to work on.
+ensure_sample_data() {
+    if compgen -G "$SENSOR_LSTM_LAKE/landing/sensor_readings_*.csv" >/dev/null; then return; fi
+    log "no landing files in $SENSOR_LSTM_LAKE/landing: generating the demo's sample (2026-11-20 .. 2026-11-22)"
+    python -m tools.generate_sensor_data --output-dir "$SENSOR_LSTM_LAKE/landing" --start-date 2026-11-20 \
+        --days 3 --sensors 20 --interval-seconds 60 --bad-row-fraction 0.01 >/dev/null
+}
+
+up() {
+    mkdir -p "$pid_dir" "$log_dir" "$AIRFLOW_HOME"
+    ensure_sample_data
+    start spark-master && wait_healthy spark-master
+    start spark-worker-1 && start spark-worker-2 && start mlflow
+    wait_healthy spark-worker-1 && wait_healthy spark-worker-2 && wait_healthy mlflow
+    # airflow-init's work, as in the compose stack: migrate the database, write the UI login.
+    bash docker/airflow-init.sh >"$log_dir/airflow-init.log" 2>&1 ||
+        { tail -30 "$log_dir/airflow-init.log" >&2; log "airflow-init failed"; return 1; }
+    start airflow-api-server && wait_healthy airflow-api-server
+    start airflow-scheduler && start airflow-dag-processor && start airflow-triggerer
+    wait_healthy airflow-scheduler && wait_healthy airflow-dag-processor && wait_healthy airflow-triggerer
+    cat <<EOF
+
+Local stack is up (state and logs in $stack_dir):
+  Airflow UI     http://127.0.0.1:$airflow_port   login $AIRFLOW_ADMIN_USER / $AIRFLOW_ADMIN_PASSWORD
+  MLflow UI      http://127.0.0.1:$mlflow_port
+  Spark master   http://127.0.0.1:$spark_master_ui_port   ($spark_master_url)
+  Spark workers  http://127.0.0.1:${spark_worker_ui_ports[0]}  http://127.0.0.1:${spark_worker_ui_ports[1]}
+  Lake           $SENSOR_LSTM_LAKE
+Airflow CLI against it: scripts/stack.sh exec airflow dags list.  Stop it: make down
+EOF
+}
+
+# A process and all its descendants, parents first.
+process_tree() {
+    local child
+    echo "$1"
+    for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do process_tree "$child"; done
+}
+
+# Every process of the service's session and every descendant of its leader: tasks that Airflow
+# or Spark start in sessions of their own are still descendants.
+service_processes() {
+    local pid=$1
+    { process_tree "$pid"; ps -o pid= -s "$pid" 2>/dev/null; } | awk '{print $1}' | sort -u
+}
+
+any_alive() {
+    local pid
+    for pid; do kill -0 "$pid" 2>/dev/null && return 0; done
+    return 1
+}
+
+stop() {
+    local name=$1 pid processes
+    pid=$(pid_of "$name") || return 0
+    mapfile -t processes < <(service_processes "$pid")
+    if ((${#processes[@]})); then
+        kill -TERM "${processes[@]}" 2>/dev/null || true
+        local deadline=$((SECONDS + 30))
+        while ((SECONDS < deadline)) && any_alive "${processes[@]}"; do sleep 1; done
+        kill -KILL "${processes[@]}" 2>/dev/null || true
+    fi
+    rm -f "$pid_dir/$name.pid"
+    log "stopped $name (${#processes[@]} processes)"
+}
+
+down() {
+    local index
+    for ((index = ${#services[@]} - 1; index >= 0; index--)); do stop "${services[index]}"; done
+}
+
+status() {
+    local name health
+    for name in "${services[@]}"; do
+        if ! running "$name"; then
+            printf '%-24s %s\n' "$name" "stopped"
+            continue
+        fi
+        health=unhealthy
+        service_check "$name" 2>/dev/null && health=healthy
+        printf '%-24s pid %-8s %s\n' "$name" "$(pid_of "$name")" "$health"
+    done
+}
+
+case ${1:-} in
+    up) up ;;
+    down) down ;;
+    status) status ;;
+    exec) shift; exec "$@" ;;
+    *) echo "usage: scripts/stack.sh up|down|status|exec COMMAND..." >&2; exit 2 ;;
+esac
