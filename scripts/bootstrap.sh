@@ -30,6 +30,9 @@ install_system_packages() {
     # Horovod's gloo needs CMake 3.x: Debian's. CMake 4 (e.g. from PyPI) rejects gloo's CMakeLists.
     if ! command -v cmake >/dev/null || ! cmake --version | grep -q 'version 3\.'; then missing+=(cmake); fi
     command -v ps >/dev/null || missing+=(procps)  # Spark's launch scripts call ps
+    # The browser check of the local stack (tests/stack): Debian's Chromium and its ChromeDriver.
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
     if ((${#missing[@]})); then
         log "installing Debian packages: ${missing[*]}"
         local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
