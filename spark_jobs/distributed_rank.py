@@ -1,6 +1,7 @@
 """What each Horovod rank of train_distributed runs, in its own process on a Spark executor.
 
-``train(spec)`` is the function ``horovod.spark.run`` ships to every rank:
+``train(spec)`` is what every rank runs (shipped as spark_jobs.ranks.train, which imports this
+module in the rank, so the driver never loads TensorFlow):
   * rank r of n reads rows [r * m, (r + 1) * m) of the training windows, m = total // n, from
     the Parquet row groups that hold them: no rank loads the whole set, and every rank takes the
     same number of steps per epoch (the last total % n windows are left out, and counted);
@@ -25,7 +26,7 @@ import os
 import tempfile
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -41,31 +42,11 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from spark_jobs import forecasting  # noqa: E402
+from spark_jobs.ranks import RankSpec  # noqa: E402
 
 log = logging.getLogger("train_distributed")
 
 CHECKPOINT_FILE = "best.weights.h5"
-
-
-@dataclass(frozen=True)
-class RankSpec:
-    """Everything a rank needs; pickled to the executors."""
-
-    sequences: str  # the run day's sequences folder (absolute path or URI), holding split=*/
-    stats: str  # the run day's sequence_stats folder
-    seq_len: int
-    units: int
-    epochs: int
-    batch_size: int  # per rank
-    learning_rate: float  # for one rank; scaled by the number of ranks
-    patience: int
-    threads_per_rank: int
-    bind_cores: bool  # pin each rank to its own cores (ranks on one host, by local rank)
-    experiment_id: str
-    run_name: str
-    model_name: str  # the registered model that gets a new version
-    tags: dict = field(default_factory=dict)  # of the run and of the model version
-    plot_sensors: int = 3
 
 
 @dataclass(frozen=True)

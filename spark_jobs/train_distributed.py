@@ -34,7 +34,7 @@ from datetime import date
 
 from pyspark.sql import SparkSession
 
-from spark_jobs import lake, tracking
+from spark_jobs import lake, ranks, tracking
 
 log = logging.getLogger("train_distributed")
 
@@ -100,8 +100,6 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     import horovod.spark
     import mlflow
 
-    from spark_jobs import distributed_rank
-
     for name in ("num_proc", "threads_per_rank", "units", "epochs", "patience", "batch_size", "plot_sensors"):
         if getattr(args, name) < 1:
             raise lake.JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
@@ -121,7 +119,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
     run_day = args.run_date.isoformat()
     tags = tracking.run_tags(args.tag, args.run_date)
-    spec = distributed_rank.RankSpec(
+    spec = ranks.RankSpec(
         sequences=absolute(sequences),
         stats=absolute(stats),
         seq_len=seq_len,
@@ -141,7 +139,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     log.info("starting %d Horovod ranks (gloo) for %s", args.num_proc, run_day)
     results = sorted(
         horovod.spark.run(
-            distributed_rank.train, args=(spec,), num_proc=args.num_proc, use_gloo=True,
+            ranks.train, args=(spec,), num_proc=args.num_proc, use_gloo=True,
             start_timeout=args.start_timeout, env=dict(os.environ),
         ),
         key=lambda result: result["rank"],

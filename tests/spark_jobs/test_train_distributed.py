@@ -1,4 +1,6 @@
 import math
+import subprocess
+import sys
 from datetime import datetime
 
 import numpy as np
@@ -64,6 +66,17 @@ def test_each_local_rank_gets_its_own_cores_or_none():
     assert distributed_rank.own_cores(1, 1, {0, 1}) == [1]
     assert distributed_rank.own_cores(1, 2, {2, 3, 5, 7}) == [5, 7]
     assert distributed_rank.own_cores(2, 1, {0, 1}) == []
+
+
+def test_the_driver_ships_the_rank_entry_point_without_loading_tensorflow():
+    # A fresh interpreter: this one has TensorFlow loaded by other tests.
+    driver = (
+        "import pickle, sys; import horovod.spark, mlflow; from spark_jobs import ranks, train_distributed; "
+        "assert pickle.loads(pickle.dumps(ranks.train)) is ranks.train; "
+        "print(sorted(name for name in ('tensorflow', 'tf_keras', 'keras', 'horovod.tensorflow') if name in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
 
 
 def test_ranks_must_end_with_the_same_weights_and_only_rank_0_logs():

@@ -1,0 +1,37 @@
+"""What train_distributed's driver hands its Horovod ranks: their spec and their entry point.
+
+Nothing here imports TensorFlow, so the driver never loads it (seconds of start-up and hundreds
+of MB it has no use for); each rank loads it, with spark_jobs/distributed_rank.py, when it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RankSpec:
+    """Everything a rank needs; pickled to the executors."""
+
+    sequences: str  # the run day's sequences folder (absolute path or URI), holding split=*/
+    stats: str  # the run day's sequence_stats folder
+    seq_len: int
+    units: int
+    epochs: int
+    batch_size: int  # per rank
+    learning_rate: float  # for one rank; scaled by the number of ranks
+    patience: int
+    threads_per_rank: int
+    bind_cores: bool  # pin each rank to its own cores (ranks on one host, by local rank)
+    experiment_id: str
+    run_name: str
+    model_name: str  # the registered model that gets a new version
+    tags: dict = field(default_factory=dict)  # of the run and of the model version
+    plot_sensors: int = 3
+
+
+def train(spec: RankSpec) -> dict:
+    """The function ``horovod.spark.run`` ships to every rank (by reference to this module)."""
+    from spark_jobs import distributed_rank
+
+    return distributed_rank.train(spec)
