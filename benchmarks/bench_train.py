@@ -6,13 +6,17 @@ or task (``spark.task.cpus=1``):
   * train_distributed with --num-proc 1, then 2, each rank pinned to its own core
     (--bind-cores): windows trained per second, from the ranks' own epoch timings (the median
     epoch after the first, which also traces the graph); every epoch runs (patience = epochs).
-    Once with the DAG's batch of 256 windows per rank, once with 1024 (fewer allreduces per
-    window);
+    At each batch per rank of --batch-sizes (256 is the DAG's): every step ends with one
+    allreduce of fixed cost, so larger batches amortize it. The 1- and 2-rank runs alternate,
+    --rounds times: each round's efficiency compares runs made minutes apart, and the median
+    over rounds is reported, because this machine's speed drifts by more than the effect;
   * train_baseline with --partitions 2: the windows per second of each partition's fit, summed
     (the two partitions train side by side, one per core);
   * the ceiling: a plain tf_keras fit of the same model on random windows (no Spark, no
     Horovod, benchmarks/fit_throughput.py) alone on core 0 (before and after, averaged), and two
-    at once on cores 0 and 1: how much of a second core two independent trainers get here.
+    at once on cores 0 and 1: how much of a second core two independent trainers get here;
+  * the fixed cost: one allreduce of the model's gradients with 1 and with 2 ranks
+    (benchmarks/allreduce_latency.py).
 Scaling efficiency = throughput with 2 ranks / (2 x throughput with 1 rank). Figures are also
 written to <workdir>/bench-train.json; MLflow runs go to a store inside the workdir.
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from datetime import timedelta
@@ -50,6 +55,12 @@ def fit_throughput(cores: list[int], batch_size: int, env: dict) -> list[float]:
     return [json.loads(output.strip().splitlines()[-1])["windows_per_second"] for output in outputs]
 
 
+def allreduce_latency(units: int, env: dict) -> dict:
+    output = subprocess.run([sys.executable, "-m", "benchmarks.allreduce_latency", "--units", str(units)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True).stdout  # fmt: skip
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def job(name: str) -> Path:
     return PROJECT_DIR / "spark_jobs" / f"{name}.py"
 
@@ -65,13 +76,32 @@ def baseline_windows_per_second(report: dict, epochs: int) -> float:
     )
 
 
+def scaling_by_batch(runs: list[dict]) -> list[dict]:
+    """Per batch size, the medians over rounds of each rank count's windows/s and of the rounds'
+    efficiencies (each round's 2-rank run against its own 1-rank run), with their range."""
+    summary = []
+    for batch_size in dict.fromkeys(run["batch_size"] for run in runs):
+        rounds = [run for run in runs if run["batch_size"] == batch_size]
+        efficiencies = [run["windows_per_second"][2] / (2 * run["windows_per_second"][1]) for run in rounds]
+        summary.append({
+            "batch_size": batch_size,
+            "rounds": len(rounds),
+            "windows_per_second": {ranks: statistics.median(run["windows_per_second"][ranks] for run in rounds)
+                                   for ranks in (1, 2)},
+            "scaling_efficiency": statistics.median(efficiencies),
+            "scaling_efficiency_range": [min(efficiencies), max(efficiencies)],
+        })  # fmt: skip
+    return summary
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "var" / "bench-train")
     parser.add_argument("--sensors", type=int, default=40)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-sizes", default="256,1024", help="per rank, comma-separated; 256 is the DAG's")
+    parser.add_argument("--batch-sizes", default="256,1024,4096", help="per rank, comma-separated; 256 is the DAG's")
+    parser.add_argument("--rounds", type=int, default=3, help="1-rank and 2-rank runs, alternated, per batch size")
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
@@ -90,44 +120,53 @@ def main(argv: list[str] | None = None) -> None:
                         "--lookback-days", str(args.days)), env)  # fmt: skip
     windows = read_report(lake, "prepare_sequences", run_date)["windows"]["train"]
 
-    results = []
-    for batch_size in batch_sizes:
-        rates = {}
-        for ranks in (1, 2):
-            submit(spark_submit(args.master, args.driver_memory, job("train_distributed"), *common,
-                                "--batch-size", str(batch_size), "--num-proc", str(ranks), "--threads-per-rank", "1",
-                                "--bind-cores", "--patience", str(args.epochs), "--model-name", "bench-train",
-                                conf={"spark.task.cpus": "1"}), env)  # fmt: skip
-            report = read_report(lake, "train_distributed", run_date)
-            rates[ranks] = report["windows_per_second"]
-            results.append({"job": f"train_distributed, {ranks} rank(s)", "batch_size": batch_size,
-                            "windows_per_second": rates[ranks], "epoch_seconds": report["epoch_seconds"],
-                            "test_rmse": report["test"]["test_rmse"]})  # fmt: skip
-        results[-1]["scaling_efficiency"] = rates[2] / (2 * rates[1])
+    def distributed(batch_size: int, ranks: int) -> dict:
+        submit(spark_submit(args.master, args.driver_memory, job("train_distributed"), *common,
+                            "--batch-size", str(batch_size), "--num-proc", str(ranks), "--threads-per-rank", "1",
+                            "--bind-cores", "--patience", str(args.epochs), "--model-name", "bench-train",
+                            conf={"spark.task.cpus": "1"}), env)  # fmt: skip
+        return read_report(lake, "train_distributed", run_date)
+
+    runs = []
+    for round_number in range(1, args.rounds + 1):
+        for batch_size in batch_sizes:
+            reports = {ranks: distributed(batch_size, ranks) for ranks in (1, 2)}
+            runs.append({"round": round_number, "batch_size": batch_size,
+                         "windows_per_second": {ranks: report["windows_per_second"] for ranks, report in reports.items()},
+                         "epoch_seconds": {ranks: report["epoch_seconds"] for ranks, report in reports.items()},
+                         "test_rmse": {ranks: report["test"]["test_rmse"] for ranks, report in reports.items()}})  # fmt: skip
+            print(f"round {round_number}, batch {batch_size}/rank: "
+                  f"{runs[-1]['windows_per_second'][2] / (2 * runs[-1]['windows_per_second'][1]):.1%}", flush=True)  # fmt: skip
+    scaling = scaling_by_batch(runs)
+
     submit(spark_submit(args.master, args.driver_memory, job("train_baseline"), *common,
                         "--batch-size", str(batch_sizes[0]), "--partitions", "2", "--threads-per-task", "1"), env)  # fmt: skip
-    results.append({"job": "train_baseline, 2 partitions", "batch_size": batch_sizes[0],
-                    "windows_per_second": baseline_windows_per_second(read_report(lake, "train_baseline", run_date),
-                                                                      args.epochs)})  # fmt: skip
-
+    baseline = baseline_windows_per_second(read_report(lake, "train_baseline", run_date), args.epochs)
     # Alone before and after the pair: this machine's speed drifts by more than the effect.
     alone_before = fit_throughput([0], batch_sizes[0], env)[0]
-    side_by_side = fit_throughput([0, 1], batch_sizes[0], env)
+    side_by_side = sum(fit_throughput([0, 1], batch_sizes[0], env))
     alone = (alone_before + fit_throughput([0], batch_sizes[0], env)[0]) / 2
-    results.append({"job": "plain fit, alone", "batch_size": batch_sizes[0], "windows_per_second": alone})
-    results.append({"job": "2 plain fits side by side", "batch_size": batch_sizes[0],
-                    "windows_per_second": sum(side_by_side), "scaling_efficiency": sum(side_by_side) / (2 * alone)})  # fmt: skip
+    latency = allreduce_latency(args.units, env)
 
     print(f"{windows} training windows ({args.sensors} sensors x {args.days} days, seq_len 24), {args.epochs} epochs, "
           f"{args.units} LSTM units, master {args.master}, {os.cpu_count()} cores, one TensorFlow thread per rank "
-          "(pinned to its core) or task")  # fmt: skip
-    print(f"{'training':<32}{'batch/rank':>11}{'windows/s':>11}{'test RMSE':>11}{'scaling efficiency':>20}")
-    for row in results:
-        rmse = f"{row['test_rmse']:.4f}" if "test_rmse" in row else "-"
-        efficiency = f"{row['scaling_efficiency']:.1%}" if "scaling_efficiency" in row else ""
-        print(f"{row['job']:<32}{row['batch_size']:>11}{row['windows_per_second']:>11.0f}{rmse:>11}{efficiency:>20}")
+          f"(pinned to its core) or task; medians of {args.rounds} rounds")  # fmt: skip
+    print(f"{'training':<34}{'batch/rank':>11}{'windows/s':>11}{'scaling efficiency (range)':>30}")
+    for row in scaling:
+        efficiency, (low, high) = row["scaling_efficiency"], row["scaling_efficiency_range"]
+        for ranks in (1, 2):
+            shown = f"{efficiency:.1%} ({low:.0%}-{high:.0%})" if ranks == 2 else ""
+            print(f"{f'train_distributed, {ranks} rank(s)':<34}{row['batch_size']:>11}"
+                  f"{row['windows_per_second'][ranks]:>11.0f}{shown:>30}".rstrip())  # fmt: skip
+    print(f"{'train_baseline, 2 partitions':<34}{batch_sizes[0]:>11}{baseline:>11.0f}")
+    print(f"{'plain fit, alone':<34}{batch_sizes[0]:>11}{alone:>11.0f}")
+    print(f"{'2 plain fits side by side':<34}{batch_sizes[0]:>11}{side_by_side:>11.0f}{side_by_side / (2 * alone):>30.1%}")
     print("scaling efficiency = windows/s with 2 ranks / (2 x windows/s with 1 rank)")
-    summary = {"training_windows": windows, "epochs": args.epochs, "results": results}
+    print(f"one allreduce of the {latency['gradient_elements']} gradients: {latency['ms_1_rank']:.2f} ms with 1 rank, "
+          f"{latency['ms_2_rank']:.2f} ms with 2 ranks (every training step pays it once)")  # fmt: skip
+    summary = {"training_windows": windows, "epochs": args.epochs, "runs": runs, "scaling": scaling,
+               "baseline_windows_per_second": baseline,
+               "plain_fit": {"alone": alone, "side_by_side": side_by_side}, "allreduce": latency}  # fmt: skip
     (args.workdir / "bench-train.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

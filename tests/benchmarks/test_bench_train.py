@@ -1,0 +1,32 @@
+import pytest
+
+from benchmarks.allreduce_latency import lstm_parameters
+from benchmarks.bench_train import scaling_by_batch
+
+
+def test_scaling_by_batch_takes_medians_of_each_rounds_own_efficiency():
+    runs = [
+        {"batch_size": 256, "windows_per_second": {1: 100.0, 2: 120.0}},
+        {"batch_size": 1024, "windows_per_second": {1: 200.0, 2: 360.0}},
+        {"batch_size": 256, "windows_per_second": {1: 80.0, 2: 128.0}},
+        {"batch_size": 1024, "windows_per_second": {1: 100.0, 2: 170.0}},
+        {"batch_size": 256, "windows_per_second": {1: 90.0, 2: 117.0}},
+    ]
+
+    summary = scaling_by_batch(runs)
+
+    assert [row["batch_size"] for row in summary] == [256, 1024]
+    small, large = summary
+    assert small["rounds"] == 3
+    assert small["windows_per_second"] == {1: 90.0, 2: 120.0}
+    # rounds: 60%, 80%, 65%; the median of the rounds' ratios, not the ratio of the medians (120/180)
+    assert small["scaling_efficiency"] == pytest.approx(0.65)
+    assert small["scaling_efficiency_range"] == pytest.approx([0.6, 0.8])
+    assert large["windows_per_second"] == {1: 150.0, 2: 265.0}
+    assert large["scaling_efficiency"] == pytest.approx(0.875)  # median of 90% and 85%
+
+
+def test_lstm_parameters_counts_the_pipeline_models_weights():
+    # LSTM: 4 gates x units x (1 input + units recurrent + 1 bias); Dense: units + 1
+    assert lstm_parameters(16) == 4 * 16 * 18 + 17 == 1169
+    assert lstm_parameters(64) == 16961
