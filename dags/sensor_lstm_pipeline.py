@@ -10,7 +10,7 @@ one distributed (Horovod) model, and keeps the best model under the registry ali
 | `prepare_sequences` | `spark_jobs/prepare_sequences.py` | `readings/` over the lookback days | `sequences/date=<day>/split=...`, `sequence_stats/date=<day>` |
 | `train_baseline` | `spark_jobs/train_baseline.py` | the day's windows and statistics | one MLflow run: per-partition LSTMs and scores vs persistence |
 | `train_distributed` | `spark_jobs/train_distributed.py` | the day's windows and statistics, one shard per Horovod rank | one MLflow run and a new version of the registered model |
-| `evaluate` | `spark_jobs/evaluate.py` | the day's test windows, both trainings' models, the champion | the comparison table in MLflow; the `champion` alias when the new model beats it |
+| `evaluate` | `spark_jobs/evaluate.py` | the day's test windows, both trainings' models, the champion | the comparison table (models and naive forecasts) in MLflow; the `champion` alias when the new model passes the quality gate and beats it |
 
 Each run owns one UTC day, its **run day**: the day of its data interval (`@daily`: the day before
 the run fires; a backfill run, the day it is for), or the `day` Param when a user sets it. It
@@ -18,7 +18,8 @@ replaces that day's partitions atomically, so retries, catchup and `airflow back
 duplicate or lose rows. Counts per run land in `reports/<task>/date=<day>/report.json`.
 
 Trigger it by hand with the form's Params (the day, window length, horizon, sampling interval,
-lookback, split fractions, model size, training settings and Horovod ranks). A manual run with neither a `day` nor a logical date processes the last
+lookback, split fractions, seasons, model size, training settings, Horovod ranks and the
+champion's quality gate). A manual run with neither a `day` nor a logical date processes the last
 complete UTC day before it was triggered. The Spark master comes from the `spark_default` connection
 (`AIRFLOW_CONN_SPARK_DEFAULT`); the lake root from `SENSOR_LSTM_LAKE`.
 """
@@ -75,6 +76,16 @@ MLFLOW_ARGS = [
     "--tag", "logical_date={{ logical_date.isoformat() if logical_date is defined and logical_date else '' }}",
     "--tag", "task={{ ti.task_id }}",
     "--tag", "try_number={{ ti.try_number }}",
+]  # fmt: skip
+
+
+# How both training stages fit their models (spark_jobs/training.py).
+TRAINING_ARGS = [
+    "--epochs", "{{ params.epochs }}",
+    "--patience", "{{ params.patience }}",
+    "--training-budget-minutes", "{{ params.training_budget_minutes }}",
+    "--batch-size", "{{ params.batch_size }}",
+    "--learning-rate", "{{ params.learning_rate }}",
 ]  # fmt: skip
 
 
@@ -142,20 +153,49 @@ with DAG(
             exclusiveMaximum=1,
             description="Share of the lookback for validation; test gets the rest.",
         ),
+        "seasonal_periods": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "integer", "minimum": 1},
+            description="Seasons of the seasonal naive forecasts, in readings (e.g. [24, 168] for hourly data); "
+            "empty: one day at the sampling interval; [] for none.",
+        ),
         "partitions": Param(
             4, type="integer", minimum=1, description="Partitions of sensors for train_baseline, one model each."
         ),
-        "lstm_units": Param(16, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."),
-        "epochs": Param(5, type="integer", minimum=1, maximum=1000, description="Training epochs."),
-        "batch_size": Param(256, type="integer", minimum=1, description="Training batch size."),
-        "learning_rate": Param(
-            0.001, type="number", exclusiveMinimum=0, description="Adam learning rate (per rank for Horovod)."
+        "lstm_units": Param(32, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."),
+        "epochs": Param(
+            200, type="integer", minimum=1, maximum=10000, description="Training epochs at most; early stopping ends sooner."
         ),
-        "patience": Param(
-            3,
+        "batch_size": Param(
+            256,
             type="integer",
             minimum=1,
-            description="train_distributed stops after this many epochs without a better validation loss.",
+            description="Largest training batch (per rank); smaller on small data, so an epoch takes at least 128 steps.",
+        ),
+        "learning_rate": Param(
+            0.002,
+            type="number",
+            exclusiveMinimum=0,
+            description="Initial Adam learning rate, for the batch one process takes (Horovod scales it by the global "
+            "batch); halved after 4 epochs without improvement.",
+        ),
+        "patience": Param(
+            10, type="integer", minimum=1, description="Training stops after this many epochs without a better validation loss."
+        ),
+        "training_budget_minutes": Param(
+            30,
+            type="number",
+            exclusiveMinimum=0,
+            description="Wall-clock limit of each fit; it stops with the best weights so far, and says so.",
+        ),
+        "champion_min_skill": Param(
+            0.0,
+            type="number",
+            minimum=0,
+            exclusiveMaximum=1,
+            description="Quality gate: a new version becomes champion only with a skill (1 - its test RMSE / the best "
+            "naive forecast's) above this.",
         ),
         "num_proc": Param(2, type="integer", minimum=1, description="Horovod ranks of train_distributed."),
         "threads_per_rank": Param(
@@ -180,6 +220,8 @@ with DAG(
             "--horizon", "{{ params.horizon }}",
             "--train-fraction", "{{ params.train_fraction }}",
             "--validation-fraction", "{{ params.validation_fraction }}",
+            "--seasonal-periods",
+            "{{ 'day' if params.seasonal_periods is none else (params.seasonal_periods | join(',') or 'none') }}",
         ],
         execution_timeout=timedelta(hours=1),
     )  # fmt: skip
@@ -191,9 +233,7 @@ with DAG(
         [
             "--partitions", "{{ params.partitions }}",
             "--units", "{{ params.lstm_units }}",
-            "--epochs", "{{ params.epochs }}",
-            "--batch-size", "{{ params.batch_size }}",
-            "--learning-rate", "{{ params.learning_rate }}",
+            *TRAINING_ARGS,
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=2),
@@ -207,10 +247,7 @@ with DAG(
             "--num-proc", "{{ params.num_proc }}",
             "--threads-per-rank", "{{ params.threads_per_rank }}",
             "--units", "{{ params.lstm_units }}",
-            "--epochs", "{{ params.epochs }}",
-            "--patience", "{{ params.patience }}",
-            "--batch-size", "{{ params.batch_size }}",
-            "--learning-rate", "{{ params.learning_rate }}",
+            *TRAINING_ARGS,
             "--model-name", MODEL_NAME,
             *MLFLOW_ARGS,
         ],
@@ -221,6 +258,8 @@ with DAG(
         },
     )  # fmt: skip
 
-    evaluate = spark_job("evaluate", MLFLOW_ARGS, execution_timeout=timedelta(hours=1))
+    evaluate = spark_job(
+        "evaluate", ["--min-skill", "{{ params.champion_min_skill }}", *MLFLOW_ARGS], execution_timeout=timedelta(hours=1)
+    )
 
     ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate

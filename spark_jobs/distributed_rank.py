@@ -7,15 +7,19 @@ module in the rank, so the driver never loads TensorFlow):
     same number of steps per epoch (the last total % n windows are left out, and counted);
   * validation and test windows are shared out the same way, without the equal-size rule; each
     rank scores its share and the error sums are added up with allreduce;
-  * Adam's learning rate is multiplied by n (the global batch is n times larger), Horovod's
-    DistributedOptimizer averages the gradients (all in one grouped allreduce per step), and
-    rank 0's initial weights are broadcast;
+  * Adam's learning rate is scaled by the global batch over the batch one process would take
+    on the same windows (n where every rank takes the largest batch, 1 where small data shrinks
+    each rank's batch n-fold), Horovod's DistributedOptimizer averages the gradients (all in one
+    grouped allreduce per step), and rank 0's initial weights are broadcast;
   * with ``bind_cores``, each rank pins its threads to its own cores (by local rank);
-  * after every epoch the training and validation losses are averaged over the ranks, weighted
-    by their windows, so early stopping sees the same value everywhere; the ranks also agree on
-    stopping through an allreduce of their decisions;
-  * rank 0 alone checkpoints the best epoch and writes to MLflow. At the end it loads the best
-    checkpoint and broadcasts it, so every rank ends with the same, best, weights.
+  * each rank's batch is the largest batch, or smaller where an epoch would take fewer than
+    the schedule's minimum steps (the shards are equal, so every rank picks the same);
+  * the fit follows spark_jobs/training.py: after every epoch the training and validation
+    losses are averaged over the ranks, weighted by their windows, so the learning-rate
+    reduction and early stopping see the same value everywhere; the ranks agree on stopping
+    (patience, or the time budget on any rank's clock) through an allreduce, and each ends
+    with the weights of the best epoch, the same on every rank (the driver checks digests);
+  * rank 0 alone writes to MLflow.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Sequence
@@ -41,7 +44,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from spark_jobs import forecasting  # noqa: E402
+from spark_jobs import forecasting, training  # noqa: E402
 from spark_jobs.ranks import RankSpec  # noqa: E402
 
 log = logging.getLogger("train_distributed")
@@ -142,6 +145,12 @@ def allreduce_sum(values: Sequence[float], name: str) -> np.ndarray:
     return hvd_tf.allreduce(tf.constant(values, dtype=tf.float64), op=hvd_tf.Sum, name=name).numpy()
 
 
+def agree_over_ranks(flags: Sequence[bool]) -> list[bool]:
+    """A stopping condition holds for every rank when it holds for any."""
+    votes = allreduce_sum([float(flag) for flag in flags], name="stop_votes")
+    return [bool(vote > 0) for vote in votes]
+
+
 class AverageOverRanks(keras.callbacks.Callback):
     """Replaces each epoch's ``loss`` and ``val_loss`` with their window-weighted mean over the
     ranks, for the callbacks after it (early stopping, checkpoint, logging, History)."""
@@ -158,28 +167,8 @@ class AverageOverRanks(keras.callbacks.Callback):
             logs[name] = totals[index] / totals[len(names) + index]
 
 
-class AgreeOnStopping(keras.callbacks.Callback):
-    """Stops every rank when any rank's early stopping fired, so no rank waits on the others."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        votes = allreduce_sum([1.0 if self.model.stop_training else 0.0], name=f"stop_votes_{epoch}")
-        self.model.stop_training = bool(votes[0] > 0)
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.started)
-
-
 class LogEpochs(keras.callbacks.Callback):
-    """Rank 0: each epoch's averaged losses to MLflow and the log."""
+    """Rank 0: each epoch's averaged losses and its learning rate to MLflow and the log."""
 
     def __init__(self, epochs: int):
         super().__init__()
@@ -188,8 +177,9 @@ class LogEpochs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
 
-        mlflow.log_metrics({"train_loss": logs["loss"], "val_loss": logs["val_loss"]}, step=epoch)
-        log.info("epoch %d/%d: train_loss %.5f, val_loss %.5f", epoch + 1, self.epochs, logs["loss"], logs["val_loss"])
+        mlflow.log_metrics({"train_loss": logs["loss"], "val_loss": logs["val_loss"], "learning_rate": logs["lr"]}, step=epoch)
+        log.info("epoch %d/%d: train_loss %.5f, val_loss %.5f, learning rate %.2g",
+                 epoch + 1, self.epochs, logs["loss"], logs["val_loss"], logs["lr"])  # fmt: skip
 
 
 def windows_per_second(windows_per_epoch: int, epoch_seconds: list[float]) -> float:
@@ -281,41 +271,26 @@ def train(spec: RankSpec) -> dict:
             "too few windows for this many ranks"
         )
 
-    model = forecasting.build_lstm(
-        spec.seq_len, spec.units, spec.learning_rate * size, seed=0, wrap_optimizer=distributed_optimizer
-    )
-    timer = EpochTimer()
-    callbacks = [
-        hvd.callbacks.BroadcastGlobalVariablesCallback(0),
-        AverageOverRanks(len(train_set), len(validation)),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience),
-        AgreeOnStopping(),
-        timer,
-    ]
-    checkpoint_dir = tempfile.mkdtemp(prefix="train_distributed-") if rank == 0 else None
-    if rank == 0:
-        checkpoint = os.path.join(checkpoint_dir, CHECKPOINT_FILE)
-        callbacks += [
-            keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True),
-            LogEpochs(spec.epochs),
-        ]
+    global_train_windows = int(allreduce_sum([len(train_set)], name="train_windows")[0])
+    batch_size = forecasting.batch_size_for(len(train_set), spec.batch_size, spec.schedule.min_steps_per_epoch)
+    # Horovod: the learning rate grows with the global batch, against what one process would take.
+    one_process_batch = forecasting.batch_size_for(global_train_windows, spec.batch_size, spec.schedule.min_steps_per_epoch)
+    learning_rate = forecasting.scaled_learning_rate(spec.learning_rate, batch_size * size, one_process_batch)
+    model = forecasting.build_lstm(spec.seq_len, spec.units, learning_rate, seed=0, wrap_optimizer=distributed_optimizer)
+    averaging = [hvd.callbacks.BroadcastGlobalVariablesCallback(0), AverageOverRanks(len(train_set), len(validation))]
 
-    result = {"rank": rank, "size": size, "train_windows": len(train_set)}
+    result = {"rank": rank, "size": size, "train_windows": len(train_set), "effective_learning_rate": learning_rate}
     with tracked_run(spec) if rank == 0 else nullcontext() as run:
-        history = model.fit(
-            train_set.x,
-            train_set.y,
-            batch_size=spec.batch_size,
-            epochs=spec.epochs,
-            validation_data=(validation.x, validation.y),
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=0,
+        fitted = training.fit(
+            model,
+            (train_set.x, train_set.y),
+            (validation.x, validation.y),
+            batch_size=batch_size,
+            schedule=spec.schedule,
+            before=averaging,
+            after=[LogEpochs(spec.schedule.max_epochs)] if rank == 0 else [],
+            agree=agree_over_ranks,
         )
-        if rank == 0:
-            model.load_weights(checkpoint)
-        hvd_tf.broadcast_variables(model.variables, root_rank=0)
-
         predicted = original_units(test, model.predict(test.x, verbose=0)[:, 0]) if len(test) else np.zeros(0)
         persistence = original_units(test, forecasting.persistence_forecast(test.x))
         actual = original_units(test, test.y)
@@ -323,21 +298,15 @@ def train(spec: RankSpec) -> dict:
             np.concatenate([forecasting.error_sums(predicted, actual), forecasting.error_sums(persistence, actual)]),
             name="test_error_sums",
         )
-        global_train_windows = int(allreduce_sum([len(train_set)], name="train_windows")[0])
-        val_losses = [float(loss) for loss in history.history["val_loss"]]
         result |= {
-            "epochs_trained": len(val_losses),
-            "best_epoch": int(np.argmin(val_losses)),
-            "train_loss": [float(loss) for loss in history.history["loss"]],
-            "val_loss": val_losses,
-            "epoch_seconds": timer.seconds,
-            "windows_per_second": windows_per_second(global_train_windows, timer.seconds),
+            **fitted,
+            "windows_per_second": windows_per_second(global_train_windows, fitted["epoch_seconds"]),
             "test": scores_on_test_windows(summed),
             "weights_digest": weights_digest(model),
             "logged_to_mlflow": run is not None,
         }
         if rank == 0:
-            result |= log_results(spec, model, result, test, predicted, checkpoint, global_train_windows)
+            result |= log_results(spec, model, result, test, predicted, global_train_windows)
     return result
 
 
@@ -347,18 +316,22 @@ def tracked_run(spec: RankSpec):
     return mlflow.start_run(experiment_id=spec.experiment_id, run_name=spec.run_name, tags=spec.tags)
 
 
-def log_results(spec, model, result, test: Windows, predicted, checkpoint, train_windows) -> dict:
+def log_results(spec, model, result, test: Windows, predicted, train_windows) -> dict:
     """Rank 0, inside its MLflow run: parameters, scores, checkpoint, plot and the model."""
     import mlflow
     import mlflow.tensorflow
 
     size = result["size"]
+    logged_spec = {name: value for name, value in asdict(spec).items()
+                   if name not in ("tags", "experiment_id", "run_name", "model_name", "schedule")}  # fmt: skip
     mlflow.log_params(
         {
-            **{name: value for name, value in asdict(spec).items() if name not in ("tags", "experiment_id", "run_name", "model_name")},
+            **logged_spec,
+            **asdict(spec.schedule),
             "num_proc": size,
-            "effective_learning_rate": spec.learning_rate * size,
-            "global_batch_size": spec.batch_size * size,
+            "effective_learning_rate": result["effective_learning_rate"],
+            "batch_size_per_rank": result["batch_size"],
+            "global_batch_size": result["batch_size"] * size,
             "train_windows": train_windows,
         }
     )
@@ -367,14 +340,20 @@ def log_results(spec, model, result, test: Windows, predicted, checkpoint, train
             **result["test"],
             "epochs_trained": result["epochs_trained"],
             "best_epoch": result["best_epoch"],
+            "best_val_loss": result["best_val_loss"],
+            "train_seconds": result["train_seconds"],
             "train_windows_per_second": result["windows_per_second"],
         }
     )
-    mlflow.log_artifact(checkpoint, artifact_path="checkpoint")
+    mlflow.set_tag("stopped_by", result["stopped_by"])
+    with tempfile.TemporaryDirectory(prefix="train_distributed-") as folder:
+        checkpoint = os.path.join(folder, CHECKPOINT_FILE)
+        model.save_weights(checkpoint)
+        mlflow.log_artifact(checkpoint, artifact_path="checkpoint")
     if len(test):
         mlflow.log_figure(forecast_plot(test, predicted, spec.plot_sensors), "forecast_vs_actual.png")
     # The trained model's optimizer is Horovod's; the logged one must load without Horovod.
-    serving = forecasting.build_lstm(spec.seq_len, spec.units, spec.learning_rate * size)
+    serving = forecasting.build_lstm(spec.seq_len, spec.units, result["effective_learning_rate"])
     serving.set_weights(model.get_weights())
     example = test.x[:5] if len(test) else np.zeros((1, spec.seq_len, 1), np.float32)
     signature = mlflow.models.infer_signature(example, serving.predict(example, verbose=0))

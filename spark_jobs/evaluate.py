@@ -1,25 +1,34 @@
-"""Evaluation: every model of the run day, the current champion and persistence on the same windows.
+"""Evaluation: every model of the run day, the current champion and the naive forecasts, on the
+same test windows; the champion alias moves only to a version that earns it.
 
 Example:
-    spark-submit spark_jobs/evaluate.py --lake var/lake --run-date 2026-11-22
+    spark-submit spark_jobs/evaluate.py --lake var/lake --run-date 2026-11-22 --min-skill 0.0
 
 Inputs:
-    <lake>/sequences/date=<run-date>/split=test/   the test windows (normalized)
+    <lake>/sequences/date=<run-date>/split=test/   the test windows (normalized), with their
+                                                   seasonal naive forecasts
     <lake>/sequence_stats/date=<run-date>/         each sensor's training mean and std
+    <lake>/reports/prepare_sequences/date=<run-date>/report.json  the seasons
     <lake>/reports/train_distributed/date=<run-date>/report.json  the new model version
     <lake>/reports/train_baseline/date=<run-date>/report.json     the partition models
     the registered model's ``champion`` alias, if any
 Outputs:
-    MLflow, one run: metrics <model>.test_rmse / test_mae / test_windows, comparison.txt and
-    comparison.json (the table), tags champion_decision and champion_promoted
-    the alias ``champion`` moved to the new version when it beats the current champion re-scored
-    on the same test windows (or when there is none); the decision, with its reason, as the new
-    version's champion_decision tag
+    MLflow, one run: metrics <model>.test_rmse / test_mae / test_skill / test_windows,
+    comparison.txt and comparison.json (the table), tags champion_decision, champion_promoted
+    and best_naive_forecast
+    the alias ``champion`` moved to the new version when it passes the quality gate and beats
+    the current champion re-scored on the same test windows (or there is none); the decision,
+    with its reason, as the new version's champion_decision tag
     <lake>/reports/evaluate/date=<run-date>/report.json  the table (rows and text) and the decision
 
-Every model is scored in original units on the run day's test windows. The per-partition
-baselines score each window with its sensor's partition model; windows of sensors whose
-partition was skipped are left out of that row only (its window count shows it).
+Every model and naive forecast is scored in original units on the run day's test windows that
+have every seasonal naive forecast (the others are left out of every row, and counted). The
+naive forecasts: persistence (the last input), seasonal naive per season (the reading one season
+before the target) and the sensor's training mean. Skill = 1 - RMSE / the best naive forecast's
+RMSE. The quality gate: the new version's skill must exceed --min-skill, or it never becomes
+champion, not even the first one. The per-partition baselines score each window with its
+sensor's partition model; windows of sensors whose partition was skipped are left out of that
+row only (its window count shows it).
 """
 
 from __future__ import annotations
@@ -39,22 +48,25 @@ from spark_jobs import forecasting, lake, tracking
 
 log = logging.getLogger("evaluate")
 
-DISTRIBUTED, CHAMPION, BASELINES, PERSISTENCE = "distributed", "champion", "partition_baselines", "persistence"
+DISTRIBUTED, CHAMPION, BASELINES = "distributed", "champion", "partition_baselines"
 SUMS_SCHEMA = "model string, windows double, squared double, absolute double"
 
 
 def batch_error_sums(
-    batch: pa.RecordBatch, models: dict, partition_models: dict, sensor_partition: dict[str, int]
+    batch: pa.RecordBatch, models: dict, partition_models: dict, sensor_partition: dict[str, int], seasons: list[int]
 ) -> dict[str, np.ndarray]:
-    """Each model's error sums (forecasting.error_sums) on one batch of windows with statistics."""
+    """Each model's and naive forecast's error sums (forecasting.error_sums) on one batch of
+    windows with statistics, in original units."""
     table = pa.Table.from_batches([batch])
     x, y = forecasting.arrow_window_tensors(table)
     mean, std = table.column("mean").to_numpy(), table.column("std").to_numpy()
     actual = forecasting.to_original_units(y, mean, std)
-    sums = {PERSISTENCE: forecasting.error_sums(forecasting.to_original_units(x[:, -1, 0], mean, std), actual)}
-    for name, model in models.items():
-        predicted = forecasting.to_original_units(model.predict(x, verbose=0)[:, 0], mean, std)
-        sums[name] = forecasting.error_sums(predicted, actual)
+    forecasts = forecasting.naive_forecasts(x, forecasting.seasonal_naive_matrix(table), seasons)
+    forecasts |= {name: model.predict(x, verbose=0)[:, 0] for name, model in models.items()}
+    sums = {
+        name: forecasting.error_sums(forecasting.to_original_units(normalized, mean, std), actual)
+        for name, normalized in forecasts.items()
+    }
     partition = np.array([sensor_partition.get(sensor, -1) for sensor in table.column("sensor_id").to_pylist()])
     sums[BASELINES] = np.zeros(3)
     for index, model in partition_models.items():
@@ -65,7 +77,8 @@ def batch_error_sums(
     return sums
 
 
-def score_windows(windows: DataFrame, model_specs: dict, partition_specs: dict, sensor_partition: dict) -> dict:
+def score_windows(windows: DataFrame, model_specs: dict, partition_specs: dict, sensor_partition: dict,
+                  seasons: list[int]) -> dict:  # fmt: skip
     """Each model's scores over all windows: partial sums per Spark task, added on the driver."""
 
     def score_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -73,7 +86,7 @@ def score_windows(windows: DataFrame, model_specs: dict, partition_specs: dict, 
         models = {name: forecasting.model_from_spec(spec) for name, spec in model_specs.items()}
         partition_models = {index: forecasting.model_from_spec(spec) for index, spec in partition_specs.items()}
         for batch in batches:
-            sums = batch_error_sums(batch, models, partition_models, sensor_partition)
+            sums = batch_error_sums(batch, models, partition_models, sensor_partition, seasons)
             yield pa.RecordBatch.from_pylist(
                 [{"model": name, "windows": s[0], "squared": s[1], "absolute": s[2]} for name, s in sums.items()]
             )
@@ -87,37 +100,67 @@ def score_windows(windows: DataFrame, model_specs: dict, partition_specs: dict, 
     return {row["model"]: forecasting.scores_from_sums([row["windows"], row["squared"], row["absolute"]]) for row in totals}
 
 
-def champion_decision(candidate: dict, champion: dict | None) -> tuple[bool, str]:
-    """Whether the alias moves to the candidate, and why. Each is {"version", "scores"} and the
-    champion also "seq_len_matches"; scores come from the same test windows."""
+def best_naive(rows: list[dict]) -> dict:
+    """The naive forecast with the lowest test RMSE."""
+    return min((row for row in rows if row["naive"] and "rmse" in row), key=lambda row: row["rmse"])
+
+
+def champion_decision(candidate: dict, champion: dict | None, naive: dict, min_skill: float) -> tuple[bool, str]:
+    """Whether the alias moves to the candidate, and why. The candidate must first pass the
+    quality gate: a test RMSE at least ``min_skill`` below the best naive forecast's (``naive``:
+    its row). Then it must beat the champion, if there is one. Each is {"version", "scores"}, the
+    champion also "seq_len_matches"; every score comes from the same test windows."""
+    version, new, windows = candidate["version"], candidate["scores"]["rmse"], candidate["scores"]["windows"]
+    skill = 1 - new / naive["rmse"]
+    if champion is not None and champion["version"] == version:
+        return False, f"version {version} already is the champion"
+    if not skill > min_skill:
+        return False, (
+            f"version {version} fails the quality gate: test RMSE {new:.4f} against {naive['model']}'s "
+            f"{naive['rmse']:.4f} on the same {windows} windows is a skill of {skill:.1%}, the gate asks for more "
+            f"than {min_skill:.1%}"
+        )
+    passed = f"skill {skill:.1%} over {naive['model']}"
     if champion is None:
-        return True, f"no champion yet: version {candidate['version']} becomes the first"
-    if champion["version"] == candidate["version"]:
-        return False, f"version {candidate['version']} already is the champion"
+        return True, f"no champion yet: version {version} becomes the first ({passed})"
     if not champion["seq_len_matches"]:
         return False, (
             f"champion version {champion['version']} takes windows of another length than this run's, so it "
             "cannot be re-scored on them; move the alias by hand to replace it"
         )
-    new, old = candidate["scores"]["rmse"], champion["scores"]["rmse"]
-    windows = candidate["scores"]["windows"]
+    old = champion["scores"]["rmse"]
     if new < old:
-        return True, f"test RMSE {new:.4f} beats champion version {champion['version']}'s {old:.4f} on the same {windows} windows"
-    return False, f"test RMSE {new:.4f} does not beat champion version {champion['version']}'s {old:.4f} on the same {windows} windows"
+        return True, (
+            f"test RMSE {new:.4f} beats champion version {champion['version']}'s {old:.4f} on the same {windows} "
+            f"windows ({passed})"
+        )
+    return False, (
+        f"test RMSE {new:.4f} does not beat champion version {champion['version']}'s {old:.4f} on the same "
+        f"{windows} windows"
+    )
 
 
-def comparison_rows(scores: dict, sources: dict) -> list[dict]:
-    """The table, best test RMSE first; a model with no scored window goes last."""
-    rows = [{"model": name, "source": sources[name], **scores.get(name, {"windows": 0})} for name in sources]
+def comparison_rows(scores: dict, sources: dict, naive_names: set[str]) -> list[dict]:
+    """The table, best test RMSE first; a model with no scored window goes last. Skill is
+    1 - RMSE / the best naive forecast's RMSE, on the same windows."""
+    rows = [
+        {"model": name, "naive": name in naive_names, "source": sources[name], **scores.get(name, {"windows": 0})}
+        for name in sources
+    ]
+    baseline = best_naive(rows)["rmse"]
+    for row in rows:
+        if "rmse" in row:
+            row["skill"] = 1 - row["rmse"] / baseline
     return sorted(rows, key=lambda row: (row.get("rmse") is None, row.get("rmse") or 0.0, row["model"]))
 
 
 def comparison_text(rows: list[dict]) -> str:
-    lines = [f"{'model':<20} {'test RMSE':>10} {'test MAE':>10} {'windows':>8}  source"]
+    lines = [f"{'model':<22} {'test RMSE':>10} {'test MAE':>10} {'skill':>7} {'windows':>8}  source"]
     for row in rows:
         rmse = f"{row['rmse']:.4f}" if "rmse" in row else "-"
         mae = f"{row['mae']:.4f}" if "mae" in row else "-"
-        lines.append(f"{row['model']:<20} {rmse:>10} {mae:>10} {row['windows']:>8}  {row['source']}")
+        skill = f"{row['skill']:.1%}" if "skill" in row else "-"
+        lines.append(f"{row['model']:<22} {rmse:>10} {mae:>10} {skill:>7} {row['windows']:>8}  {row['source']}")
     return "\n".join(lines)
 
 
@@ -144,6 +187,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lake", required=True, help="root of the data lake")
     parser.add_argument("--run-date", type=date.fromisoformat, required=True)
     parser.add_argument("--alias", default=tracking.CHAMPION_ALIAS, help="the registry alias of the best model")
+    parser.add_argument(
+        "--min-skill",
+        type=float,
+        default=0.0,
+        help="the quality gate: the new version becomes champion only with a skill (1 - its test RMSE / the best "
+        "naive forecast's) above this",
+    )
     tracking.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -155,10 +205,29 @@ def read_report(lake_fs: lake.LakeFileSystem, spark: SparkSession, lake_root: st
     return json.loads("\n".join(spark.sparkContext.textFile(path, 1).collect()))
 
 
+def windows_with_every_naive_forecast(spark: SparkSession, test_path: str, stats_path: str) -> tuple[DataFrame, int]:
+    """The test windows with their sensor's statistics, leaving out (and counting) those
+    without every seasonal naive forecast, so that every row of the table scores the same ones."""
+    windows = spark.read.parquet(test_path).select("sensor_id", "inputs", "target", "seasonal_naive")
+    complete = F.forall("seasonal_naive", lambda forecast: forecast.isNotNull())
+    excluded = windows.where(~complete).count()
+    windows = windows.where(complete)
+    if windows.isEmpty():
+        raise lake.JobInputError(
+            f"no test window in {test_path} has every seasonal naive forecast ({excluded} have not): the readings a "
+            "season before the test period are missing; lengthen lookback_days or change seasonal_periods"
+        )
+    stats = spark.read.parquet(stats_path).select("sensor_id", "mean", "std")
+    return windows.join(F.broadcast(stats), "sensor_id"), excluded
+
+
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     import mlflow
 
+    if not 0 <= args.min_skill < 1:
+        raise lake.JobInputError(f"--min-skill must be in [0, 1), got {args.min_skill}")
     lake_fs = lake.LakeFileSystem(spark, args.lake)
+    sequences = read_report(lake_fs, spark, args.lake, "prepare_sequences", args.run_date)
     distributed = read_report(lake_fs, spark, args.lake, "train_distributed", args.run_date)
     baseline = read_report(lake_fs, spark, args.lake, "train_baseline", args.run_date)
     day = lake.partition_dir(args.run_date)
@@ -189,33 +258,42 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     }
     sensor_partition = {sensor: row["partition"] for row in trained for sensor in row["sensors"]}
     sources[BASELINES] = f"runs:/{baseline['mlflow_run_id']}/partition-* ({len(trained)} models)"
-    sources[PERSISTENCE] = "the last input"
+    seasons = sequences["seasonal_periods"]
+    naive = forecasting.naive_sources(seasons, sequences["seasonal_lags"])
+    sources |= naive
 
-    windows = spark.read.parquet(test_path).select("sensor_id", "inputs", "target")
-    windows = windows.join(F.broadcast(spark.read.parquet(stats_path).select("sensor_id", "mean", "std")), "sensor_id")
-    scores = score_windows(windows, model_specs, partition_specs, sensor_partition)
-    rows = comparison_rows(scores, sources)
+    windows, excluded = windows_with_every_naive_forecast(spark, test_path, stats_path)
+    scores = score_windows(windows, model_specs, partition_specs, sensor_partition, seasons)
+    rows = comparison_rows(scores, sources, set(naive))
     table = comparison_text(rows)
+    if excluded:
+        table += f"\n{excluded} test windows without a seasonal naive forecast are left out of every row"
 
     if champion is not None and CHAMPION in model_specs:
         champion["scores"] = scores[CHAMPION]
-    promote, reason = champion_decision({"version": version, "scores": scores[DISTRIBUTED]}, champion)
+    gate = best_naive(rows)
+    promote, reason = champion_decision({"version": version, "scores": scores[DISTRIBUTED]}, champion, gate, args.min_skill)
     if promote:
         client.set_registered_model_alias(model_name, args.alias, str(version))
     if champion is None or champion["version"] != version:  # a rerun keeps the reason it was promoted for
         client.set_model_version_tag(model_name, str(version), "champion_decision", reason)
     champion_after = current_champion(client, model_name, args.alias)
+    kept = int(champion_after.version) if champion_after else None
+    outcome = f"version {version} promoted" if promote else f"kept version {kept}" if kept else "no champion"
 
     mlflow.set_experiment(experiment_id=tracking.mlflow_experiment(args.experiment))
-    tags = {**tracking.run_tags(args.tag, args.run_date), "champion_decision": reason, "champion_promoted": str(promote)}
+    tags = {**tracking.run_tags(args.tag, args.run_date), "champion_decision": reason, "champion_promoted": str(promote),
+            "best_naive_forecast": gate["model"]}  # fmt: skip
     with mlflow.start_run(run_name=f"evaluate {args.run_date}", tags=tags) as evaluation:
         mlflow.log_params({"model_name": model_name, "candidate_version": version, "alias": args.alias,
+                           "min_skill": args.min_skill, "seasonal_periods": seasons,
                            "champion_version_before": champion["version"] if champion else None,
                            "train_distributed_run_id": distributed["mlflow_run_id"],
                            "train_baseline_run_id": baseline["mlflow_run_id"]})  # fmt: skip
         mlflow.log_metrics(
-            {f"{row['model']}.test_{name}": row[name] for row in rows for name in ("rmse", "mae", "windows") if name in row}
-        )
+            {f"{row['model']}.test_{name}": row[name] for row in rows for name in ("rmse", "mae", "skill", "windows")
+             if name in row} | {"test_windows_left_out": excluded}
+        )  # fmt: skip
         mlflow.log_text(table + "\n", "comparison.txt")
         mlflow.log_dict(rows, "comparison.json")
     report = {
@@ -225,13 +303,16 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "candidate_version": version,
         "comparison": rows,
         "comparison_table": table,
+        "test_windows_left_out": excluded,
+        "best_naive_forecast": gate["model"],
+        "min_skill": args.min_skill,
         "champion_promoted": promote,
         "champion_decision": reason,
-        "champion_version": int(champion_after.version) if champion_after else None,
+        "champion_version": kept,
     }
     report_path = lake.write_report(lake_fs, args.lake, "evaluate", args.run_date, report)
-    print(f"Test scores for {args.run_date}, original units:\n{table}\n{args.alias}: {reason}", flush=True)
-    log.info("evaluate %s: %s; report %s", args.run_date, reason, report_path)
+    print(f"Test scores for {args.run_date}, original units:\n{table}", flush=True)
+    log.info("%s: %s: %s; report %s", args.alias, outcome, reason, report_path)
     return report
 
 

@@ -8,14 +8,61 @@ on the same scale.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
 import pyarrow.compute as pc
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FitSchedule:
+    max_epochs: int
+    patience: int  # epochs without a better validation loss before the fit ends
+    lr_patience: int  # epochs without a better validation loss before the learning rate halves
+    budget_seconds: float  # wall-clock seconds the fit may take
+    min_steps_per_epoch: int  # the batch shrinks on small data so an epoch takes at least this many steps
+
+
+def batch_size_for(windows: int, largest_batch: int, min_steps_per_epoch: int) -> int:
+    """The largest batch, or a smaller one that still gives ``min_steps_per_epoch`` steps."""
+    return max(1, min(largest_batch, windows // min_steps_per_epoch))
+
+
+def scaled_learning_rate(learning_rate: float, global_batch: int, one_process_batch: int) -> float:
+    """The linear scaling rule: ``learning_rate`` is for the batch one process would take."""
+    return learning_rate * global_batch / one_process_batch
+
+
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    """The fit schedule's arguments, the same for every training job (spark_jobs/training.py)."""
+    parser.add_argument("--epochs", type=int, default=200, help="at most; early stopping usually ends sooner")
+    parser.add_argument("--patience", type=int, default=10, help="epochs without a better validation loss: stop")
+    parser.add_argument("--lr-patience", type=int, default=4, help="epochs without a better validation loss: "
+                        "halve the learning rate")  # fmt: skip
+    parser.add_argument("--training-budget-minutes", type=float, default=30.0,
+                        help="wall-clock limit of the fit; it ends with the best weights so far")  # fmt: skip
+    parser.add_argument("--min-steps-per-epoch", type=int, default=128,
+                        help="the batch shrinks below --batch-size where an epoch would take fewer steps")  # fmt: skip
+
+
+def schedule_from_arguments(args: argparse.Namespace) -> FitSchedule:
+    schedule = FitSchedule(
+        max_epochs=args.epochs,
+        patience=args.patience,
+        lr_patience=args.lr_patience,
+        budget_seconds=args.training_budget_minutes * 60,
+        min_steps_per_epoch=args.min_steps_per_epoch,
+    )
+    for name, value in asdict(schedule).items():
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    return schedule
 
 
 def window_tensors(inputs: Sequence[Sequence[float]], targets: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -47,6 +94,45 @@ def arrow_window_tensors(windows) -> tuple[np.ndarray, np.ndarray]:
 def persistence_forecast(x: np.ndarray) -> np.ndarray:
     """The naive forecast: the target equals the window's last input."""
     return x[:, -1, 0]
+
+
+PERSISTENCE, TRAINING_MEAN = "persistence", "training_mean"
+
+
+def seasonal_naive_name(season: int) -> str:
+    return f"seasonal_naive_{season}"
+
+
+def naive_forecasts(x: np.ndarray, seasonal: np.ndarray, seasons: Sequence[int]) -> dict[str, np.ndarray]:
+    """The naive forecasts of each window, normalized: persistence (the last input), the
+    sensor's training mean (0 in normalized units), and each season's seasonal naive forecast
+    (``seasonal``: one column per season, from prepare_sequences)."""
+    return {
+        PERSISTENCE: persistence_forecast(x),
+        TRAINING_MEAN: np.zeros(len(x), dtype=np.float32),
+        **{seasonal_naive_name(season): seasonal[:, column] for column, season in enumerate(seasons)},
+    }
+
+
+def seasonal_naive_matrix(windows) -> np.ndarray:
+    """An Arrow table's ``seasonal_naive`` lists as a (windows, seasons) array, NaN where missing."""
+    forecasts = windows.column("seasonal_naive").combine_chunks()
+    seasons = len(forecasts[0]) if len(forecasts) else 0
+    return forecasts.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(forecasts), seasons)
+
+
+def lacks_seasonal_naive(windows) -> np.ndarray:
+    """Which windows miss at least one seasonal naive forecast."""
+    return np.isnan(seasonal_naive_matrix(windows)).any(axis=1)
+
+
+def naive_sources(seasons: Sequence[int], lags: Sequence[int]) -> dict[str, str]:
+    """What each naive forecast is, for the comparison table."""
+    return {
+        PERSISTENCE: "the last input",
+        **{seasonal_naive_name(season): f"the reading {lag} steps before the target" for season, lag in zip(seasons, lags)},
+        TRAINING_MEAN: "the sensor's training mean",
+    }
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:

@@ -52,12 +52,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import lake
+from spark_jobs import forecasting, lake
 
 log = logging.getLogger("prepare_sequences")
 
 SPLITS = ("train", "validation", "test")
 STRADDLING = "straddling"  # windows across a split cut: counted, never written
+ONE_DAY = "day"  # the default season: one day, in readings at the sampling interval
+SECONDS_PER_DAY = 86400
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
@@ -97,34 +99,78 @@ def micros(moment: datetime) -> int:
     return int(pa.scalar(moment, type=UTC_MICROS).value)
 
 
+def seasonal_lag(season: int, horizon: int) -> int:
+    """Readings back from a target to its seasonal naive forecast: one season, or as many whole
+    seasons as it takes to reach a reading known when the forecast is made (at the last input)."""
+    return season * -(-horizon // season)
+
+
 class WindowCutter:
     """Cuts windows from a stream of Arrow batches sorted by (sensor_id, timestamp).
 
     Each batch holds ``sensor_id``, ``timestamp`` (UTC) and ``value``. A window may start in one
     batch and end in the next, so the last ``seq_len + horizon - 1`` rows of each batch are
     carried into the next one; rows that start no complete window are never emitted.
+
+    Each window also gets its seasonal naive forecasts, one per season in ``seasonal_periods``:
+    the sensor's reading ``seasonal_lag`` sampling intervals before the target time, exactly,
+    whether inside the window or before it; null where there is no such reading. For those, the
+    last sensor's rows of the last season are carried into the next batch as well.
     """
 
-    def __init__(self, *, seq_len: int, horizon: int, sampling_interval_seconds: int, train_cut, test_cut):
+    def __init__(self, *, seq_len: int, horizon: int, sampling_interval_seconds: int, train_cut, test_cut,
+                 seasonal_periods: tuple[int, ...] = ()):  # fmt: skip
         if seq_len < 1 or horizon < 1:
             raise lake.JobInputError(f"seq_len ({seq_len}) and horizon ({horizon}) must be at least 1")
         self.seq_len = seq_len
         self.span = seq_len - 1 + horizon  # from a window's first input to its target
         self.interval_us = sampling_interval_seconds * 1_000_000
         self.train_cut, self.test_cut = micros(train_cut), micros(test_cut)
+        self.seasonal_lags_us = [seasonal_lag(season, horizon) * self.interval_us for season in seasonal_periods]
 
     def windows(self, batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, pa.Table]]:
         """Yield (split, windows) pairs; split may be ``straddling``."""
-        carried = None
+        carried, first_start = None, 0
         for batch in batches:
             rows = pa.Table.from_batches([batch]).select(["sensor_id", "timestamp", "value"])
             if carried is not None:
                 rows = pa.concat_tables([carried, rows])
             if rows.num_rows > self.span:
-                yield from self._cut(rows)
-            carried = rows.slice(max(0, rows.num_rows - self.span))
+                yield from self._cut(rows, first_start)
+            carry_from = self._carry_from(rows)
+            carried = rows.slice(carry_from)
+            # Windows starting before the last span's rows were cut already (if there were any).
+            first_start = max(0, rows.num_rows - self.span) - carry_from
 
-    def _cut(self, rows: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    def _carry_from(self, rows: pa.Table) -> int:
+        """The first row the next batch needs: the last span's, and the last season's of the last sensor."""
+        span_start = max(0, rows.num_rows - self.span)
+        if not self.seasonal_lags_us:
+            return span_start
+        sensors = rows.column("sensor_id").to_numpy(zero_copy_only=False)
+        times = rows.column("timestamp").cast(pa.int64()).to_numpy()
+        other_sensors = np.flatnonzero(sensors != sensors[-1])
+        last_sensor_start = other_sensors[-1] + 1 if len(other_sensors) else 0
+        last_season = np.searchsorted(times[last_sensor_start:], times[-1] - max(self.seasonal_lags_us))
+        return min(span_start, int(last_sensor_start + last_season))
+
+    def _seasonal_naive(self, sensors, times, values, targets) -> tuple[np.ndarray, np.ndarray]:
+        """Each target's reading each seasonal lag earlier, and whether it exists: (targets, lags)."""
+        forecasts = np.zeros((len(targets), len(self.seasonal_lags_us)), dtype=np.float32)
+        found = np.zeros(forecasts.shape, dtype=bool)
+        run_starts = np.flatnonzero(np.concatenate([[True], sensors[1:] != sensors[:-1]]))
+        run_ends = np.append(run_starts[1:], len(sensors))
+        for start, end in zip(run_starts, run_ends):
+            mine = slice(np.searchsorted(targets, start), np.searchsorted(targets, end))
+            for lag, lag_us in enumerate(self.seasonal_lags_us):
+                wanted = times[targets[mine]] - lag_us
+                at = start + np.searchsorted(times[start:end], wanted)
+                exists = (at < end) & (times[np.minimum(at, end - 1)] == wanted)
+                forecasts[mine, lag] = np.where(exists, values[np.minimum(at, end - 1)], 0.0)
+                found[mine, lag] = exists
+        return forecasts, found
+
+    def _cut(self, rows: pa.Table, first_start: int) -> Iterator[tuple[str, pa.Table]]:
         sensors = rows.column("sensor_id").to_numpy(zero_copy_only=False)
         times = rows.column("timestamp").cast(pa.int64()).to_numpy()
         values = rows.column("value").to_numpy().astype(np.float32, copy=False)
@@ -134,7 +180,7 @@ class WindowCutter:
         starts_segment = np.ones(len(times), dtype=bool)
         starts_segment[1:] = (sensors[1:] != sensors[:-1]) | (np.diff(times) > self.interval_us)
         segment = np.cumsum(starts_segment)
-        first = np.arange(len(times) - self.span)
+        first = np.arange(first_start, len(times) - self.span)
         first = first[segment[first + self.span] == segment[first]]
         window_start, target_time = times[first], times[first + self.span]
         split = np.full(len(first), STRADDLING, dtype=object)
@@ -142,17 +188,16 @@ class WindowCutter:
         split[(window_start >= self.train_cut) & (target_time < self.test_cut)] = "validation"
         split[window_start >= self.test_cut] = "test"
         inputs = sliding_window_view(values, self.seq_len)[first]
+        seasonal, found = self._seasonal_naive(sensors, times, values, first + self.span)
         table = pa.table(
             {
                 "sensor_id": rows.column("sensor_id").take(pa.array(first)),
                 "window_start": pa.array(window_start, UTC_MICROS),
                 "last_input_time": pa.array(times[first + self.seq_len - 1], UTC_MICROS),
                 "target_time": pa.array(target_time, UTC_MICROS),
-                "inputs": pa.ListArray.from_arrays(
-                    pa.array(np.arange(0, (len(first) + 1) * self.seq_len, self.seq_len, dtype=np.int32)),
-                    pa.array(inputs.reshape(-1)),
-                ),
+                "inputs": fixed_size_lists(inputs, self.seq_len),
                 "target": pa.array(values[first + self.span]),
+                "seasonal_naive": fixed_size_lists(seasonal, seasonal.shape[1], missing=~found),
             }
         )
         for name in (*SPLITS, STRADDLING):
@@ -161,20 +206,29 @@ class WindowCutter:
                 yield name, table.take(pa.array(chosen))
 
 
+def fixed_size_lists(rows: np.ndarray, width: int, missing: np.ndarray | None = None) -> pa.ListArray:
+    """A list<float> column from a (rows, width) array; ``missing`` marks null elements."""
+    offsets = pa.array(np.arange(len(rows) + 1, dtype=np.int32) * width)
+    flat = rows.reshape(-1)
+    return pa.ListArray.from_arrays(offsets, pa.array(flat, mask=None if missing is None else missing.reshape(-1)))
+
+
 def write_windows(
     batches: Iterable[pa.RecordBatch], cutter: WindowCutter, output_dir: str, part_name: str
-) -> dict[str, int]:
-    """Write one task's windows to ``output_dir/split=<split>/<part_name>``; return counts per split.
+) -> dict[str, tuple[int, int]]:
+    """Write one task's windows to ``output_dir/split=<split>/<part_name>``; return, per split,
+    how many windows there were and how many of them lack a seasonal naive forecast.
 
     Each file is written under a unique temporary name and renamed into place when complete, so
     a retried or speculative attempt replaces the same file instead of adding a second one.
     """
     filesystem, root = pafs.FileSystem.from_uri(output_dir)
     writers: dict[str, tuple[pq.ParquetWriter, str, str]] = {}
-    counts = {name: 0 for name in (*SPLITS, STRADDLING)}
+    counts = {name: (0, 0) for name in (*SPLITS, STRADDLING)}
     try:
         for split, windows in cutter.windows(batches):
-            counts[split] += windows.num_rows
+            total, missing = counts[split]
+            counts[split] = (total + windows.num_rows, missing + int(forecasting.lacks_seasonal_naive(windows).sum()))
             if split == STRADDLING:
                 continue
             if split not in writers:
@@ -199,7 +253,13 @@ def write_partition_windows(cutter: WindowCutter, output_dir: str):
 
         part_name = f"part-{TaskContext.get().partitionId():05d}.parquet"
         counts = write_windows(batches, cutter, output_dir, part_name)
-        yield pa.RecordBatch.from_pydict({"split": list(counts), "windows": list(counts.values())})
+        yield pa.RecordBatch.from_pydict(
+            {
+                "split": list(counts),
+                "windows": [total for total, _ in counts.values()],
+                "without_seasonal_naive": [missing for _, missing in counts.values()],
+            }
+        )
 
     return run_task
 
@@ -235,7 +295,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--horizon", type=int, default=1, help="steps from the last input to the target")
     parser.add_argument("--train-fraction", type=float, default=0.7)
     parser.add_argument("--validation-fraction", type=float, default=0.15)
+    parser.add_argument(
+        "--seasonal-periods",
+        type=parse_seasonal_periods,
+        default=ONE_DAY,
+        help="seasons of the seasonal naive forecasts, in readings, comma-separated; "
+        f"'{ONE_DAY}': one day at the sampling interval; 'none': no seasonal naive forecast",
+    )
     return parser.parse_args(argv)
+
+
+def parse_seasonal_periods(text: str) -> str | tuple[int, ...]:
+    if text in (ONE_DAY, "none"):
+        return ONE_DAY if text == ONE_DAY else ()
+    try:
+        periods = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seasonal periods are '{ONE_DAY}', 'none' or integers like 24,168, got {text!r}")
+    if any(period < 1 for period in periods):
+        raise argparse.ArgumentTypeError(f"seasonal periods must be at least 1 reading, got {text!r}")
+    return periods
+
+
+def seasonal_periods(requested: str | tuple[int, ...], sampling_interval_seconds: int) -> tuple[int, ...]:
+    """The seasons in readings; ``ONE_DAY`` needs an interval that divides a day."""
+    if requested != ONE_DAY:
+        return requested
+    if SECONDS_PER_DAY % sampling_interval_seconds:
+        raise lake.JobInputError(
+            f"a sampling interval of {sampling_interval_seconds} s does not divide a day: set --seasonal-periods"
+        )
+    return (SECONDS_PER_DAY // sampling_interval_seconds,)
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
@@ -248,12 +338,14 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     readings = read_lookback(spark, lake_fs, lake.dataset_path(args.lake, "readings"), days)
     period_start, period_end = lake.utc_day_start(days[0]), lake.utc_day_start(days[-1] + timedelta(days=1))
     train_cut, test_cut = split_cuts(period_start, period_end, args.train_fraction, args.validation_fraction)
+    seasons = seasonal_periods(args.seasonal_periods, args.sampling_interval_seconds)
     cutter = WindowCutter(
         seq_len=args.seq_len,
         horizon=args.horizon,
         sampling_interval_seconds=args.sampling_interval_seconds,
         train_cut=train_cut,
         test_cut=test_cut,
+        seasonal_periods=seasons,
     )
 
     stats = training_statistics(readings, train_cut).persist()
@@ -284,11 +376,16 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     # The tasks write with Arrow's file systems, which need an absolute path or a URI.
     output_dir = staged_sequences if "://" in staged_sequences else os.path.abspath(staged_sequences)
     task_counts = sorted_values.mapInArrow(
-        write_partition_windows(cutter, f"{output_dir}/{run_day}"), "split string, windows long"
+        write_partition_windows(cutter, f"{output_dir}/{run_day}"),
+        "split string, windows long, without_seasonal_naive long",
     )
     counts = {name: 0 for name in (*SPLITS, STRADDLING)}
-    for row in task_counts.groupBy("split").agg(F.sum("windows").alias("windows")).collect():
+    without_seasonal = {name: 0 for name in SPLITS}
+    totals = task_counts.groupBy("split").agg(*(F.sum(name).alias(name) for name in ("windows", "without_seasonal_naive")))
+    for row in totals.collect():
         counts[row["split"]] = row["windows"]
+        if row["split"] in without_seasonal:
+            without_seasonal[row["split"]] = row["without_seasonal_naive"]
     stats.where(F.col("train_readings") > 0).withColumn("date", F.lit(args.run_date)).coalesce(1).write.partitionBy(
         "date"
     ).parquet(staged_stats)
@@ -314,15 +411,21 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "sensors_without_training_data": sensors_without_stats,
         "windows": {split: counts[split] for split in SPLITS},
         "windows_dropped_across_split_cuts": counts[STRADDLING],
+        "seasonal_periods": list(seasons),
+        "seasonal_lags": [seasonal_lag(season, args.horizon) for season in seasons],
+        "windows_without_seasonal_naive": without_seasonal,
         "sequences_path": f"{sequences}/{run_day}",
         "stats_path": f"{stats_dataset}/{run_day}",
     }
     report_path = lake.write_report(lake_fs, args.lake, "prepare_sequences", args.run_date, report)
     log.info(
-        "prepare_sequences %s: windows %s, %d dropped across split cuts; report %s",
+        "prepare_sequences %s: windows %s, %d dropped across split cuts; without a seasonal naive forecast "
+        "(seasons %s readings): %s; report %s",
         args.run_date,
         report["windows"],
         counts[STRADDLING],
+        list(seasons),
+        without_seasonal,
         report_path,
     )
     return report

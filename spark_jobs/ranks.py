@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from spark_jobs.forecasting import FitSchedule
+
 
 @dataclass(frozen=True)
 class RankSpec:
@@ -17,10 +19,9 @@ class RankSpec:
     stats: str  # the run day's sequence_stats folder
     seq_len: int
     units: int
-    epochs: int
-    batch_size: int  # per rank
+    batch_size: int  # the largest per rank; smaller where an epoch would take too few steps
     learning_rate: float  # for one rank; scaled by the number of ranks
-    patience: int
+    schedule: FitSchedule
     threads_per_rank: int
     bind_cores: bool  # pin each rank to its own cores (ranks on one host, by local rank)
     experiment_id: str

@@ -18,16 +18,18 @@ Outputs:
     <lake>/reports/train_baseline/date=<run-date>/report.json  the same table and the run id
 
 The windows are hash-partitioned by sensor into --partitions partitions; each partition trains on
-its own sensors' training windows only and is scored on their validation and test windows,
+its own sensors' training windows only, until its validation windows' loss stops improving, as
+spark_jobs/training.py says (each partition's fit has the whole --training-budget-minutes; with
+more partitions than cores, they queue), and is scored on their validation and test windows,
 against the persistence forecast (the last input) on the same windows. A partition with fewer
-than --min-train-windows training windows (an empty one included) is skipped with its reason.
+than --min-train-windows training windows (an empty one included), or no validation window, is
+skipped with its reason.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import time
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Iterable
@@ -47,11 +49,11 @@ EVALUATED_SPLITS = ("validation", "test")
 class TrainingConfig:
     seq_len: int
     units: int
-    epochs: int
-    batch_size: int
+    batch_size: int  # the largest; smaller where an epoch would take too few steps
     learning_rate: float
     min_train_windows: int
     threads_per_task: int
+    schedule: forecasting.FitSchedule
 
 
 def partition_arrays(rows: Iterable) -> dict[str, dict[str, list]]:
@@ -83,13 +85,17 @@ def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
     result = {"partition": index, "sensors": sensors, "windows": counts}
     if counts["train"] < config.min_train_windows:
         return {**result, "skipped": f"{counts['train']} training windows, fewer than {config.min_train_windows}"}
+    if counts["validation"] == 0:
+        return {**result, "skipped": "no validation windows to stop the training on"}
+
+    from spark_jobs import training
 
     forecasting.limit_tensorflow_threads(config.threads_per_task)
     model = forecasting.build_lstm(config.seq_len, config.units, config.learning_rate, seed=index)
-    x_train, y_train = forecasting.window_tensors(by_split["train"]["inputs"], by_split["train"]["target"])
-    started = time.perf_counter()
-    model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0)
-    train_seconds = time.perf_counter() - started
+    train = forecasting.window_tensors(by_split["train"]["inputs"], by_split["train"]["target"])
+    validation = forecasting.window_tensors(by_split["validation"]["inputs"], by_split["validation"]["target"])
+    batch_size = forecasting.batch_size_for(counts["train"], config.batch_size, config.schedule.min_steps_per_epoch)
+    fitted = training.fit(model, train, validation, batch_size=batch_size, schedule=config.schedule)
     metrics = {
         f"{split}_{name}": value
         for split in EVALUATED_SPLITS
@@ -99,7 +105,8 @@ def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
     return {
         **result,
         "metrics": metrics,
-        "train_seconds": round(train_seconds, 3),
+        **{name: fitted[name] for name in ("epochs_trained", "best_epoch", "stopped_by", "batch_size")},
+        "train_seconds": round(fitted["train_seconds"], 3),
         "weights": [weights.tolist() for weights in model.get_weights()],
     }
 
@@ -117,7 +124,8 @@ def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[
     mlflow.set_experiment(experiment_id=tracking.mlflow_experiment(args.experiment))
     tags = tracking.run_tags(args.tag, args.run_date)
     with mlflow.start_run(run_name=f"train_baseline {args.run_date}", tags=tags) as run:
-        mlflow.log_params({"partitions": args.partitions, **asdict(config)})
+        settings = {name: value for name, value in asdict(config).items() if name != "schedule"}
+        mlflow.log_params({"partitions": args.partitions, **settings, **asdict(config.schedule)})
         example = np.zeros((1, config.seq_len, 1), dtype=np.float32)
         for row in table:
             if "skipped" in row:
@@ -138,10 +146,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lake", required=True, help="root of the data lake")
     parser.add_argument("--run-date", type=date.fromisoformat, required=True)
     parser.add_argument("--partitions", type=int, default=4, help="partitions of sensors, one model each")
-    parser.add_argument("--units", type=int, default=16, help="LSTM units")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--learning-rate", type=float, default=0.001)
+    parser.add_argument("--units", type=int, default=32, help="LSTM units")
+    parser.add_argument("--batch-size", type=int, default=256, help="the largest batch")
+    parser.add_argument("--learning-rate", type=float, default=0.002, help="Adam's initial learning rate")
+    forecasting.add_schedule_arguments(parser)
     parser.add_argument("--min-train-windows", type=int, default=100, help="fewer: the partition is skipped")
     parser.add_argument("--threads-per-task", type=int, default=1, help="TensorFlow threads in each task")
     tracking.add_arguments(parser)
@@ -149,9 +157,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
-    for name in ("partitions", "min_train_windows", "epochs", "batch_size", "units"):
+    for name in ("partitions", "min_train_windows", "batch_size", "units"):
         if getattr(args, name) < 1:
             raise lake.JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    try:
+        schedule = forecasting.schedule_from_arguments(args)
+    except ValueError as error:
+        raise lake.JobInputError(str(error)) from error
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     day = lake.partition_dir(args.run_date)
     sequences = f"{lake.dataset_path(args.lake, 'sequences')}/{day}"
@@ -163,11 +175,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     config = TrainingConfig(
         seq_len=seq_len,
         units=args.units,
-        epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         min_train_windows=args.min_train_windows,
         threads_per_task=args.threads_per_task,
+        schedule=schedule,
     )
     table = sorted(
         windows.repartition(args.partitions, "sensor_id")

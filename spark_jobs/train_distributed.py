@@ -34,7 +34,7 @@ from datetime import date
 
 from pyspark.sql import SparkSession
 
-from spark_jobs import lake, ranks, tracking
+from spark_jobs import forecasting, lake, ranks, tracking
 
 log = logging.getLogger("train_distributed")
 
@@ -84,11 +84,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="pin each rank to its own --threads-per-rank cores (for hosts the ranks have to themselves)",
     )
-    parser.add_argument("--units", type=int, default=16, help="LSTM units")
-    parser.add_argument("--epochs", type=int, default=5, help="at most; early stopping may end sooner")
-    parser.add_argument("--patience", type=int, default=3, help="epochs without a better validation loss")
-    parser.add_argument("--batch-size", type=int, default=256, help="per rank")
-    parser.add_argument("--learning-rate", type=float, default=0.001, help="for one rank; scaled by --num-proc")
+    parser.add_argument("--units", type=int, default=32, help="LSTM units")
+    parser.add_argument("--batch-size", type=int, default=256, help="the largest batch per rank")
+    parser.add_argument("--learning-rate", type=float, default=0.002,
+                        help="for the batch one process would take; scaled by the global batch")  # fmt: skip
+    forecasting.add_schedule_arguments(parser)
     parser.add_argument("--plot-sensors", type=int, default=3, help="sensors in the forecast-vs-actual plot")
     parser.add_argument("--start-timeout", type=int, default=300, help="seconds to wait for the ranks' tasks")
     parser.add_argument("--model-name", default=tracking.MODEL_NAME, help="registered model name")
@@ -100,9 +100,13 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     import horovod.spark
     import mlflow
 
-    for name in ("num_proc", "threads_per_rank", "units", "epochs", "patience", "batch_size", "plot_sensors"):
+    for name in ("num_proc", "threads_per_rank", "units", "batch_size", "plot_sensors"):
         if getattr(args, name) < 1:
             raise lake.JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    try:
+        schedule = forecasting.schedule_from_arguments(args)
+    except ValueError as error:
+        raise lake.JobInputError(str(error)) from error
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     day = lake.partition_dir(args.run_date)
     sequences = f"{lake.dataset_path(args.lake, 'sequences')}/{day}"
@@ -124,10 +128,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         stats=absolute(stats),
         seq_len=seq_len,
         units=args.units,
-        epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
-        patience=args.patience,
+        schedule=schedule,
         threads_per_rank=args.threads_per_rank,
         bind_cores=args.bind_cores,
         experiment_id=tracking.mlflow_experiment(args.experiment),
@@ -154,12 +157,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "model_version": chief["model_version"],
         "model_uri": f"models:/{args.model_name}/{chief['model_version']}",
         "seq_len": seq_len,
+        "units": args.units,
         "test": chief["test"],
-        "epochs_trained": chief["epochs_trained"],
-        "best_epoch": chief["best_epoch"],
-        "val_loss": chief["val_loss"],
-        "windows_per_second": chief["windows_per_second"],
-        "epoch_seconds": chief["epoch_seconds"],
+        **{name: chief[name] for name in ("epochs_trained", "best_epoch", "best_val_loss", "stopped_by", "batch_size",
+                                          "effective_learning_rate", "train_loss", "val_loss", "learning_rate",
+                                          "epoch_seconds", "train_seconds", "windows_per_second")},
         "ranks": [
             {name: result[name] for name in ("rank", "train_windows", "weights_digest", "logged_to_mlflow")}
             for result in results
@@ -167,9 +169,15 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "superseded_versions": retired,
     }
     report_path = lake.write_report(lake_fs, args.lake, "train_distributed", args.run_date, report)
+    if chief["stopped_by"] == "time_budget":
+        log.warning("training stopped at its %.0f-minute budget after %d epochs, still improving; the model has "
+                    "the best epoch's weights (epoch %d)", args.training_budget_minutes, chief["epochs_trained"],
+                    chief["best_epoch"] + 1)  # fmt: skip
     log.info(
-        "train_distributed %s: %d ranks, %d epochs, test RMSE %.4f (persistence %.4f); %s version %d; report %s",
-        run_day, len(results), chief["epochs_trained"], chief["test"].get("test_rmse", float("nan")),
+        "train_distributed %s: %d ranks, %d epochs (best %d, stopped by %s) in %.0f s, test RMSE %.4f "
+        "(persistence %.4f); %s version %d; report %s",
+        run_day, len(results), chief["epochs_trained"], chief["best_epoch"] + 1, chief["stopped_by"],
+        chief["train_seconds"], chief["test"].get("test_rmse", float("nan")),
         chief["test"].get("test_persistence_rmse", float("nan")), args.model_name, chief["model_version"], report_path,
     )  # fmt: skip
     return report

@@ -43,15 +43,18 @@ def model_lines(lake: Path, day: str) -> list[str]:
     distributed = load_report(lake, "train_distributed", day)
     evaluation = load_report(lake, "evaluate", day)
     test = distributed["test"]
+    champion = evaluation["champion_version"]
     return [
         f"  distributed   MLflow run {distributed['mlflow_run_id']}: {len(distributed['ranks'])} Horovod ranks, "
-        f"{distributed['epochs_trained']} epochs (best {distributed['best_epoch'] + 1}), "
+        f"{distributed['epochs_trained']} epochs in {distributed['train_seconds']:.0f} s (best {distributed['best_epoch'] + 1}, "
+        f"stopped by {distributed['stopped_by']}), batch {distributed['batch_size']} per rank, "
         f"{distributed['windows_per_second']:.0f} windows/s; registered {distributed['model_uri']}",
         f"                test RMSE {test['test_rmse']:.3f} vs persistence {test['test_persistence_rmse']:.3f}",
-        f"  evaluate      MLflow run {evaluation['mlflow_run_id']}; on the same test windows, original units:",
+        f"  evaluate      MLflow run {evaluation['mlflow_run_id']}; on the same test windows, original units "
+        "(skill: 1 - RMSE / the best naive forecast's):",
         *(f"    {line}" for line in evaluation["comparison_table"].splitlines()),
-        f"  champion      models:/{evaluation['model_name']}@champion = version {evaluation['champion_version']}: "
-        f"{evaluation['champion_decision']}",
+        f"  champion      models:/{evaluation['model_name']}@champion = "
+        f"{f'version {champion}' if champion else 'none'}: {evaluation['champion_decision']}",
     ]
 
 

@@ -78,17 +78,54 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "lookback_days": 3,
         "train_fraction": 0.7,
         "validation_fraction": 0.15,
+        "seasonal_periods": None,
         "partitions": 4,
-        "lstm_units": 16,
-        "epochs": 5,
+        "lstm_units": 32,
+        "epochs": 200,
         "batch_size": 256,
-        "learning_rate": 0.001,
-        "patience": 3,
+        "learning_rate": 0.002,
+        "patience": 10,
+        "training_budget_minutes": 30,
+        "champion_min_skill": 0.0,
         "num_proc": 2,
         "threads_per_rank": 1,
         "allow_empty_input": False,
     }
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
+
+
+# Each Param that a job takes as an argument, and the argument's name in each job that takes it.
+JOB_ARGUMENTS = {
+    "seq_len": {"prepare_sequences": "seq_len"},
+    "horizon": {"prepare_sequences": "horizon"},
+    "sampling_interval_seconds": {"prepare_sequences": "sampling_interval_seconds"},
+    "lookback_days": {"prepare_sequences": "lookback_days"},
+    "train_fraction": {"prepare_sequences": "train_fraction"},
+    "validation_fraction": {"prepare_sequences": "validation_fraction"},
+    "partitions": {"train_baseline": "partitions"},
+    "lstm_units": {"train_baseline": "units", "train_distributed": "units"},
+    "epochs": {"train_baseline": "epochs", "train_distributed": "epochs"},
+    "batch_size": {"train_baseline": "batch_size", "train_distributed": "batch_size"},
+    "learning_rate": {"train_baseline": "learning_rate", "train_distributed": "learning_rate"},
+    "patience": {"train_baseline": "patience", "train_distributed": "patience"},
+    "training_budget_minutes": {"train_baseline": "training_budget_minutes", "train_distributed": "training_budget_minutes"},
+    "champion_min_skill": {"evaluate": "min_skill"},
+    "num_proc": {"train_distributed": "num_proc"},
+    "threads_per_rank": {"train_distributed": "threads_per_rank"},
+}
+
+
+def test_params_default_to_the_jobs_own_defaults(dag):
+    # The jobs run by hand or in benchmarks with their own defaults: they must be the DAG's.
+    import importlib
+
+    defaults = {}
+    for job in ("prepare_sequences", "train_baseline", "train_distributed", "evaluate"):
+        module = importlib.import_module(f"spark_jobs.{job}")
+        defaults[job] = vars(module.parse_args(["--lake", "/lake", "--run-date", "2026-11-25"]))
+    assert {
+        (param, job): defaults[job][argument] for param, jobs in JOB_ARGUMENTS.items() for job, argument in jobs.items()
+    } == {(param, job): dag.params[param] for param, jobs in JOB_ARGUMENTS.items() for job in jobs}
 
 
 def rendered_command(
@@ -149,7 +186,10 @@ def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
         "--horizon", "5",
         "--train-fraction", "0.7",
         "--validation-fraction", "0.15",
+        "--seasonal-periods", "day",
     ]  # fmt: skip
+    seasons = [rendered_command(dag, "prepare_sequences", {"seasonal_periods": periods})[-1] for periods in ([24, 168], [])]
+    assert seasons == ["24,168", "none"]
 
 
 def mlflow_args(task_id):
@@ -179,17 +219,19 @@ def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, m
         "--lake", "/data/lake",
         "--run-date", "2026-11-25",
         "--partitions", "8",
-        "--units", "16",
+        "--units", "32",
         "--epochs", "2",
+        "--patience", "10",
+        "--training-budget-minutes", "30",
         "--batch-size", "256",
-        "--learning-rate", "0.001",
+        "--learning-rate", "0.002",
         *mlflow_args("train_baseline"),
     ]  # fmt: skip
 
 
 def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
-    params = {"num_proc": 3, "threads_per_rank": 2, "epochs": 7, "lstm_units": 32}
+    params = {"num_proc": 3, "threads_per_rank": 2, "epochs": 7, "training_budget_minutes": 12.5}
     command = rendered_command(dag, "train_distributed", params, extra_context=run_context("train_distributed"))
     assert "spark.task.cpus=2" in command and "spark.cores.max=6" in command
     assert command[command.index("/opt/sensor-lstm/spark_jobs/train_distributed.py") + 1 :] == [
@@ -199,9 +241,10 @@ def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
         "--threads-per-rank", "2",
         "--units", "32",
         "--epochs", "7",
-        "--patience", "3",
+        "--patience", "10",
+        "--training-budget-minutes", "12.5",
         "--batch-size", "256",
-        "--learning-rate", "0.001",
+        "--learning-rate", "0.002",
         "--model-name", "sensor_lstm",
         *mlflow_args("train_distributed"),
     ]  # fmt: skip
@@ -219,7 +262,7 @@ def test_a_run_without_logical_date_renders_an_empty_tag(dag, monkeypatch, task_
 
 def test_evaluate_command_line(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
-    command = rendered_command(dag, "evaluate", extra_context=run_context("evaluate"))
+    command = rendered_command(dag, "evaluate", {"champion_min_skill": 0.05}, extra_context=run_context("evaluate"))
     assert command[command.index("/opt/sensor-lstm/spark_jobs/evaluate.py") + 1 :] == [
-        "--lake", "/data/lake", "--run-date", "2026-11-25", *mlflow_args("evaluate")
+        "--lake", "/data/lake", "--run-date", "2026-11-25", "--min-skill", "0.05", *mlflow_args("evaluate")
     ]  # fmt: skip

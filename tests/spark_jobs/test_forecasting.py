@@ -1,3 +1,4 @@
+import argparse
 import math
 
 import numpy as np
@@ -61,3 +62,44 @@ def test_scores_from_error_sums_of_two_workers():
     assert summed.tolist() == [3.0, 8.0, 4.0]
     assert forecasting.scores_from_sums(summed) == {"windows": 3, "rmse": pytest.approx(math.sqrt(8 / 3)), "mae": pytest.approx(4 / 3)}
     assert forecasting.scores_from_sums([0.0, 0.0, 0.0]) == {"windows": 0}
+
+
+def test_naive_forecasts_of_each_window():
+    x, _ = forecasting.window_tensors([[1.0, 2.0], [3.0, 4.0]], [0.0, 0.0])
+    seasonal = np.array([[0.5, -1.0], [1.5, -2.0]], dtype=np.float32)
+    forecasts = forecasting.naive_forecasts(x, seasonal, [24, 168])
+    assert {name: values.tolist() for name, values in forecasts.items()} == {
+        "persistence": [2.0, 4.0],
+        "training_mean": [0.0, 0.0],
+        "seasonal_naive_24": [0.5, 1.5],
+        "seasonal_naive_168": [-1.0, -2.0],
+    }
+    assert forecasting.naive_sources([24], [24]) == {
+        "persistence": "the last input",
+        "seasonal_naive_24": "the reading 24 steps before the target",
+        "training_mean": "the sensor's training mean",
+    }
+
+
+def test_the_batch_shrinks_so_an_epoch_takes_enough_steps():
+    assert forecasting.batch_size_for(100_000, 256, 64) == 256
+    assert forecasting.batch_size_for(3059, 256, 64) == 47
+    assert forecasting.batch_size_for(10, 256, 64) == 1
+
+
+def test_the_schedule_from_the_arguments():
+    parser = argparse.ArgumentParser()
+    forecasting.add_schedule_arguments(parser)
+    args = parser.parse_args(["--epochs", "50", "--training-budget-minutes", "1.5"])
+    assert forecasting.schedule_from_arguments(args) == forecasting.FitSchedule(
+        max_epochs=50, patience=10, lr_patience=4, budget_seconds=90.0, min_steps_per_epoch=128
+    )
+    with pytest.raises(ValueError, match="patience must be positive, got 0"):
+        forecasting.schedule_from_arguments(parser.parse_args(["--patience", "0"]))
+
+
+def test_the_learning_rate_scales_with_the_global_batch_over_one_process_batch():
+    # Large data: each of 2 ranks takes the largest batch, 256, where one process takes 256.
+    assert forecasting.scaled_learning_rate(0.001, 2 * 256, 256) == 0.002
+    # Small data: each rank's batch shrank to 23 where one process takes 47: about the same rate.
+    assert forecasting.scaled_learning_rate(0.001, 2 * 23, 47) == pytest.approx(0.000978723)

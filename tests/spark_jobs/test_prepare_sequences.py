@@ -1,3 +1,4 @@
+import argparse
 import json
 from datetime import date, datetime, timedelta, timezone
 
@@ -16,9 +17,8 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def cut_windows(rows, *, seq_len, horizon, interval=60, train_cut=NEVER, test_cut=NEVER, batch_size=None):
-    """Run the cutter over rows (sensor_id, minute, value); return sorted
-    (split, sensor_id, first input minute, last input minute, target minute, inputs, target)."""
+def cut(rows, *, seq_len, horizon, interval=60, train_cut=NEVER, test_cut=NEVER, batch_size=None, seasons=()):
+    """Run the cutter over rows (sensor_id, minute, value); yield (split, window row) pairs."""
     table = pa.table(
         {
             "sensor_id": [sensor for sensor, _, _ in rows],
@@ -26,20 +26,29 @@ def cut_windows(rows, *, seq_len, horizon, interval=60, train_cut=NEVER, test_cu
             "value": pa.array([value for _, _, value in rows], pa.float32()),
         }
     )
-    cutter = prep.WindowCutter(
-        seq_len=seq_len, horizon=horizon, sampling_interval_seconds=interval, train_cut=train_cut, test_cut=test_cut
-    )
-    batches = table.to_batches(max_chunksize=batch_size or len(rows))
+    cutter = prep.WindowCutter(seq_len=seq_len, horizon=horizon, sampling_interval_seconds=interval,
+                               train_cut=train_cut, test_cut=test_cut, seasonal_periods=seasons)  # fmt: skip
+    for split, windows in cutter.windows(table.to_batches(max_chunksize=batch_size or len(rows))):
+        for row in windows.to_pylist():
+            yield split, row
 
-    def minute(moment):
-        return (moment.replace(tzinfo=None) - T0) / timedelta(minutes=1)
 
+def minute(moment):
+    return (moment.replace(tzinfo=None) - T0) / timedelta(minutes=1)
+
+
+def cut_windows(rows, **options):
+    """Sorted (split, sensor_id, first input minute, last input minute, target minute, inputs, target)."""
     return sorted(
         (split, row["sensor_id"], minute(row["window_start"]), minute(row["last_input_time"]),
          minute(row["target_time"]), row["inputs"], row["target"])
-        for split, windows in cutter.windows(batches)
-        for row in windows.to_pylist()
+        for split, row in cut(rows, **options)
     )  # fmt: skip
+
+
+def seasonal_forecasts(rows, **options):
+    """Sorted (sensor_id, target minute, seasonal naive forecasts)."""
+    return sorted((row["sensor_id"], minute(row["target_time"]), row["seasonal_naive"]) for _, row in cut(rows, **options))
 
 
 def test_windows_horizon_one_target_is_the_next_reading():
@@ -85,6 +94,46 @@ def test_batch_boundaries_do_not_change_the_windows():
     assert [(w[1], w[2]) for w in whole] == [("a", 0), ("b", 0), ("b", 1)]
     for batch_size in (1, 2, 3, 4, 7):
         assert cut_windows(rows, seq_len=3, horizon=2, batch_size=batch_size) == whole
+
+
+def test_seasonal_naive_is_the_reading_a_season_before_the_target_or_null():
+    # a misses minute 5; b is another sensor. Season 3: the reading 3 minutes before the target.
+    rows = [("a", m, float(m)) for m in range(10) if m != 5] + [("b", m, 100.0 + m) for m in range(6)]
+    expected = [
+        ("a", 2, [None]), ("a", 3, [0.0]), ("a", 4, [1.0]), ("a", 8, [None]), ("a", 9, [6.0]),
+        ("b", 2, [None]), ("b", 3, [100.0]), ("b", 4, [101.0]), ("b", 5, [102.0]),
+    ]  # fmt: skip
+    for batch_size in (None, 1, 2, 3, 5):
+        assert seasonal_forecasts(rows, seq_len=2, horizon=1, seasons=(3,), batch_size=batch_size) == expected
+
+
+def test_a_season_longer_than_the_window_is_looked_up_in_readings_of_earlier_batches():
+    rows = [("a", m, float(m)) for m in range(12)]
+    # Season 7, horizon 1: the reading 7 minutes before the target, well before the window.
+    expected = [("a", target, [float(target - 7)] if target >= 7 else [None]) for target in range(2, 12)]
+    for batch_size in (None, 1, 2, 4):
+        assert seasonal_forecasts(rows, seq_len=2, horizon=1, seasons=(7,), batch_size=batch_size) == expected
+
+
+def test_a_horizon_beyond_the_season_goes_back_whole_seasons_to_a_known_reading():
+    assert prep.seasonal_lag(24, 1) == 24 and prep.seasonal_lag(24, 24) == 24 and prep.seasonal_lag(24, 25) == 48
+    rows = [("a", m, float(m)) for m in range(10)]
+    # Season 2, horizon 3: 2 seasons (4 minutes) back, the last reading known at the last input.
+    assert seasonal_forecasts(rows, seq_len=2, horizon=3, seasons=(2, 5)) == [
+        ("a", 4, [0.0, None]), ("a", 5, [1.0, 0.0]), ("a", 6, [2.0, 1.0]), ("a", 7, [3.0, 2.0]),
+        ("a", 8, [4.0, 3.0]), ("a", 9, [5.0, 4.0]),
+    ]  # fmt: skip
+
+
+def test_seasonal_periods_default_to_one_day_at_the_sampling_interval():
+    assert prep.parse_seasonal_periods("24,168") == (24, 168)
+    assert prep.parse_seasonal_periods("none") == ()
+    assert prep.seasonal_periods(prep.parse_seasonal_periods("day"), 60) == (1440,)
+    assert prep.seasonal_periods(prep.parse_seasonal_periods("day"), 1800) == (48,)
+    with pytest.raises(ValueError, match="7 s does not divide a day: set --seasonal-periods"):
+        prep.seasonal_periods("day", 7)
+    with pytest.raises(argparse.ArgumentTypeError):
+        prep.parse_seasonal_periods("24,0")
 
 
 def test_split_is_chronological_and_windows_across_a_cut_straddle():
@@ -136,7 +185,7 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
     args = prep.parse_args(
         ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "1", "--seq-len", "3",
          "--horizon", "1", "--sampling-interval-seconds", "3600", "--train-fraction", "0.5",
-         "--validation-fraction", "0.25"]
+         "--validation-fraction", "0.25", "--seasonal-periods", "4"]
     )  # fmt: skip
     report = prep.run(spark, args)
 
@@ -160,9 +209,16 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
     # b: train starts 0..8, validation 12..14, test 18..20; 9..11 and 15..17 straddle a cut.
     assert report["windows"] == {"train": 7 + 9, "validation": 3 + 3, "test": 3 + 3}
     assert report["windows_dropped_across_split_cuts"] == 3 + 6
+    # Season 4: the reading 4 hours before the target. Missing for targets at hour 3 (both
+    # sensors) and for a's at hour 15 (a has no hour 11).
+    assert (report["seasonal_periods"], report["seasonal_lags"]) == ([4], [4])
+    assert report["windows_without_seasonal_naive"] == {"train": 2, "validation": 1, "test": 0}
+    a_test = sequences.where("sensor_id = 'a' and split = 'test'").orderBy("target_time").collect()
+    assert [[round(x, 4) for x in row.seasonal_naive] for row in a_test] == [[4.3519], [4.7001], [5.0483]]
     b_first = sequences.where("sensor_id = 'b' and window_start = '2026-11-25 00:00:00'").first()
     assert [round(x, 4) for x in b_first.inputs] == [-1.5933, -1.3036, -1.0139]
     assert b_first.target == pytest.approx((16 - 21) / 6.9041051)
+    assert b_first.seasonal_naive == [None]
     assert json.loads((tmp_path / "reports" / "prepare_sequences" / "date=2026-11-25" / "report.json").read_text()) == report
 
     # A rerun replaces the partition: same windows, no duplicates.

@@ -8,11 +8,12 @@ import pytest
 from pyspark.sql import Row
 
 from spark_jobs import prepare_sequences as prep
-from spark_jobs import train_baseline
+from spark_jobs import forecasting, train_baseline
 from tests.conftest import write_readings
 
 CONFIG = train_baseline.TrainingConfig(
-    seq_len=3, units=4, epochs=2, batch_size=16, learning_rate=0.01, min_train_windows=5, threads_per_task=1
+    seq_len=3, units=4, batch_size=16, learning_rate=0.01, min_train_windows=5, threads_per_task=1,
+    schedule=forecasting.FitSchedule(max_epochs=3, patience=2, lr_patience=1, budget_seconds=60, min_steps_per_epoch=4),
 )
 
 
@@ -37,16 +38,22 @@ def test_empty_and_tiny_partitions_are_skipped_with_a_reason():
     }
     tiny = [window_row("train", "a", [1.0, 2.0, 3.0], 4.0)] * 4
     assert train_baseline.train_partition(0, iter(tiny), CONFIG)["skipped"] == "4 training windows, fewer than 5"
+    unchecked = [window_row("train", "a", [1.0, 2.0, 3.0], 4.0)] * 5
+    assert train_baseline.train_partition(0, iter(unchecked), CONFIG)["skipped"] == (
+        "no validation windows to stop the training on")  # fmt: skip
 
 
 def test_partition_model_is_scored_in_original_units_against_persistence():
     series = [math.sin(step / 3) for step in range(60)]
     windows = [(series[i : i + 3], series[i + 3]) for i in range(56)]
-    rows = [window_row("train", "a", inputs, target) for inputs, target in windows[:40]]
+    rows = [window_row("train", "a", inputs, target) for inputs, target in windows[:32]]
+    rows += [window_row("validation", "a", inputs, target) for inputs, target in windows[32:40]]
     rows += [window_row("test", "a", inputs, target) for inputs, target in windows[40:]]
     result = train_baseline.train_partition(1, iter(rows), CONFIG)
-    assert (result["sensors"], result["windows"]) == (["a"], {"train": 40, "validation": 0, "test": 16})
-    assert set(result["metrics"]) == {"test_rmse", "test_mae", "test_persistence_rmse"}
+    assert (result["sensors"], result["windows"]) == (["a"], {"train": 32, "validation": 8, "test": 16})
+    assert {split_metric.split("_", 1)[1] for split_metric in result["metrics"]} == {"rmse", "mae", "persistence_rmse"}
+    # 32 windows at 4 steps an epoch: batches of 8; the fit ran its epochs and kept the best one.
+    assert (result["batch_size"], result["epochs_trained"]) == (8, 3) and 0 <= result["best_epoch"] < 3
     # Persistence in original units: std 2 times the normalized error of the last input.
     expected = 2.0 * np.sqrt(np.mean([(inputs[-1] - target) ** 2 for inputs, target in windows[40:]]))
     assert result["metrics"]["test_persistence_rmse"] == pytest.approx(expected, rel=1e-5)
@@ -68,7 +75,7 @@ def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tm
                                       "--sampling-interval-seconds", "300", "--seq-len", "6"]))  # fmt: skip
 
     args = train_baseline.parse_args(
-        ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--partitions", "4", "--epochs", "1",
+        ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--partitions", "4", "--epochs", "2",
          "--min-train-windows", "10", "--experiment", "test-baseline", "--tag", "dag_id=sensor_lstm_pipeline",
          "--tag", "airflow_run_id=manual__1"]
     )  # fmt: skip

@@ -1,0 +1,89 @@
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from spark_jobs import forecasting, training
+
+SCHEDULE = forecasting.FitSchedule(max_epochs=100, patience=3, lr_patience=2, budget_seconds=3600, min_steps_per_epoch=4)
+
+
+class Recorder:
+    """A stand-in model: its weights are the number of the epoch that last ended."""
+
+    def __init__(self, learning_rate=0.01):
+        self.optimizer = SimpleNamespace(learning_rate=tf.Variable(learning_rate, dtype=tf.float32))
+        self.stop_training = False
+        self.epoch = None
+        self.restored = None
+
+    def get_weights(self):
+        return [self.epoch]
+
+    def set_weights(self, weights):
+        self.restored = weights
+
+
+def run_epochs(convergence, model, val_losses):
+    """Drive the callback as model.fit does; returns the epochs that ran."""
+    convergence.set_model(model)
+    convergence.on_train_begin()
+    ran = 0
+    for epoch, loss in enumerate(val_losses):
+        model.epoch = epoch
+        convergence.on_epoch_begin(epoch)
+        convergence.on_epoch_end(epoch, {"loss": loss, "val_loss": loss})
+        ran += 1
+        if model.stop_training:
+            break
+    convergence.on_train_end()
+    return ran
+
+
+def test_learning_rate_halves_on_a_plateau_and_patience_ends_with_the_best_weights():
+    model, convergence = Recorder(), training.Convergence(SCHEDULE)
+    # Epoch 2 is the lowest so far but within 0.1% of epoch 1: the best weights, not an improvement.
+    losses = [1.0, 0.5, 0.4999, 0.6, 0.45, 0.46, 0.47, 0.48, 0.2]
+    assert run_epochs(convergence, model, losses) == 8
+    assert convergence.learning_rates == pytest.approx([0.01, 0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.0025])
+    assert (convergence.reason, convergence.best_epoch, model.restored) == ("early_stopping", 4, [4])
+
+
+def test_the_learning_rate_never_falls_below_a_hundredth():
+    model, convergence = Recorder(), training.Convergence(replace(SCHEDULE, patience=50, lr_patience=1))
+    run_epochs(convergence, model, [1.0] * 12)
+    assert convergence.learning_rates[-1] == pytest.approx(0.0001)
+    assert min(convergence.learning_rates) == pytest.approx(0.0001)
+
+
+def test_the_budget_stops_before_an_epoch_that_would_overrun_it(monkeypatch):
+    clock = iter(range(0, 1000, 10))  # every reading of the clock is 10 s after the last
+    monkeypatch.setattr(training.time, "perf_counter", lambda: next(clock))
+    model = Recorder()
+    convergence = training.Convergence(replace(SCHEDULE, budget_seconds=45))
+    # Begin at 0; epoch 0 runs 10-20, ends at 20 s with a 10 s epoch: the next would end at 30 s.
+    # Epoch 1 runs 30-40: 40 s + 10 s would overrun 45 s, so it is the last.
+    assert run_epochs(convergence, model, [1.0, 0.9, 0.8, 0.7]) == 2
+    assert (convergence.reason, convergence.epoch_seconds, model.restored) == ("time_budget", [10, 10], [1])
+
+
+def test_the_ranks_agreement_decides_the_stop():
+    model = Recorder()
+    convergence = training.Convergence(SCHEDULE, agree=lambda flags: [False, True])
+    assert run_epochs(convergence, model, [1.0, 0.9]) == 1
+    assert convergence.reason == "time_budget"
+
+
+def test_a_fit_ends_with_the_best_epochs_weights():
+    generator = np.random.default_rng(0)
+    x = generator.standard_normal((256, 4, 1), dtype=np.float32)
+    y = x[:, -1, 0] * 0.5
+    model = forecasting.build_lstm(4, 4, 0.05, seed=0)
+    schedule = replace(SCHEDULE, max_epochs=6, patience=2, lr_patience=1)
+    fitted = training.fit(model, (x[:192], y[:192]), (x[192:], y[192:]), batch_size=48, schedule=schedule)
+    assert fitted["epochs_trained"] == len(fitted["val_loss"]) == len(fitted["learning_rate"]) <= 6
+    assert fitted["best_val_loss"] == min(fitted["val_loss"])
+    assert fitted["val_loss"][fitted["best_epoch"]] == fitted["best_val_loss"]
+    assert model.evaluate(x[192:], y[192:], verbose=0) == pytest.approx(fitted["best_val_loss"], rel=1e-5)
