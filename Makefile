@@ -24,10 +24,13 @@ down:  ## stop everything `make up` started
 bench-prep:  ## time sequence prep against the collect_list + UDF recipe on ~2M readings
 	scripts/bench_prep.sh
 
-bench-train:  ## Horovod training throughput with 1 and 2 ranks (scaling efficiency), and the baseline's
+bench-train:  ## Horovod training throughput with 1 and 2 ranks (scaling efficiency, time to quality), and the baseline's
 	scripts/bench_train.sh
+
+bench-quality:  ## on real measured series: the models against naive forecasts and a single-process reference LSTM
+	scripts/bench_quality.sh
 
 clean:  ## remove the local lake, Airflow home and MLflow store (not the cached environment)
 	rm -rf var
 
-.PHONY: help env demo test up down bench-prep bench-train clean
+.PHONY: help env demo test up down bench-prep bench-train bench-quality clean

@@ -16,9 +16,15 @@ or task (``spark.task.cpus=1``):
     Horovod, benchmarks/fit_throughput.py) alone on core 0 (before and after, averaged), and two
     at once on cores 0 and 1: how much of a second core two independent trainers get here;
   * the fixed cost: one allreduce of the model's gradients with 1 and with 2 ranks
-    (benchmarks/allreduce_latency.py).
-Scaling efficiency = throughput with 2 ranks / (2 x throughput with 1 rank). Figures are also
-written to <workdir>/bench-train.json; MLflow runs go to a store inside the workdir.
+    (benchmarks/allreduce_latency.py);
+  * time to quality, as MLPerf reports training: on a real series (tools/real_series.py,
+    --quality-series) at the DAG's default model Params, train_distributed with 1 and with 2
+    ranks, alternated over the rounds; each round's target is the validation loss both runs
+    reached (the higher of their best), and each run's time is the training wall time until
+    its validation loss first reached it.
+Scaling efficiency = throughput with 2 ranks / (2 x throughput with 1 rank). The throughput runs
+take exactly the batch asked (--min-steps-per-epoch 1). Figures are also written to
+<workdir>/bench-train.json; MLflow runs go to a store inside the workdir.
 
 Example:
     python -m benchmarks.bench_train --workdir var/bench-train
@@ -27,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -36,6 +43,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.bench_prep import FIRST_DAY, PROJECT_DIR, prepare_lake, spark_submit
+from benchmarks.bench_quality import SeriesLake
+from tools import real_series
 
 
 def submit(command: list[str], env: dict) -> None:
@@ -94,6 +103,19 @@ def scaling_by_batch(runs: list[dict]) -> list[dict]:
     return summary
 
 
+def time_to_quality(reports: dict[int, dict]) -> dict:
+    """Per rank count, the training seconds and epochs until the validation loss first reached
+    the loss every run reached (the highest of their best); from the per-epoch timings."""
+    target = max(min(report["val_loss"]) for report in reports.values())
+    reached = {}
+    for ranks, report in reports.items():
+        elapsed = itertools.accumulate(report["epoch_seconds"])
+        epoch, seconds = next((epoch, seconds) for epoch, (seconds, loss) in enumerate(zip(elapsed, report["val_loss"]))
+                              if loss <= target)  # fmt: skip
+        reached[ranks] = {"seconds": seconds, "epochs": epoch + 1}
+    return {"target_val_loss": target, "reached": reached, "speedup": reached[1]["seconds"] / reached[2]["seconds"]}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "var" / "bench-train")
@@ -103,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-sizes", default="256,1024,4096", help="per rank, comma-separated; 256 is the DAG's")
     parser.add_argument("--rounds", type=int, default=3, help="1-rank and 2-rank runs, alternated, per batch size")
     parser.add_argument("--units", type=int, default=16)
+    parser.add_argument("--quality-series", default="greensboro_temperature", choices=sorted(real_series.SERIES))
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
     args = parser.parse_args(argv)
@@ -122,8 +145,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def distributed(batch_size: int, ranks: int) -> dict:
         submit(spark_submit(args.master, args.driver_memory, job("train_distributed"), *common,
-                            "--batch-size", str(batch_size), "--num-proc", str(ranks), "--threads-per-rank", "1",
-                            "--bind-cores", "--patience", str(args.epochs), "--model-name", "bench-train",
+                            "--batch-size", str(batch_size), "--min-steps-per-epoch", "1", "--num-proc", str(ranks),
+                            "--threads-per-rank", "1", "--bind-cores", "--patience", str(args.epochs),
+                            "--model-name", "bench-train",
                             conf={"spark.task.cpus": "1"}), env)  # fmt: skip
         return read_report(lake, "train_distributed", run_date)
 
@@ -148,6 +172,21 @@ def main(argv: list[str] | None = None) -> None:
     alone = (alone_before + fit_throughput([0], batch_sizes[0], env)[0]) / 2
     latency = allreduce_latency(args.units, env)
 
+    quality_lake = SeriesLake(real_series.SERIES[args.quality_series], args.workdir.resolve(), args.master,
+                              args.driver_memory, env)  # fmt: skip
+    quality = []
+    for round_number in range(1, args.rounds + 1):
+        reports = {}
+        for ranks in (1, 2):
+            quality_lake.job("train_distributed", "--num-proc", str(ranks), "--threads-per-rank", "1", "--bind-cores",
+                             "--model-name", "bench-train-quality", "--experiment", "bench-train",
+                             conf={"spark.task.cpus": "1"})  # fmt: skip
+            report = quality_lake.report("train_distributed")
+            reports[ranks] = {name: report[name] for name in ("val_loss", "epoch_seconds", "train_seconds",
+                                                              "epochs_trained", "batch_size", "test")}  # fmt: skip
+        quality.append({"round": round_number, "runs": reports, **time_to_quality(reports)})
+        print(f"round {round_number}, time to quality: {quality[-1]['speedup']:.2f}x with 2 ranks", flush=True)
+
     print(f"{windows} training windows ({args.sensors} sensors x {args.days} days, seq_len 24), {args.epochs} epochs, "
           f"{args.units} LSTM units, master {args.master}, {os.cpu_count()} cores, one TensorFlow thread per rank "
           f"(pinned to its core) or task; medians of {args.rounds} rounds")  # fmt: skip
@@ -164,10 +203,30 @@ def main(argv: list[str] | None = None) -> None:
     print("scaling efficiency = windows/s with 2 ranks / (2 x windows/s with 1 rank)")
     print(f"one allreduce of the {latency['gradient_elements']} gradients: {latency['ms_1_rank']:.2f} ms with 1 rank, "
           f"{latency['ms_2_rank']:.2f} ms with 2 ranks (every training step pays it once)")  # fmt: skip
+    print_time_to_quality(quality, quality_lake)
     summary = {"training_windows": windows, "epochs": args.epochs, "runs": runs, "scaling": scaling,
                "baseline_windows_per_second": baseline,
-               "plain_fit": {"alone": alone, "side_by_side": side_by_side}, "allreduce": latency}  # fmt: skip
+               "plain_fit": {"alone": alone, "side_by_side": side_by_side}, "allreduce": latency,
+               "time_to_quality": {"series": args.quality_series, "rounds": quality}}  # fmt: skip
     (args.workdir / "bench-train.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def print_time_to_quality(rounds: list[dict], lake: SeriesLake) -> None:
+    windows = lake.report("prepare_sequences")["windows"]["train"]
+    print(f"\ntime to quality on {lake.series.name} ({windows} training windows), the DAG's default model Params, "
+          f"medians of {len(rounds)} rounds; target: the validation loss both runs of a round reached")  # fmt: skip
+    print(f"{'ranks':<7}{'batch/rank':>11}{'to target s':>13}{'epochs':>8}{'whole fit s':>13}{'epochs':>8}{'test RMSE':>11}")
+    for ranks in (1, 2):
+        runs = [quality["runs"][ranks] for quality in rounds]
+        reached = [quality["reached"][ranks] for quality in rounds]
+        print(f"{ranks:<7}{runs[0]['batch_size']:>11}{statistics.median(r['seconds'] for r in reached):>13.1f}"
+              f"{statistics.median(r['epochs'] for r in reached):>8.0f}"
+              f"{statistics.median(run['train_seconds'] for run in runs):>13.1f}"
+              f"{statistics.median(run['epochs_trained'] for run in runs):>8.0f}"
+              f"{statistics.median(run['test']['test_rmse'] for run in runs):>11.3f}")  # fmt: skip
+    speedups = [quality["speedup"] for quality in rounds]
+    print(f"time-to-quality speed-up with 2 ranks: {statistics.median(speedups):.2f}x "
+          f"(rounds: {', '.join(f'{speedup:.2f}x' for speedup in speedups)})")
 
 
 if __name__ == "__main__":

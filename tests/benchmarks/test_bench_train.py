@@ -1,7 +1,7 @@
 import pytest
 
 from benchmarks.allreduce_latency import lstm_parameters
-from benchmarks.bench_train import scaling_by_batch
+from benchmarks.bench_train import scaling_by_batch, time_to_quality
 
 
 def test_scaling_by_batch_takes_medians_of_each_rounds_own_efficiency():
@@ -30,3 +30,17 @@ def test_lstm_parameters_counts_the_pipeline_models_weights():
     # LSTM: 4 gates x units x (1 input + units recurrent + 1 bias); Dense: units + 1
     assert lstm_parameters(16) == 4 * 16 * 18 + 17 == 1169
     assert lstm_parameters(64) == 16961
+
+
+def test_time_to_quality_is_the_time_until_both_runs_reached_the_same_validation_loss():
+    reports = {
+        1: {"val_loss": [0.9, 0.5, 0.3, 0.2, 0.25], "epoch_seconds": [4.0, 2.0, 2.0, 2.0, 2.0]},
+        2: {"val_loss": [0.8, 0.6, 0.28, 0.26], "epoch_seconds": [3.0, 1.0, 1.0, 1.0]},
+    }
+    # Best losses 0.2 and 0.26: the target is 0.26. One rank reaches it in its 4th epoch (10 s),
+    # two ranks in their 4th (6 s).
+    assert time_to_quality(reports) == {
+        "target_val_loss": 0.26,
+        "reached": {1: {"seconds": 10.0, "epochs": 4}, 2: {"seconds": 6.0, "epochs": 4}},
+        "speedup": pytest.approx(10 / 6),
+    }

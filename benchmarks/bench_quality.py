@@ -1,0 +1,146 @@
+"""Benchmark: forecast quality on real measured series, at the DAG's default model Params.
+
+For each series of tools/real_series.py: writes its landing files, ingests every day, then
+submits the DAG's four modelling stages as the DAG does, with every model setting at its default
+(the DAG's Params default to the jobs' own defaults; tests/dags checks it) and only the data's
+settings given (sampling interval, lookback = the whole series): prepare_sequences,
+train_baseline, train_distributed (2 ranks) and evaluate. Then the reference
+(benchmarks/reference_fit.py: a plain single-process Keras LSTM of the same size, trained to
+convergence on the same windows) is scored on the same test windows.
+
+Prints, per series, evaluate's comparison table (models and naive forecasts, in original units)
+with the reference added, and the distributed model's RMSE as a ratio of the reference's. The
+targets: the distributed model better than every naive forecast, and within 10% of the
+reference. Figures also go to <workdir>/bench-quality.json.
+
+Example:
+    python -m benchmarks.bench_quality --workdir var/bench-quality
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.bench_prep import PROJECT_DIR, spark_submit
+from spark_jobs import evaluate
+from tools import real_series
+
+REFERENCE = "reference"
+
+
+def submit(command: list[str], env: dict) -> str:
+    result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if result.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def with_reference(rows: list[dict], reference: dict) -> list[dict]:
+    """Evaluate's rows plus the reference's, skill against the same best naive forecast."""
+    best_naive = evaluate.best_naive(rows)
+    added = {"model": REFERENCE, "naive": False, "source": "single-process Keras LSTM (benchmarks/reference_fit.py)",
+             "rmse": reference["rmse"], "mae": reference["mae"], "windows": reference["windows"],
+             "skill": 1 - reference["rmse"] / best_naive["rmse"]}  # fmt: skip
+    return sorted([*rows, added], key=lambda row: (row.get("rmse") is None, row.get("rmse") or 0.0, row["model"]))
+
+
+def verdict(rows: list[dict]) -> dict:
+    """The distributed model against every naive forecast and against the reference."""
+    by_model = {row["model"]: row for row in rows}
+    distributed = by_model[evaluate.DISTRIBUTED]["rmse"]
+    return {
+        "beats_every_naive_forecast": all(distributed < row["rmse"] for row in rows if row["naive"]),
+        "ratio_to_reference": distributed / by_model[REFERENCE]["rmse"],
+    }
+
+
+class SeriesLake:
+    """A lake holding one real series, its every day ingested and its windows prepared for the
+    last day as the DAG would, with only the data's settings given; jobs run through spark-submit."""
+
+    def __init__(self, series: real_series.RealSeries, workdir: Path, master: str, driver_memory: str, env: dict):
+        self.series, self.master, self.driver_memory, self.env = series, master, driver_memory, env
+        self.lake = workdir / series.name / "lake"
+        shutil.rmtree(self.lake.parent, ignore_errors=True)
+        self.manifest = real_series.write_landing(series, self.lake / "landing")
+        self.day = self.manifest["last_day"]
+        self.job("ingest", "--run-date", self.manifest["first_day"], "--days", str(self.manifest["days"]), day=False)
+        self.job("prepare_sequences", "--lookback-days", str(min(self.manifest["days"], 366)),
+                 "--sampling-interval-seconds", str(series.interval_seconds))  # fmt: skip
+
+    def job(self, name: str, *args: str, conf: dict | None = None, day: bool = True) -> None:
+        script = PROJECT_DIR / "spark_jobs" / f"{name}.py"
+        run_date = ["--run-date", self.day] if day else []
+        command = spark_submit(self.master, self.driver_memory, script, "--lake", str(self.lake), *run_date, *args, conf=conf)
+        submit(command, self.env)
+
+    def report(self, job: str) -> dict:
+        return json.loads((self.lake / "reports" / job / f"date={self.day}" / "report.json").read_text())
+
+
+def run_series(series: real_series.RealSeries, workdir: Path, master: str, driver_memory: str, env: dict) -> dict:
+    lake = SeriesLake(series, workdir, master, driver_memory, env)
+    tracking = ["--experiment", "bench-quality", "--tag", f"series={series.name}"]
+    lake.job("train_baseline", *tracking)
+    lake.job("train_distributed", "--num-proc", "2", "--model-name", f"bench-quality-{series.name}", *tracking,
+             conf={"spark.task.cpus": "1"})  # fmt: skip
+    lake.job("evaluate", *tracking)
+    evaluation, distributed = lake.report("evaluate"), lake.report("train_distributed")
+    reference = json.loads(submit([sys.executable, "-m", "benchmarks.reference_fit", "--lake", str(lake.lake),
+                                   "--run-date", lake.day, "--units", str(distributed["units"])],
+                                  env).strip().splitlines()[-1])  # fmt: skip
+    rows = with_reference(evaluation["comparison"], reference)
+    return {
+        "series": series.name,
+        "description": series.description,
+        "readings": lake.manifest["readings"],
+        "windows": lake.report("prepare_sequences")["windows"],
+        "rows": rows,
+        "distributed": {name: distributed[name] for name in ("epochs_trained", "best_epoch", "stopped_by", "batch_size",
+                                                             "train_seconds")},
+        "reference": reference,
+        "champion_decision": evaluation["champion_decision"],
+        "test_windows_left_out": evaluation["test_windows_left_out"],
+        **verdict(rows),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "var" / "bench-quality")
+    parser.add_argument("--series", action="append", choices=sorted(real_series.SERIES), help="default: every one")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--driver-memory", default="4g")
+    args = parser.parse_args(argv)
+    workdir = args.workdir.resolve()
+    env = os.environ | {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db",
+        "SENSOR_LSTM_MLFLOW_ARTIFACTS": str(workdir / "mlflow-artifacts"),
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in args.series or list(real_series.SERIES):
+        result = run_series(real_series.SERIES[name], workdir, args.master, args.driver_memory, env)
+        results.append(result)
+        print(f"\n{name}: {result['description']}; {result['readings']} readings, windows {result['windows']}")
+        print(evaluate.comparison_text(result["rows"]))
+        if result["test_windows_left_out"]:
+            print(f"{result['test_windows_left_out']} test windows without a seasonal naive forecast left out of every row")
+        trained, reference = result["distributed"], result["reference"]
+        print(f"distributed: {trained['epochs_trained']} epochs (best {trained['best_epoch'] + 1}, stopped by "
+              f"{trained['stopped_by']}, batch {trained['batch_size']}/rank) in {trained['train_seconds']:.0f} s; "
+              f"reference: {reference['epochs_trained']} epochs (best {reference['best_epoch'] + 1}) in "
+              f"{reference['train_seconds']:.0f} s")  # fmt: skip
+        print(f"distributed / reference RMSE: {result['ratio_to_reference']:.3f} (target <= 1.10); beats every naive "
+              f"forecast: {'yes' if result['beats_every_naive_forecast'] else 'NO'}; champion: {result['champion_decision']}")  # fmt: skip
+    (workdir / "bench-quality.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The reference: a plain single-process Keras LSTM of the pipeline's size, trained to
+convergence the way a Keras tutorial would, on the run day's windows from the lake, and scored in
+original units on the same test windows as evaluate (those with every seasonal naive forecast).
+
+No Spark, no Horovod, none of spark_jobs/training.py: tf_keras's own EarlyStopping (patience 20,
+best weights restored) and ReduceLROnPlateau (patience 5), batches of 32, Adam at 0.001, all of
+the machine's cores. bench_quality compares the pipeline's distributed model with it. Prints
+one JSON line.
+
+Example:
+    python -m benchmarks.reference_fit --lake var/bench-quality/greensboro_temperature/lake \\
+        --run-date 2026-01-01 --units 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from spark_jobs import forecasting
+
+
+def windows(lake: str, day: str, split: str) -> pa.Table:
+    return pq.read_table(f"{lake}/sequences/date={day}/split={split}")
+
+
+def with_every_seasonal_forecast(table: pa.Table) -> pa.Table:
+    return table.filter(pa.array(~forecasting.lacks_seasonal_naive(table)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lake", required=True)
+    parser.add_argument("--run-date", required=True)
+    parser.add_argument("--units", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-epochs", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    keras = forecasting.tf_keras()
+    train, validation = (forecasting.arrow_window_tensors(windows(args.lake, args.run_date, split))
+                         for split in ("train", "validation"))  # fmt: skip
+    test = with_every_seasonal_forecast(windows(args.lake, args.run_date, "test"))
+    stats = pq.read_table(f"{args.lake}/sequence_stats/date={args.run_date}")
+    row = pc.index_in(test.column("sensor_id"), value_set=stats.column("sensor_id")).to_numpy()
+    mean, std = stats.column("mean").to_numpy()[row], stats.column("std").to_numpy()[row]
+
+    model = forecasting.build_lstm(train[0].shape[1], args.units, 0.001, seed=0)
+    started = time.perf_counter()
+    history = model.fit(
+        *train,
+        validation_data=validation,
+        batch_size=args.batch_size,
+        epochs=args.max_epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=20, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=5, min_lr=1e-5),
+        ],
+    )
+    seconds = time.perf_counter() - started
+    x, y = forecasting.arrow_window_tensors(test)
+    actual = forecasting.to_original_units(y, mean, std)
+    predicted = forecasting.to_original_units(model.predict(x, verbose=0)[:, 0], mean, std)
+    val_losses = history.history["val_loss"]
+    print(json.dumps({
+        **forecasting.scores(predicted, actual),
+        "windows": len(y),
+        "epochs_trained": len(val_losses),
+        "best_epoch": int(np.argmin(val_losses)),
+        "best_val_loss": float(min(val_losses)),
+        "train_seconds": seconds,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
