@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from datetime import date
 from typing import Iterator
 
@@ -100,6 +101,13 @@ def score_windows(windows: DataFrame, model_specs: dict, partition_specs: dict, 
     return {row["model"]: forecasting.scores_from_sums([row["windows"], row["squared"], row["absolute"]]) for row in totals}
 
 
+def skill(rmse: float, naive_rmse: float) -> float:
+    """1 - RMSE / the naive forecast's; against a perfect naive forecast, 0 if also perfect, else -inf."""
+    if naive_rmse == 0:
+        return 0.0 if rmse == 0 else -math.inf
+    return 1 - rmse / naive_rmse
+
+
 def best_naive(rows: list[dict]) -> dict:
     """The naive forecast with the lowest test RMSE."""
     return min((row for row in rows if row["naive"] and "rmse" in row), key=lambda row: row["rmse"])
@@ -107,20 +115,20 @@ def best_naive(rows: list[dict]) -> dict:
 
 def champion_decision(candidate: dict, champion: dict | None, naive: dict, min_skill: float) -> tuple[bool, str]:
     """Whether the alias moves to the candidate, and why. The candidate must first pass the
-    quality gate: a test RMSE at least ``min_skill`` below the best naive forecast's (``naive``:
-    its row). Then it must beat the champion, if there is one. Each is {"version", "scores"}, the
-    champion also "seq_len_matches"; every score comes from the same test windows."""
+    quality gate: a skill over the best naive forecast (``naive``: its row) above ``min_skill``.
+    Then it must beat the champion, if there is one. Each is {"version", "scores"}, the champion
+    also "seq_len_matches"; every score comes from the same test windows."""
     version, new, windows = candidate["version"], candidate["scores"]["rmse"], candidate["scores"]["windows"]
-    skill = 1 - new / naive["rmse"]
+    gained = skill(new, naive["rmse"])
     if champion is not None and champion["version"] == version:
         return False, f"version {version} already is the champion"
-    if not skill > min_skill:
+    if not gained > min_skill:
         return False, (
             f"version {version} fails the quality gate: test RMSE {new:.4f} against {naive['model']}'s "
-            f"{naive['rmse']:.4f} on the same {windows} windows is a skill of {skill:.1%}, the gate asks for more "
+            f"{naive['rmse']:.4f} on the same {windows} windows is a skill of {gained:.1%}, the gate asks for more "
             f"than {min_skill:.1%}"
         )
-    passed = f"skill {skill:.1%} over {naive['model']}"
+    passed = f"skill {gained:.1%} over {naive['model']}"
     if champion is None:
         return True, f"no champion yet: version {version} becomes the first ({passed})"
     if not champion["seq_len_matches"]:
@@ -150,7 +158,7 @@ def comparison_rows(scores: dict, sources: dict, naive_names: set[str]) -> list[
     baseline = best_naive(rows)["rmse"]
     for row in rows:
         if "rmse" in row:
-            row["skill"] = 1 - row["rmse"] / baseline
+            row["skill"] = skill(row["rmse"], baseline)
     return sorted(rows, key=lambda row: (row.get("rmse") is None, row.get("rmse") or 0.0, row["model"]))
 
 

@@ -1,5 +1,8 @@
+import math
+
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from spark_jobs import evaluate
 
@@ -88,3 +91,13 @@ def test_comparison_table_puts_the_best_first_with_skill_over_the_best_naive_for
         "persistence                0.5000     0.4000  -25.0%       10  the last input",
         "partition_baselines             -          -       -        0  runs:/r/partition-*",
     ]
+
+
+def test_skill_against_a_perfect_naive_forecast():
+    assert evaluate.skill(0.4, 0.5) == pytest.approx(0.2)
+    assert evaluate.skill(0.0, 0.0) == 0.0
+    assert evaluate.skill(0.1, 0.0) == -math.inf
+    # A stuck sensor's persistence is perfect: nothing passes the gate.
+    stuck = {"model": "persistence", "naive": True, "rmse": 0.0, "windows": 10}
+    promoted, reason = evaluate.champion_decision({"version": 1, "scores": {"rmse": 0.1, "windows": 10}}, None, stuck, 0.0)
+    assert not promoted and "is a skill of -inf%" in reason
