@@ -8,7 +8,8 @@ Inputs:
     <lake>/sequence_stats/date=<run-date>/      each sensor's training mean and std
 Outputs:
     MLflow (tracking URI from MLFLOW_TRACKING_URI), one run in --experiment, tagged with --tag
-    pairs and the code version, holding:
+    pairs, the code version and each partition's partition_<i>.stopped_by (early_stopping,
+    time_budget or max_epochs), holding:
       params     the arguments
       metrics    partition_<i>.<validation|test>_<rmse|mae> and
                  partition_<i>.<validation|test>_persistence_rmse, in original units
@@ -131,6 +132,7 @@ def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[
             if "skipped" in row:
                 mlflow.set_tag(f"partition_{row['partition']}.skipped", row["skipped"])
                 continue
+            mlflow.set_tag(f"partition_{row['partition']}.stopped_by", row["stopped_by"])
             mlflow.log_metrics({f"partition_{row['partition']}.{name}": value for name, value in row["metrics"].items()})
             model = forecasting.build_lstm(config.seq_len, config.units, config.learning_rate)
             model.set_weights([np.asarray(weights, dtype=np.float32) for weights in row["weights"]])
@@ -190,6 +192,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     for row in table:
         if "skipped" in row:
             log.warning("partition %d skipped: %s", row["partition"], row["skipped"])
+        elif row["stopped_by"] == "time_budget":
+            log.warning("partition %d stopped at its %.0f-minute training budget after %d epochs, still improving; "
+                        "it has the best epoch's weights (epoch %d)", row["partition"], args.training_budget_minutes,
+                        row["epochs_trained"], row["best_epoch"] + 1)  # fmt: skip
     if all("skipped" in row for row in table):
         raise lake.JobInputError("every partition was skipped: too few training windows for --min-train-windows")
     run_id = log_to_mlflow(args, config, table)

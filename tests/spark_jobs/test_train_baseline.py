@@ -98,6 +98,8 @@ def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tm
         prefix = f"partition_{row['partition']}"
         assert {f"{prefix}.{split}_{name}" for split in ("validation", "test")
                 for name in ("rmse", "mae", "persistence_rmse")} <= set(run.data.metrics)  # fmt: skip
+        # Two epochs, patience 10: the epoch limit ends every fit.
+        assert row["stopped_by"] == run.data.tags[f"{prefix}.stopped_by"] == "max_epochs"
         model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/partition-{row['partition']}")
         assert np.asarray(model.predict(np.zeros((7, 6, 1), dtype=np.float32))).shape == (7, 1)
     for row in skipped:
