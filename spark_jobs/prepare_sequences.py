@@ -235,7 +235,11 @@ def write_windows(
                 final = f"{root}/split={split}/{part_name}"
                 temporary = f"{root}/split={split}/.{part_name}.{uuid.uuid4().hex}.tmp"
                 filesystem.create_dir(f"{root}/split={split}", recursive=True)
-                writers[split] = (pq.ParquetWriter(temporary, windows.schema, filesystem=filesystem), temporary, final)
+                # Dictionaries for the sensor names only: Spark's vectorized reader fails on a
+                # dictionary-encoded float list whose elements are all null (no seasonal
+                # forecast in the whole file), and float dictionaries save nothing here.
+                writer = pq.ParquetWriter(temporary, windows.schema, filesystem=filesystem, use_dictionary=["sensor_id"])
+                writers[split] = (writer, temporary, final)
             writers[split][0].write_table(windows)
     finally:
         for writer, _, _ in writers.values():

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pytest
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from spark_jobs import prepare_sequences as prep
@@ -134,6 +135,22 @@ def test_seasonal_periods_default_to_one_day_at_the_sampling_interval():
         prep.seasonal_periods("day", 7)
     with pytest.raises(argparse.ArgumentTypeError):
         prep.parse_seasonal_periods("24,0")
+
+
+def test_windows_without_any_seasonal_forecast_are_readable_by_spark(spark, tmp_path):
+    # A season longer than the readings: every seasonal forecast is null in the written file.
+    rows = [("a", m, float(m)) for m in range(6)]
+    table = pa.table({
+        "sensor_id": [sensor for sensor, _, _ in rows],
+        "timestamp": pa.array([at(m).replace(tzinfo=timezone.utc) for _, m, _ in rows], prep.UTC_MICROS),
+        "value": pa.array([value for _, _, value in rows], pa.float32()),
+    })  # fmt: skip
+    cutter = prep.WindowCutter(seq_len=2, horizon=1, sampling_interval_seconds=60, train_cut=NEVER, test_cut=NEVER,
+                               seasonal_periods=(1440,))  # fmt: skip
+    counts = prep.write_windows(table.to_batches(), cutter, str(tmp_path), "part-00000.parquet")
+    assert counts["train"] == (4, 4)
+    windows = spark.read.parquet(str(tmp_path / "split=train"))
+    assert windows.where(~F.forall("seasonal_naive", lambda forecast: forecast.isNotNull())).count() == 4
 
 
 def test_split_is_chronological_and_windows_across_a_cut_straddle():
