@@ -54,15 +54,17 @@ SUMS_SCHEMA = "model string, windows double, squared double, absolute double"
 
 
 def batch_error_sums(
-    batch: pa.RecordBatch, models: dict, partition_models: dict, sensor_partition: dict[str, int], seasons: list[int]
+    batch: pa.RecordBatch, models: dict, partition_models: dict, sensor_partition: dict[str, int], seasons: dict[int, int]
 ) -> dict[str, np.ndarray]:
     """Each model's and naive forecast's error sums (forecasting.error_sums) on one batch of
-    windows with statistics, in original units."""
+    windows with statistics, in original units. ``seasons``: each scored season's column in the
+    windows' ``seasonal_naive`` lists."""
     table = pa.Table.from_batches([batch])
     x, y = forecasting.arrow_window_tensors(table)
     mean, std = table.column("mean").to_numpy(), table.column("std").to_numpy()
     actual = forecasting.to_original_units(y, mean, std)
-    forecasts = forecasting.naive_forecasts(x, forecasting.seasonal_naive_matrix(table), seasons)
+    seasonal = forecasting.seasonal_naive_matrix(table)[:, list(seasons.values())]
+    forecasts = forecasting.naive_forecasts(x, seasonal, list(seasons))
     forecasts |= {name: model.predict(x, verbose=0)[:, 0] for name, model in models.items()}
     sums = {
         name: forecasting.error_sums(forecasting.to_original_units(normalized, mean, std), actual)
@@ -79,7 +81,7 @@ def batch_error_sums(
 
 
 def score_windows(windows: DataFrame, model_specs: dict, partition_specs: dict, sensor_partition: dict,
-                  seasons: list[int]) -> dict:  # fmt: skip
+                  seasons: dict[int, int]) -> dict:  # fmt: skip
     """Each model's scores over all windows: partial sums per Spark task, added on the driver."""
 
     def score_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -213,20 +215,38 @@ def read_report(lake_fs: lake.LakeFileSystem, spark: SparkSession, lake_root: st
     return json.loads("\n".join(spark.sparkContext.textFile(path, 1).collect()))
 
 
-def windows_with_every_naive_forecast(spark: SparkSession, test_path: str, stats_path: str) -> tuple[DataFrame, int]:
-    """The test windows with their sensor's statistics, leaving out (and counting) those
-    without every seasonal naive forecast, so that every row of the table scores the same ones."""
+def scored_seasons(windows: DataFrame, seasons: list[int]) -> dict[int, int]:
+    """The seasons whose naive forecast at least one test window has, with their column in the
+    ``seasonal_naive`` lists. A season no window has (the lake holds no readings that far before
+    the test period, as on a new deployment's first days) is left out of the table, not a failure."""
+    if not seasons:
+        return {}
+    found = windows.agg(
+        *(F.max(F.col("seasonal_naive")[column].isNotNull().cast("int")).alias(str(column)) for column in range(len(seasons)))
+    ).first()
+    return {season: column for column, season in enumerate(seasons) if found[str(column)]}
+
+
+def windows_with_every_naive_forecast(
+    spark: SparkSession, test_path: str, stats_path: str, seasons: list[int]
+) -> tuple[DataFrame, int, dict[int, int]]:
+    """The test windows with their sensor's statistics, leaving out (and counting) those without
+    every scored season's naive forecast, so that every row of the table scores the same ones;
+    and the scored seasons (scored_seasons)."""
     windows = spark.read.parquet(test_path).select("sensor_id", "inputs", "target", "seasonal_naive")
-    complete = F.forall("seasonal_naive", lambda forecast: forecast.isNotNull())
+    scored = scored_seasons(windows, seasons)
+    complete = F.lit(True)
+    for column in scored.values():
+        complete = complete & F.col("seasonal_naive")[column].isNotNull()
     excluded = windows.where(~complete).count()
     windows = windows.where(complete)
     if windows.isEmpty():
         raise lake.JobInputError(
-            f"no test window in {test_path} has every seasonal naive forecast ({excluded} have not): the readings a "
-            "season before the test period are missing; lengthen lookback_days or change seasonal_periods"
+            f"no test window in {test_path} has every scored seasonal naive forecast ({excluded} have not): the "
+            "readings a season before the test period are missing; lengthen lookback_days or change seasonal_periods"
         )
     stats = spark.read.parquet(stats_path).select("sensor_id", "mean", "std")
-    return windows.join(F.broadcast(stats), "sensor_id"), excluded
+    return windows.join(F.broadcast(stats), "sensor_id"), excluded, scored
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
@@ -267,13 +287,17 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     sensor_partition = {sensor: row["partition"] for row in trained for sensor in row["sensors"]}
     sources[BASELINES] = f"runs:/{baseline['mlflow_run_id']}/partition-* ({len(trained)} models)"
     seasons = sequences["seasonal_periods"]
-    naive = forecasting.naive_sources(seasons, sequences["seasonal_lags"])
+    lags = dict(zip(seasons, sequences["seasonal_lags"]))
+    windows, excluded, scored = windows_with_every_naive_forecast(spark, test_path, stats_path, seasons)
+    naive = forecasting.naive_sources(list(scored), [lags[season] for season in scored])
     sources |= naive
-
-    windows, excluded = windows_with_every_naive_forecast(spark, test_path, stats_path)
-    scores = score_windows(windows, model_specs, partition_specs, sensor_partition, seasons)
+    scores = score_windows(windows, model_specs, partition_specs, sensor_partition, scored)
     rows = comparison_rows(scores, sources, set(naive))
     table = comparison_text(rows)
+    unscored = [season for season in seasons if season not in scored]
+    for season in unscored:
+        table += (f"\n{forecasting.seasonal_naive_name(season)} is not scored: no test window has the reading "
+                  f"{lags[season]} steps before its target (the lake's readings start too late)")  # fmt: skip
     if excluded:
         table += f"\n{excluded} test windows without a seasonal naive forecast are left out of every row"
 
@@ -312,6 +336,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "comparison": rows,
         "comparison_table": table,
         "test_windows_left_out": excluded,
+        "unscored_seasonal_periods": unscored,
         "best_naive_forecast": gate["model"],
         "min_skill": args.min_skill,
         "champion_promoted": promote,

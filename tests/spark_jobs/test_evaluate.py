@@ -28,7 +28,7 @@ def test_batch_error_sums_score_each_model_and_naive_forecast_in_original_units_
             "std": [2.0, 2.0, 1.0],
         }
     )
-    sums = evaluate.batch_error_sums(batch, {"distributed": Constant(0.5)}, {0: Constant(1.0)}, {"a": 0, "b": 1}, [24])
+    sums = evaluate.batch_error_sums(batch, {"distributed": Constant(0.5)}, {0: Constant(1.0)}, {"a": 0, "b": 1}, {24: 0})
     # Actual readings 12, 12, 0. Distributed forecasts 11, 11, 0.5; persistence 12, 10, 2;
     # seasonal naive 13, 10, -1; the training mean 10, 10, 0.
     assert sums["distributed"].tolist() == [3.0, 2.25, 2.5]
@@ -101,3 +101,26 @@ def test_skill_against_a_perfect_naive_forecast():
     stuck = {"model": "persistence", "naive": True, "rmse": 0.0, "windows": 10}
     promoted, reason = evaluate.champion_decision({"version": 1, "scores": {"rmse": 0.1, "windows": 10}}, None, stuck, 0.0)
     assert not promoted and "is a skill of -inf%" in reason
+
+
+def test_a_season_no_test_window_has_is_not_scored_and_the_others_exclude_their_windows(spark, tmp_path):
+    # Season 24 is missing for window 2 only; season 168 for every window (the lake starts too late).
+    windows = pa.table({
+        "sensor_id": ["a", "a", "b"],
+        "inputs": [[0.0, 1.0], [1.0, 0.0], [0.0, 2.0]],
+        "target": pa.array([1.0, 1.0, 0.0], pa.float32()),
+        "seasonal_naive": pa.array([[1.5, None], [None, None], [-1.0, None]], pa.list_(pa.float32())),
+    })  # fmt: skip
+    import pyarrow.parquet as pq
+
+    pq.write_table(windows, tmp_path / "test.parquet", use_dictionary=["sensor_id"])
+    spark.createDataFrame([("a", 10.0, 2.0), ("b", 0.0, 1.0)], "sensor_id string, mean double, std double").write.parquet(
+        str(tmp_path / "stats")
+    )
+    kept, excluded, scored = evaluate.windows_with_every_naive_forecast(
+        spark, str(tmp_path / "test.parquet"), str(tmp_path / "stats"), [24, 168]
+    )
+    assert (scored, excluded) == ({24: 0}, 1)
+    assert sorted((row.sensor_id, row.target, row.mean) for row in kept.collect()) == [("a", 1.0, 10.0), ("b", 0.0, 0.0)]
+    assert evaluate.scored_seasons(spark.read.parquet(str(tmp_path / "test.parquet")), []) == {}
+
