@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import tempfile
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -304,6 +305,7 @@ def train(spec: RankSpec) -> dict:
             "test": scores_on_test_windows(summed),
             "weights_digest": weights_digest(model),
             "logged_to_mlflow": run is not None,
+            "hostname": socket.gethostname(),  # where the rank ran: one executor's machine or container
         }
         if rank == 0:
             result |= log_results(spec, model, result, test, predicted, global_train_windows)

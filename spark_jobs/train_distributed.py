@@ -91,6 +91,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     forecasting.add_schedule_arguments(parser)
     parser.add_argument("--plot-sensors", type=int, default=3, help="sensors in the forecast-vs-actual plot")
     parser.add_argument("--start-timeout", type=int, default=300, help="seconds to wait for the ranks' tasks")
+    parser.add_argument(
+        "--nics",
+        type=lambda text: [name for name in text.split(",") if name],
+        default=[],
+        help="network interfaces for the ranks' traffic and the driver's rendezvous, comma-separated, e.g. eth0 "
+        "(default: those the ranks and the driver share, which include loopback when every rank runs on one host)",
+    )
     parser.add_argument("--model-name", default=tracking.MODEL_NAME, help="registered model name")
     tracking.add_arguments(parser)
     return parser.parse_args(argv)
@@ -143,7 +150,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     results = sorted(
         horovod.spark.run(
             ranks.train, args=(spec,), num_proc=args.num_proc, use_gloo=True,
-            start_timeout=args.start_timeout, env=dict(os.environ),
+            start_timeout=args.start_timeout, env=dict(os.environ), nics=set(args.nics) or None,
         ),
         key=lambda result: result["rank"],
     )  # fmt: skip
@@ -163,7 +170,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
                                           "effective_learning_rate", "train_loss", "val_loss", "learning_rate",
                                           "epoch_seconds", "train_seconds", "windows_per_second")},
         "ranks": [
-            {name: result[name] for name in ("rank", "train_windows", "weights_digest", "logged_to_mlflow")}
+            {name: result[name] for name in ("rank", "hostname", "train_windows", "weights_digest", "logged_to_mlflow")}
             for result in results
         ],
         "superseded_versions": retired,

@@ -102,3 +102,10 @@ def test_a_rerun_day_keeps_one_version_and_never_deletes_one_holding_an_alias(tm
     assert retired == {"deleted": [3], "kept_with_alias": [2]}
     assert sorted(int(version.version) for version in client.search_model_versions("name = 'm'")) == [1, 2, 4]
     assert client.get_model_version("m", "2").tags["superseded_by"] == "4"
+
+
+def test_network_interfaces_are_a_comma_separated_list_and_default_to_horovods_choice():
+    required = ["--lake", "/lake", "--run-date", "2026-11-25"]
+    assert train_distributed.parse_args(required).nics == []
+    assert train_distributed.parse_args([*required, "--nics", "eth0"]).nics == ["eth0"]
+    assert train_distributed.parse_args([*required, "--nics", "eth0,ib0"]).nics == ["eth0", "ib0"]
