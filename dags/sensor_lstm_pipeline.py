@@ -39,7 +39,7 @@ DAG_ID = "sensor_lstm_pipeline"
 PROJECT_DIR = os.environ.get("SENSOR_LSTM_HOME", str(Path(__file__).resolve().parents[1]))
 LAKE = os.environ.get("SENSOR_LSTM_LAKE", f"{PROJECT_DIR}/var/lake")
 JOBS_DIR = f"{PROJECT_DIR}/spark_jobs"
-START_DATE = pendulum.parse(os.environ.get("SENSOR_LSTM_START_DATE", "2026-11-01"), tz="UTC")
+START_DATE = pendulum.parse(os.environ.get("SENSOR_LSTM_START_DATE") or "2026-11-01", tz="UTC")
 # Unpausing a catching-up DAG schedules a run for every day since START_DATE.
 CATCHUP = os.environ.get("SENSOR_LSTM_CATCHUP", "true").lower() == "true"
 
@@ -53,6 +53,13 @@ SPARK_CONF = {
 SPARK_ENV = {"PYTHONPATH": PROJECT_DIR}
 
 RUN_DAY = "{{ run_day(params, data_interval_start, dag_run) }}"
+# Cores the Spark cluster offers (all workers together); 0 when unknown, as with a local[*] master.
+SPARK_CLUSTER_CORES = int(os.environ.get("SENSOR_LSTM_SPARK_CORES", "0"))
+# The network interfaces Horovod's ranks and its driver talk over, comma-separated; empty: the ones
+# they share. On a cluster, name the one that reaches across machines: when every rank lands on
+# one worker, the shared ones include loopback, and the ranks then look for the driver's
+# rendezvous server on their own host.
+HOROVOD_NICS = os.environ.get("SENSOR_LSTM_HOROVOD_NICS", "")
 
 
 def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
@@ -62,6 +69,16 @@ def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
     if data_interval_start is not None:
         return data_interval_start.astimezone(timezone.utc).date().isoformat()
     return (dag_run.run_after.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
+
+
+def baseline_cores(params: dict, cluster_cores: int = SPARK_CLUSTER_CORES) -> int:
+    """The cores train_baseline may hold: one per partition, but never the ones train_distributed's
+    ranks need beside it. On a standalone cluster the first application to register takes what it
+    asks for, and Horovod's ranks must all start together or the attempt times out."""
+    wanted = params["partitions"]
+    if cluster_cores <= 0:
+        return wanted
+    return max(1, min(wanted, cluster_cores - params["num_proc"] * params["threads_per_rank"]))
 
 
 MLFLOW_EXPERIMENT = os.environ.get("SENSOR_LSTM_MLFLOW_EXPERIMENT", "sensor_lstm_pipeline")
@@ -108,7 +125,7 @@ def spark_job(
 default_args = {
     "owner": "sensor-lstm",
     "retries": int(os.environ.get("SENSOR_LSTM_TASK_RETRIES", "2")),
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": timedelta(seconds=int(os.environ.get("SENSOR_LSTM_TASK_RETRY_DELAY_SECONDS", "120"))),
     "retry_exponential_backoff": True,
 }
 
@@ -122,7 +139,7 @@ with DAG(
     max_active_runs=1,
     default_args=default_args,
     tags=["sensors", "spark", "lstm"],
-    user_defined_macros={"run_day": run_day},
+    user_defined_macros={"run_day": run_day, "baseline_cores": baseline_cores},
     params={
         "day": Param(
             None,
@@ -226,8 +243,8 @@ with DAG(
         execution_timeout=timedelta(hours=1),
     )  # fmt: skip
 
-    # One task (one core) trains each partition: on a standalone cluster, where an application
-    # takes every free core by default, holding more would starve train_distributed's ranks beside it.
+    # One task (one core) trains each partition. On a standalone cluster an application takes every
+    # free core by default: capped, so train_distributed's ranks beside it always get theirs.
     train_baseline = spark_job(
         "train_baseline",
         [
@@ -237,7 +254,7 @@ with DAG(
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=2),
-        spark_conf={"spark.cores.max": "{{ params.partitions }}"},
+        spark_conf={"spark.cores.max": "{{ baseline_cores(params) }}"},
     )  # fmt: skip
 
     # Each rank is one Spark task holding whole cores; the application asks for no more.
@@ -246,6 +263,7 @@ with DAG(
         [
             "--num-proc", "{{ params.num_proc }}",
             "--threads-per-rank", "{{ params.threads_per_rank }}",
+            *(["--nics", HOROVOD_NICS] if HOROVOD_NICS else []),
             "--units", "{{ params.lstm_units }}",
             *TRAINING_ARGS,
             "--model-name", MODEL_NAME,
@@ -254,6 +272,9 @@ with DAG(
         execution_timeout=timedelta(hours=2),
         spark_conf={
             "spark.task.cpus": "{{ params.threads_per_rank }}",
+            # A rank run again alone cannot rejoin its peers' gloo ring: a lost rank fails the
+            # attempt at once, and Airflow's retry starts every rank afresh.
+            "spark.task.maxFailures": "1",
             "spark.cores.max": "{{ params.num_proc * params.threads_per_rank }}",
         },
     )  # fmt: skip

@@ -21,6 +21,9 @@ def dagbag():
         patch.setenv("SENSOR_LSTM_HOME", "/opt/sensor-lstm")
         patch.setenv("SENSOR_LSTM_LAKE", "/data/lake")
         patch.delenv("SENSOR_LSTM_TASK_RETRIES", raising=False)
+        patch.delenv("SENSOR_LSTM_TASK_RETRY_DELAY_SECONDS", raising=False)
+        patch.delenv("SENSOR_LSTM_SPARK_CORES", raising=False)
+        patch.setenv("SENSOR_LSTM_HOROVOD_NICS", "eth0")
         patch.delenv("SENSOR_LSTM_CATCHUP", raising=False)
         patch.delenv("SENSOR_LSTM_MLFLOW_EXPERIMENT", raising=False)
         patch.delenv("SENSOR_LSTM_MODEL_NAME", raising=False)
@@ -229,16 +232,29 @@ def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, m
     ]  # fmt: skip
 
 
+def test_train_baseline_leaves_train_distributed_its_cores_on_a_cluster_of_known_size():
+    import runpy
+
+    baseline_cores = runpy.run_path(str(DAGS_DIR / "sensor_lstm_pipeline.py"))["baseline_cores"]
+    defaults = {"partitions": 4, "num_proc": 2, "threads_per_rank": 1}
+    assert baseline_cores(defaults, cluster_cores=0) == 4  # unknown (local[*]): one core per partition
+    assert baseline_cores(defaults, cluster_cores=4) == 2  # the compose cluster: 2 workers x 2 cores
+    assert baseline_cores(defaults, cluster_cores=16) == 4
+    assert baseline_cores({**defaults, "threads_per_rank": 2}, cluster_cores=4) == 1  # never zero
+
+
 def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     params = {"num_proc": 3, "threads_per_rank": 2, "epochs": 7, "training_budget_minutes": 12.5}
     command = rendered_command(dag, "train_distributed", params, extra_context=run_context("train_distributed"))
     assert "spark.task.cpus=2" in command and "spark.cores.max=6" in command
+    assert "spark.task.maxFailures=1" in command  # a lost rank fails the attempt; the retry starts all
     assert command[command.index("/opt/sensor-lstm/spark_jobs/train_distributed.py") + 1 :] == [
         "--lake", "/data/lake",
         "--run-date", "2026-11-25",
         "--num-proc", "3",
         "--threads-per-rank", "2",
+        "--nics", "eth0",  # SENSOR_LSTM_HOROVOD_NICS, a deployment setting
         "--units", "32",
         "--epochs", "7",
         "--patience", "10",
