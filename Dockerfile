@@ -6,11 +6,20 @@
 #
 #   docker build --build-arg SENSOR_LSTM_CODE_VERSION="$(git rev-parse HEAD)" -t sensor-lstm .
 #
-# Needs BuildKit (Docker 23 or newer) for the pip cache mounts. The environment is built the way
-# scripts/bootstrap.sh builds it, without the test-only requirements-dev.txt.
+# Needs BuildKit (Docker 23 or newer) for the pip cache and secret mounts. The environment is built
+# the way scripts/bootstrap.sh builds it, without the test-only requirements-dev.txt.
+#
+# Build arguments and secrets (docker-compose.yaml passes them from .env):
+#   PYTHON_BASE_IMAGE   the official Python image by default; machines that reach no image registry
+#                       pass a local stand-in (`scripts/docker_engine.sh standin-bases`)
+#   secret pip_ca_bundle  optional PEM bundle pip trusts instead of its own, for package indexes
+#                       reached through a TLS-inspecting proxy: `--secret id=pip_ca_bundle,src=FILE`.
+#                       Mounted only while pip runs; never part of a layer.
+
+ARG PYTHON_BASE_IMAGE=python:3.11.16-slim-bookworm
 
 # --- builder: the virtual environment, with Horovod compiled from source -------------------------
-FROM python:3.11.16-slim-bookworm AS builder
+FROM ${PYTHON_BASE_IMAGE} AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # Horovod's build needs g++, make and a CMake 3.x: Debian's (3.25). CMake 4 from PyPI rejects
@@ -29,19 +38,23 @@ COPY constraints.txt requirements.txt requirements-horovod.txt requirements-stac
 # The same order and flags as scripts/bootstrap.sh. The Spark provider pulls in pyspark-client,
 # whose files overlap PySpark's: PySpark is reinstalled last to put its own files back.
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -m venv /opt/venv \
+    --mount=type=secret,id=pip_ca_bundle \
+    { [ ! -s /run/secrets/pip_ca_bundle ] || export PIP_CERT=/run/secrets/pip_ca_bundle; } \
+    && python -m venv /opt/venv \
     && pip install -c constraints.txt pip setuptools wheel \
     && pip install -c constraints.txt -r requirements.txt -r requirements-stack.txt \
     && pip install --force-reinstall --no-deps -c constraints.txt pyspark
 
 # Horovod against the TensorFlow installed above, with gloo and without MPI.
-RUN HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
+RUN --mount=type=secret,id=pip_ca_bundle \
+    { [ ! -s /run/secrets/pip_ca_bundle ] || export PIP_CERT=/run/secrets/pip_ca_bundle; } \
+    && HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
     HOROVOD_WITHOUT_MPI=1 HOROVOD_WITH_GLOO=1 HOROVOD_CPU_OPERATIONS=gloo \
     MAKEFLAGS=-j"$(nproc)" \
     pip install --no-build-isolation --no-cache-dir -c constraints.txt -r requirements-horovod.txt
 
 # --- runtime: Java 17 and the environment, no compilers ----------------------------------------
-FROM python:3.11.16-slim-bookworm AS runtime
+FROM ${PYTHON_BASE_IMAGE} AS runtime
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # PySpark 4 needs Java 17; Spark's launch scripts call ps (procps). The JRE's postinst links man
@@ -92,7 +105,9 @@ COPY . /opt/sensor-lstm
 # Last, so a new code version only rebuilds this layer. tracking.code_version() falls back to
 # `git`, which the image does not have: keep it non-empty.
 ARG SENSOR_LSTM_CODE_VERSION=unknown
-ENV SENSOR_LSTM_CODE_VERSION=${SENSOR_LSTM_CODE_VERSION}
+# MLflow asks GitPython for the commit, and without git it warns in every task log.
+ENV SENSOR_LSTM_CODE_VERSION=${SENSOR_LSTM_CODE_VERSION} \
+    GIT_PYTHON_REFRESH=quiet
 LABEL org.opencontainers.image.title="sensor-lstm" \
       org.opencontainers.image.revision="${SENSOR_LSTM_CODE_VERSION}"
 

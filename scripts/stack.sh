@@ -32,6 +32,8 @@ stack_dir=$SENSOR_LSTM_VAR/stack
 pid_dir=$stack_dir/pids
 log_dir=$stack_dir/logs
 
+# Where the UIs listen: this machine only, unless a wider address is asked for.
+bind_address=${SENSOR_LSTM_BIND_ADDRESS:-127.0.0.1}
 airflow_port=${AIRFLOW_UI_PORT:-8080}
 mlflow_port=${MLFLOW_PORT:-5000}
 spark_master_port=${SPARK_MASTER_PORT:-7077}
@@ -76,11 +78,11 @@ service_command() {
                 --webui-port "${spark_worker_ui_ports[n-1]}" --work-dir "$stack_dir/$1" \
                 --cores "${SPARK_WORKER_CORES:-2}" --memory "${SPARK_WORKER_MEMORY:-4g}" "$spark_master_url" ;;
         mlflow)
-            echo mlflow server --host 127.0.0.1 --port "$mlflow_port" --workers 1 \
+            echo mlflow server --host "$bind_address" --port "$mlflow_port" --workers 1 \
                 --backend-store-uri "sqlite:///$stack_dir/mlflow.db" \
                 --serve-artifacts --artifacts-destination "$stack_dir/mlflow-artifacts" \
                 --allowed-hosts "127.0.0.1:$mlflow_port,localhost:$mlflow_port" ;;
-        airflow-api-server) echo airflow api-server --host 127.0.0.1 --port "$airflow_port" ;;
+        airflow-api-server) echo airflow api-server --host "$bind_address" --port "$airflow_port" ;;
         airflow-scheduler) echo airflow scheduler ;;
         airflow-dag-processor) echo airflow dag-processor ;;
         airflow-triggerer) echo airflow triggerer ;;
