@@ -147,11 +147,16 @@ class Services:
 
 
 def listening_addresses(ports) -> dict[int, set[str]]:
-    """For each port, the local addresses a socket on this machine listens on it at."""
+    """For each port, the local addresses a socket on this machine listens on it at (an IPv6
+    socket bound to an IPv4 address, as Java's are, counts as that IPv4 address)."""
+    import ipaddress
+
     import psutil
 
     found: dict[int, set[str]] = {port: set() for port in ports}
     for connection in psutil.net_connections(kind="tcp"):
         if connection.status == psutil.CONN_LISTEN and connection.laddr.port in found:
-            found[connection.laddr.port].add(connection.laddr.ip)
+            address = ipaddress.ip_address(connection.laddr.ip)
+            mapped = getattr(address, "ipv4_mapped", None)
+            found[connection.laddr.port].add(str(mapped or address))
     return found
