@@ -12,7 +12,7 @@ env:  ## create or reuse the cached environment and print its path
 demo:  ## generate a sample and run the DAG over its last day with `airflow dags test`
 	scripts/demo.sh
 
-test:  ## run every test: unit, DAG and integration
+test:  ## run every test: unit, DAG, integration, the local stack and the compose stack (installs Docker where missing)
 	scripts/test.sh
 
 up:  ## start the local stack on 127.0.0.1 (Spark master + 2 workers, MLflow, Airflow), wait until healthy
