@@ -1,13 +1,15 @@
+import gzip
 import json
 from datetime import date, datetime
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs import ingest
+from spark_jobs import ingest, lake
 from tests.conftest import utc
 
 START, END = utc(2026, 11, 25), utc(2026, 11, 26)
+RULES = ingest.Rules(START, END)
 FILE = "sensor_readings_2026-11-25.csv"
 
 
@@ -16,7 +18,7 @@ def lines_frame(spark, *rows):
 
 
 def classified_rows(spark, *texts):
-    frame = ingest.classify_lines(lines_frame(spark, *[(FILE, text) for text in texts]), START, END)
+    frame = ingest.classify_lines(lines_frame(spark, *[(FILE, text) for text in texts]), RULES)
     return [(row.line_text, row.reason) for row in frame.collect()]
 
 
@@ -58,8 +60,7 @@ def test_each_bad_row_kind_gets_its_reason(spark):
 def test_timestamps_become_utc_and_readings_doubles(spark):
     frame = ingest.classify_lines(
         lines_frame(spark, (FILE, " s1 , 2026-11-25T01:30:00+01:00 , 2.25 "), (FILE, "s2,2026-11-25 00:00:05,-3")),
-        START,
-        END,
+        RULES,
     )
     assert [(row.sensor_id, row.timestamp, row.reading, row.reason) for row in frame.collect()] == [
         ("s1", datetime(2026, 11, 25, 0, 30), 2.25, None),
@@ -68,7 +69,7 @@ def test_timestamps_become_utc_and_readings_doubles(spark):
 
 
 def test_duplicates_keep_the_copy_from_the_latest_file_then_the_smallest_line(spark):
-    later_file = "sensor_readings_2026-11-25.v2.csv"
+    later_file = "sensor_readings_2026-11-25.csv.gz"
     lines = lines_frame(
         spark,
         (FILE, "s1,2026-11-25T00:00:00Z,1.0"),
@@ -80,7 +81,7 @@ def test_duplicates_keep_the_copy_from_the_latest_file_then_the_smallest_line(sp
         (FILE, "s1,2026-11-25T00:01:00Z,oops"),
         (FILE, "s1,2026-11-25T00:01:00Z,-inf"),  # rejected, and sorts before the kept copy
     )
-    marked = ingest.mark_duplicates(ingest.classify_lines(lines, START, END))
+    marked = ingest.mark_duplicates(ingest.classify_lines(lines, RULES))
     assertDataFrameEqual(
         ingest.clean_readings(marked),
         [
@@ -90,23 +91,20 @@ def test_duplicates_keep_the_copy_from_the_latest_file_then_the_smallest_line(sp
         ],
     )
     assert ingest.count_outcomes(marked) == {
-        "rows_read": 8,
+        "2026-11-25": {"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "non_finite_reading": 1}
+    }
+    assert ingest.summarize({"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "header": 2}) == {
+        "rows_read": 7,
+        "header_lines": 2,
         "rows_written": 3,
         "duplicates_dropped": 3,
-        "rows_quarantined": 2,
-        "quarantined_by_reason": {
-            "missing_field": 0,
-            "extra_field": 0,
-            "bad_timestamp": 0,
-            "non_numeric_reading": 1,
-            "non_finite_reading": 1,
-            "outside_data_interval": 0,
-        },
+        "rows_quarantined": 1,
+        "quarantined_by_reason": {reason: int(reason == "non_numeric_reading") for reason in ingest.REASONS},
     }
 
 
 def test_quarantine_rows_keep_the_raw_line_and_the_file_day(spark):
-    marked = ingest.mark_duplicates(ingest.classify_lines(lines_frame(spark, (FILE, "s1,x,1")), START, END))
+    marked = ingest.mark_duplicates(ingest.classify_lines(lines_frame(spark, (FILE, "s1,x,1")), RULES))
     assert [tuple(row) for row in ingest.quarantined_rows(marked).collect()] == [
         (FILE, "s1,x,1", "bad_timestamp", date(2026, 11, 25))
     ]
@@ -132,8 +130,8 @@ def test_rerun_replaces_only_its_own_partition(spark, tmp_path):
     write_landing(tmp_path, "2026-11-24", "s1,2026-11-24T00:00:00Z,1.0")
     write_landing(tmp_path, "2026-11-25", "s1,2026-11-25T00:00:00Z,2.0", "s1,2026-11-25T00:00:00Z,2.0", "s1,bad,3")
     run_ingest(spark, tmp_path, "2026-11-24")
-    first = run_ingest(spark, tmp_path, "2026-11-25")
-    again = run_ingest(spark, tmp_path, "2026-11-25")
+    first = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
+    again = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
     assert first == again
     assert (first["rows_read"], first["rows_written"], first["rows_quarantined"], first["duplicates_dropped"]) == (
         3,
@@ -174,3 +172,173 @@ def test_no_input_is_an_error_unless_allowed(spark, tmp_path):
         run_ingest(spark, tmp_path, "2026-11-25")
     assert run_ingest(spark, tmp_path, "2026-11-25", "--allow-empty")["status"] == "no_data"
     assert not (tmp_path / "readings").exists()
+
+
+GOOD_DAY = ["s1,2026-11-25T00:00:00Z,1.0", "s1,2026-11-25T00:01:00Z,2.0", "s2,2026-11-25T00:00:00Z,3.0"]
+GOOD_READINGS = [
+    ("s1", "2026-11-25T00:00:00", 1.0, "2026-11-25"),
+    ("s1", "2026-11-25T00:01:00", 2.0, "2026-11-25"),
+    ("s2", "2026-11-25T00:00:00", 3.0, "2026-11-25"),
+]
+
+
+def landing_path(lake_dir, day="2026-11-25", suffix=".csv"):
+    return lake_dir / "landing" / f"sensor_readings_{day}{suffix}"
+
+
+def lake_state(lake_dir):
+    """Every file under the readings, quarantine and report folders, with its bytes."""
+    return {
+        str(path.relative_to(lake_dir)): path.read_bytes()
+        for folder in ("readings", "quarantine", "reports")
+        for path in sorted((lake_dir / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+BAD_REDELIVERIES = {
+    "empty": (b"", ingest.NoInputError, r"no readings in the landing files for 2026-11-25 \(empty, or a header only\)"),
+    "header_only": (b"sensor_id,timestamp,reading\n", ingest.NoInputError, "empty, or a header only"),
+    "new_fourth_column": (
+        b"sensor_id,timestamp,reading,unit\ns1,2026-11-25T00:00:00Z,1.0,C\ns1,2026-11-25T00:01:00Z,2.0,C\n",
+        ingest.RejectedInputError,
+        "the delivery for 2026-11-25 is rejected: its header is not 'sensor_id,timestamp,reading'",
+    ),
+    "another_column_order": (
+        b"timestamp,sensor_id,reading\n2026-11-25T00:00:00Z,s1,1.0\n",
+        ingest.RejectedInputError,
+        "its header is not 'sensor_id,timestamp,reading'",
+    ),
+    "every_row_quarantined": (
+        b"sensor_id;timestamp;reading\ns1;2026-11-25T00:00:00Z;1.0\ns1;2026-11-25T00:01:00Z;2.0\n",
+        ingest.RejectedInputError,
+        r"3 of 3 rows quarantined \(100%; at most 10% allowed\), mostly missing_field \(3\), "
+        r"e.g. sensor_readings_2026-11-25.csv: 's1;2026-11-25T00:00:00Z;1.0'",
+    ),
+    "gzip_bytes_in_a_csv": (
+        gzip.compress(b"sensor_id,timestamp,reading\ns1,2026-11-25T00:00:00Z,1.0\n"),
+        lake.JobInputError,
+        "sensor_readings_2026-11-25.csv is gzip-compressed: name it .csv.gz",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_REDELIVERIES)
+def test_a_bad_redelivery_fails_clearly_and_keeps_the_good_day(spark, tmp_path, kind):
+    content, error, message = BAD_REDELIVERIES[kind]
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    good = lake_state(tmp_path)
+    landing_path(tmp_path).write_bytes(content)
+    with pytest.raises(error, match=message):
+        run_ingest(spark, tmp_path, "2026-11-25")
+    assert lake_state(tmp_path) == good
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_a_redelivery_with_too_many_bad_rows_is_rejected_at_the_gate_param(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY, "s1,2026-11-25T00:09:00Z,abc")
+    with pytest.raises(ingest.RejectedInputError, match=r"1 of 4 rows quarantined \(25%; at most 20% allowed\)"):
+        run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.2")
+    assert run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.3")["rows_quarantined"] == 1
+
+
+def test_an_empty_redelivery_allowed_to_be_empty_is_no_data_and_keeps_the_day(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    landing_path(tmp_path).write_text(ingest.HEADER + "\n")
+    report = run_ingest(spark, tmp_path, "2026-11-25", "--allow-empty")
+    assert (report["status"], report["days_without_readings"], report["partitions"]) == ("no_data", ["2026-11-25"], [])
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_a_fully_quoted_redelivery_is_the_same_day(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    quoted = ['"sensor_id","timestamp","reading"'] + [
+        ",".join(f'"{field}"' for field in line.split(",")) for line in GOOD_DAY
+    ]
+    landing_path(tmp_path).write_text("\n".join(quoted) + "\n")
+    report = run_ingest(spark, tmp_path, "2026-11-25")
+    assert (report["rows_read"], report["rows_written"], report["header_lines"]) == (3, 3, 1)
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_real_world_csv_bom_quotes_crlf_bad_bytes_long_lines_repeated_headers_and_offsets(spark, tmp_path):
+    lines = [
+        b"\xef\xbb\xbfsensor_id,timestamp,reading",
+        b'"s1",2026-11-25T00:00:00Z,"1.5"',
+        b"s1,2026-11-25T00:01:00Z,2.5",
+        b"s\xff1,2026-11-25T00:02:00Z,3.5",
+        b"s1,2026-11-25T00:03:00Z," + b"9" * 2000,
+        b"sensor_id,timestamp,reading",
+        b"s2,2026-11-25T08:30:00+09:00,4.5",
+        b"s2,2026-11-25T00:30:00-01:00,5.5",
+        b"s2,2026-11-25T00:30:00+01:00,6.5",
+    ]
+    landing_path(tmp_path).parent.mkdir(parents=True)
+    landing_path(tmp_path).write_bytes(b"\r\n".join(lines) + b"\r\n")
+    report = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.6")
+    assert readings_of(spark, tmp_path) == [
+        ("s1", "2026-11-25T00:00:00", 1.5, "2026-11-25"),
+        ("s1", "2026-11-25T00:01:00", 2.5, "2026-11-25"),
+        ("s2", "2026-11-25T01:30:00", 5.5, "2026-11-25"),
+    ]
+    quarantine = spark.read.parquet(str(tmp_path / "quarantine" / "ingest"))
+    assert sorted((row.reason, len(row.line_text)) for row in quarantine.collect()) == [
+        ("invalid_encoding", 28),
+        ("line_too_long", 1024),
+        ("outside_data_interval", 32),
+        ("outside_data_interval", 32),
+    ]
+    assert (report["rows_read"], report["header_lines"], report["rows_written"], report["rows_quarantined"]) == (
+        7,
+        2,
+        3,
+        4,
+    )
+
+
+def test_gzip_landing_files_are_read(spark, tmp_path):
+    landing_path(tmp_path).parent.mkdir(parents=True)
+    landing_path(tmp_path, suffix=".csv.gz").write_bytes(gzip.compress("\n".join([ingest.HEADER, *GOOD_DAY]).encode()))
+    report = run_ingest(spark, tmp_path, "2026-11-25")
+    assert report["files"] == ["sensor_readings_2026-11-25.csv.gz"]
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_extreme_readings_are_out_of_range_within_bounds_that_are_params(spark):
+    assert classified_rows(
+        spark, "s1,2026-11-25T00:00:00Z,1e308", "s1,2026-11-25T00:00:00Z,-1e40", "s1,2026-11-25T00:00:00Z,1e12"
+    ) == [
+        ("s1,2026-11-25T00:00:00Z,1e308", "out_of_range"),
+        ("s1,2026-11-25T00:00:00Z,-1e40", "out_of_range"),
+        ("s1,2026-11-25T00:00:00Z,1e12", None),
+    ]
+    frame = ingest.classify_lines(
+        lines_frame(spark, (FILE, "s1,2026-11-25T00:00:00Z,-5"), (FILE, "s1,2026-11-25T00:00:00Z,101")),
+        ingest.Rules(START, END, reading_min=-5, reading_max=100),
+    )
+    assert [row.reason for row in frame.collect()] == [None, "out_of_range"]
+
+
+def test_sensor_ids_outside_the_documented_set_are_quarantined(spark):
+    longest = "a" * 64
+    assert classified_rows(
+        spark,
+        "x$^$y,2026-11-25T00:00:00Z,1",
+        "s/1,2026-11-25T00:00:00Z,1",
+        "-s1,2026-11-25T00:00:00Z,1",
+        f"{longest}a,2026-11-25T00:00:00Z,1",
+        f"{longest},2026-11-25T00:00:00Z,1",
+        "Plant-2.line_3:temp,2026-11-25T00:00:00Z,1",
+    ) == [
+        ("x$^$y,2026-11-25T00:00:00Z,1", "invalid_sensor_id"),
+        ("s/1,2026-11-25T00:00:00Z,1", "invalid_sensor_id"),
+        ("-s1,2026-11-25T00:00:00Z,1", "invalid_sensor_id"),
+        (f"{longest}a,2026-11-25T00:00:00Z,1", "invalid_sensor_id"),
+        (f"{longest},2026-11-25T00:00:00Z,1", None),
+        ("Plant-2.line_3:temp,2026-11-25T00:00:00Z,1", None),
+    ]
