@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import sys
+import threading
+import time as time_module
 import uuid
-from datetime import date, datetime, time, timezone
-from typing import Iterable
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterable, Iterator
 
 from pyspark.sql import SparkSession
 
@@ -41,6 +46,7 @@ class LakeFileSystem:
 
     def __init__(self, spark: SparkSession, root: str):
         jvm = spark.sparkContext._jvm
+        self._jvm = jvm
         self._path = jvm.org.apache.hadoop.fs.Path
         self._fs = self._path(root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
@@ -50,6 +56,59 @@ class LakeFileSystem:
     def glob(self, pattern: str) -> list[str]:
         statuses = self._fs.globStatus(self._path(pattern)) or []
         return sorted(status.getPath().toString() for status in statuses)
+
+    def read_head(self, path: str, size: int) -> bytes:
+        """The file's first ``size`` bytes (fewer when it is shorter)."""
+        stream = self._fs.open(self._path(path))
+        try:
+            head = bytearray()
+            while len(head) < size and (byte := stream.read()) >= 0:
+                head.append(byte)
+            return bytes(head)
+        finally:
+            stream.close()
+
+    def modified_seconds_ago(self, path: str) -> float:
+        status = self._fs.getFileStatus(self._path(path))
+        return time_module.time() - status.getModificationTime() / 1000
+
+    def touch(self, path: str) -> None:
+        self._fs.setTimes(self._path(path), int(time_module.time() * 1000), -1)
+
+    def create_exclusive(self, path: str, text: str) -> bool:
+        """Create a small file unless it exists; False when it does. Local lakes use the kernel's
+        O_EXCL, which is atomic across processes (and across containers sharing a volume); other
+        file systems Hadoop's create without overwrite, which is atomic on HDFS."""
+        local = self._fs.getUri().getScheme() == "file"
+        if local:
+            local_path = self._path(path).toUri().getPath()
+            os.makedirs(os.path.dirname(local_path), exist_ok=True)
+            try:
+                descriptor = os.open(local_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(descriptor, "w") as stream:
+                stream.write(text)
+            return True
+        try:
+            stream = self._fs.create(self._path(path), False)
+        except Exception as error:  # py4j wraps FileAlreadyExistsException
+            if "FileAlreadyExistsException" in str(error):
+                return False
+            raise
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        return True
+
+    def read_text(self, path: str) -> str:
+        stream = self._fs.open(self._path(path))
+        try:
+            reader = self._jvm.java.io.BufferedReader(self._jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            return "\n".join(iter(reader.readLine, None))
+        finally:
+            stream.close()
 
     def delete(self, path: str) -> None:
         self._fs.delete(self._path(path), True)
@@ -84,17 +143,23 @@ def clear_stale_staging(lake_fs: LakeFileSystem, dataset: str, run_key: str) -> 
         lake_fs.delete(leftover)
 
 
+def retired_path(dataset: str, partition: str) -> str:
+    return f"{dataset}/{STAGING_DIR}/retired-{partition}-{uuid.uuid4().hex[:12]}"
+
+
 def swap_in_partitions(lake_fs: LakeFileSystem, staged: str, dataset: str, partitions: Iterable[str]) -> None:
     """Replace each ``dataset/<partition>`` with ``staged/<partition>``, or remove it.
 
     A partition the staged write did not produce (no rows) is removed, so a rerun on changed
     input never keeps rows the input no longer has. Each swap is two renames: a reader sees the
-    old partition, the new one or, between the renames, none; never a half-written one.
+    old partition, the new one or, between the renames, none; never a half-written one. A crash
+    between them leaves the old partition under ``_staging/retired-<partition>-*``, which
+    ``restore_interrupted_swaps`` puts back.
     """
     for partition in partitions:
         target = f"{dataset}/{partition}"
         source = f"{staged}/{partition}"
-        retired = f"{dataset}/{STAGING_DIR}/retired-{uuid.uuid4().hex[:12]}"
+        retired = retired_path(dataset, partition)
         if lake_fs.exists(target):
             lake_fs.rename(target, retired)
         if lake_fs.exists(source):
@@ -104,6 +169,20 @@ def swap_in_partitions(lake_fs: LakeFileSystem, staged: str, dataset: str, parti
     lake_fs.delete(staged)
 
 
+def restore_interrupted_swaps(lake_fs: LakeFileSystem, dataset: str, partitions: Iterable[str]) -> None:
+    """Undo what a crash in the middle of ``swap_in_partitions`` left: a partition that was moved
+    aside but never replaced comes back; an old copy whose replacement is in place goes."""
+    for partition in partitions:
+        target = f"{dataset}/{partition}"
+        for retired in lake_fs.glob(f"{dataset}/{STAGING_DIR}/retired-{partition}-*"):
+            if lake_fs.exists(target):
+                log.info("removing %s, replaced by an earlier attempt", retired)
+                lake_fs.delete(retired)
+            else:
+                log.warning("restoring %s: an earlier attempt stopped in the middle of replacing it", target)
+                lake_fs.rename(retired, target)
+
+
 def write_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date, report: dict) -> str:
     """The job's counts for a run, as JSON keyed by the run's date; returns its path."""
     path = f"{dataset_path(lake, 'reports')}/{job}/{partition_dir(day)}/report.json"
@@ -111,20 +190,101 @@ def write_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date, report
     return path
 
 
+LOCKS_DIR = "_locks"
+# The holder of a lock touches it this often; a lock untouched for LOCK_STALE_SECONDS belongs to a
+# job that died (a killed driver never releases it) and the next writer takes it over.
+LOCK_HEARTBEAT_SECONDS = 10
+LOCK_STALE_SECONDS = 60
+EXIT_INPUT_ERROR = 2  # bad input or arguments: a retry cannot help
+EXIT_BUSY = 75  # EX_TEMPFAIL: another run writes the same day; a later retry may succeed
+
+
 class JobInputError(ValueError):
     """Bad input or arguments: the job reports it in one line, without a stack trace."""
 
 
+class LakeBusyError(RuntimeError):
+    """Another run holds the lock of a day this job writes."""
+
+
+def lock_path(lake: str, job: str, day: date) -> str:
+    return f"{dataset_path(lake, LOCKS_DIR)}/{job}/{partition_dir(day)}.lock"
+
+
+def acquire(lake_fs: LakeFileSystem, path: str, holder: dict) -> None:
+    text = json.dumps(holder, sort_keys=True)
+    if lake_fs.create_exclusive(path, text):
+        return
+    try:
+        idle = lake_fs.modified_seconds_ago(path)
+        current = lake_fs.read_text(path)
+    except Exception:  # released between the two calls: try once more
+        if lake_fs.create_exclusive(path, text):
+            return
+        raise LakeBusyError(f"{path} is held by another run") from None
+    if idle < LOCK_STALE_SECONDS:
+        raise LakeBusyError(f"{path} is held by {current} (last heartbeat {idle:.0f} s ago): another run is "
+                            "writing the same day; this one stops without writing")  # fmt: skip
+    log.warning("taking over %s from %s, silent for %.0f s", path, current, idle)
+    try:
+        # A rename succeeds for one of several writers racing for the stale lock.
+        lake_fs.rename(path, f"{path}.stale-{uuid.uuid4().hex[:12]}")
+    except OSError:
+        raise LakeBusyError(f"{path} was taken over by another run") from None
+    if not lake_fs.create_exclusive(path, text):
+        raise LakeBusyError(f"{path} was taken over by another run")
+
+
+@contextmanager
+def day_locks(lake_fs: LakeFileSystem, lake: str, job: str, days: Iterable[date]) -> Iterator[None]:
+    """Hold ``<lake>/_locks/<job>/date=<day>.lock`` for each day while the job runs, so two runs
+    for one day (a backfill beside a manual run) never write it at once: the second fails with
+    LakeBusyError and writes nothing."""
+    holder = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "airflow_run_id": os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
+        "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    held: list[str] = []
+    stopped = threading.Event()
+
+    def heartbeat() -> None:
+        while not stopped.wait(LOCK_HEARTBEAT_SECONDS):
+            for path in held:
+                lake_fs.touch(path)
+
+    try:
+        for day in days:
+            path = lock_path(lake, job, day)
+            acquire(lake_fs, path, holder)
+            held.append(path)
+        threading.Thread(target=heartbeat, name="lake-lock-heartbeat", daemon=True).start()
+        yield
+    finally:
+        stopped.set()
+        for path in held:
+            lake_fs.delete(path)
+        for leftover in lake_fs.glob(f"{dataset_path(lake, LOCKS_DIR)}/{job}/*.lock.stale-*"):
+            lake_fs.delete(leftover)
+
+
 def run_job(name: str, parse_args, run, argv: list[str] | None) -> None:
-    """A job's ``main``: parse, run in a session, stop it; a JobInputError exits with code 2."""
+    """A job's ``main``: parse, run in a session holding the run's day locks, stop it. A
+    JobInputError exits with code 2, a LakeBusyError with 75, each in one line on stderr."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     spark = spark_session(name)
+    days = [args.run_date + timedelta(days=offset) for offset in range(max(1, getattr(args, "days", 1)))]
     try:
-        run(spark, args)
+        with day_locks(LakeFileSystem(spark, args.lake), args.lake, name, days):
+            run(spark, args)
     except JobInputError as error:
         print(f"{name} failed: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_INPUT_ERROR)
+    except LakeBusyError as error:
+        print(f"{name} failed: {error}", file=sys.stderr)
+        sys.exit(EXIT_BUSY)
     finally:
         spark.stop()
 

@@ -1,0 +1,86 @@
+import json
+import os
+import re
+import subprocess
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from spark_jobs import lake
+from tests.spark_jobs.test_ingest import GOOD_DAY, GOOD_READINGS, readings_of, run_ingest, write_landing
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DAY = date(2026, 11, 25)
+
+
+class Crash(BaseException):
+    """The driver dying at a chosen instant (not an Exception: nothing may catch it)."""
+
+
+def test_a_crash_between_the_two_renames_of_a_swap_is_undone_by_the_retry(spark, tmp_path, monkeypatch):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    write_landing(tmp_path, "2026-11-25", "s9,2026-11-25T00:00:00Z,9.0")
+    rename = lake.LakeFileSystem.rename
+
+    def crash_once_the_old_partition_is_aside(self, source, target):
+        rename(self, source, target)
+        if "/retired-date=2026-11-25-" in target:
+            raise Crash()
+
+    monkeypatch.setattr(lake.LakeFileSystem, "rename", crash_once_the_old_partition_is_aside)
+    with pytest.raises(Crash):
+        run_ingest(spark, tmp_path, "2026-11-25")
+    monkeypatch.undo()
+    assert not (tmp_path / "readings" / "date=2026-11-25").exists()
+    [retired] = (tmp_path / "readings" / "_staging").glob("retired-*")
+    assert retired.name.startswith("retired-date=2026-11-25-")
+
+    # The retry gets a delivery it must refuse: the day is back as it was, nothing left aside.
+    (tmp_path / "landing" / "sensor_readings_2026-11-25.csv").write_text("sensor_id,timestamp,reading\n")
+    with pytest.raises(lake.JobInputError):
+        run_ingest(spark, tmp_path, "2026-11-25")
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+    assert list((tmp_path / "readings" / "_staging").glob("retired-*")) == []
+
+
+def test_a_lock_held_by_a_live_writer_refuses_a_second_and_a_dead_writers_is_taken_over(spark, tmp_path):
+    lake_fs = lake.LakeFileSystem(spark, str(tmp_path))
+    path = tmp_path / "_locks" / "ingest" / "date=2026-11-25.lock"
+    with lake.day_locks(lake_fs, str(tmp_path), "ingest", [DAY]):
+        holder = json.loads(path.read_text())
+        assert (holder["pid"], holder["host"]) == (os.getpid(), os.uname().nodename)
+        with pytest.raises(lake.LakeBusyError, match=r"date=2026-11-25.lock is held by .*another run is writing"):
+            with lake.day_locks(lake_fs, str(tmp_path), "ingest", [DAY]):
+                pass
+        # A driver killed with its lock held stops the heartbeat: after the stale time it is taken over.
+        stale = time.time() - lake.LOCK_STALE_SECONDS - 1
+        os.utime(path, (stale, stale))
+        with lake.day_locks(lake_fs, str(tmp_path), "ingest", [DAY]):
+            assert time.time() - path.stat().st_mtime < 5
+    assert sorted(p.name for p in path.parent.iterdir()) == []
+
+
+def test_a_second_run_for_the_same_day_fails_clearly_and_writes_nothing(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    write_landing(tmp_path, "2026-11-25", "s9,2026-11-25T00:00:00Z,9.0")
+    lake_fs = lake.LakeFileSystem(spark, str(tmp_path))
+    with lake.day_locks(lake_fs, str(tmp_path), "ingest", [DAY]):
+        holder = (tmp_path / "_locks" / "ingest" / "date=2026-11-25.lock").read_text()
+        second = subprocess.run(
+            ["spark-submit", "--master", "local[1]", "--conf", "spark.ui.enabled=false",
+             str(PROJECT_DIR / "spark_jobs" / "ingest.py"), "--lake", str(tmp_path), "--run-date", "2026-11-25"],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
+        )  # fmt: skip
+    assert second.returncode == lake.EXIT_BUSY, second.stderr[-2000:]
+    # spark-submit passes a Python driver's stderr to its stdout.
+    [line] = [line for line in second.stdout.splitlines() if line.startswith("ingest failed:")]
+    assert re.fullmatch(
+        re.escape(f"ingest failed: {tmp_path}/_locks/ingest/date=2026-11-25.lock is held by {holder} ")
+        + r"\(last heartbeat \d+ s ago\): another run is writing the same day; this one stops without writing",
+        line,
+    )
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
