@@ -77,12 +77,16 @@ def training_statistics(readings: DataFrame, train_cut: datetime) -> DataFrame:
     """Per sensor: mean and population standard deviation of its readings before the train cut,
     and how many there were. A sensor without training readings gets nulls and a count of 0;
     one whose training readings are all equal gets std 1.0, so normalizing only centres it.
+    ``non_finite_readings`` counts NaN and infinite readings over the whole lookback (ingest
+    quarantines them; readings written by other tools may hold some).
     """
     training_reading = F.when(F.col("timestamp") < F.lit(train_cut), F.col("reading"))
+    non_finite = F.isnan("reading") | (F.abs("reading") == float("inf"))
     stats = readings.groupBy("sensor_id").agg(
         F.mean(training_reading).alias("mean"),
         F.stddev_pop(training_reading).alias("std"),
         F.count(training_reading).alias("train_readings"),
+        F.count(F.when(non_finite, 1)).alias("non_finite_readings"),
     )
     return stats.withColumn("std", F.when(F.col("std") > 0, F.col("std")).when(F.col("std") == 0, F.lit(1.0)))
 
@@ -174,6 +178,12 @@ class WindowCutter:
         sensors = rows.column("sensor_id").to_numpy(zero_copy_only=False)
         times = rows.column("timestamp").cast(pa.int64()).to_numpy()
         values = rows.column("value").to_numpy().astype(np.float32, copy=False)
+        if not np.isfinite(values).all():
+            # Finite readings whose normalized value overflows float32: a sensor almost constant in
+            # training that later moves by orders of magnitude. No window may carry it to a model.
+            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise ValueError(f"sensor {sensors[bad]}: the normalized reading at {rows.column('timestamp')[bad]} "
+                             "is not a finite float32; check the sensor's readings")  # fmt: skip
         # segment[i]: how many segment starts up to row i. A window starting at row s is whole
         # when no segment starts in (s, s + span]; the first row always counts as a start, so
         # windows starting at a carried row are judged only by the rows after it.
@@ -274,16 +284,16 @@ def lookback_days(run_date: date, days: int) -> list[date]:
     return [run_date - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
-def read_lookback(spark: SparkSession, lake_fs: lake.LakeFileSystem, readings_path: str, days: list[date]) -> DataFrame:
-    present = [
-        f"{readings_path}/{lake.partition_dir(day)}"
-        for day in days
-        if lake_fs.exists(f"{readings_path}/{lake.partition_dir(day)}")
-    ]
-    if not present:
+def read_lookback(
+    spark: SparkSession, lake_fs: lake.LakeFileSystem, readings_path: str, days: list[date]
+) -> tuple[DataFrame, list[date]]:
+    """The lookback's readings, and the days among them that have no readings partition."""
+    missing = [day for day in days if not lake_fs.exists(f"{readings_path}/{lake.partition_dir(day)}")]
+    if len(missing) == len(days):
         raise lake.JobInputError(f"no readings in {readings_path} for {days[0]} to {days[-1]}: run ingest first")
+    present = [f"{readings_path}/{lake.partition_dir(day)}" for day in days if day not in missing]
     # A given schema spares a pass over every file's footer to infer one.
-    return spark.read.schema(lake.READINGS_SCHEMA).option("basePath", readings_path).parquet(*present)
+    return spark.read.schema(lake.READINGS_SCHEMA).option("basePath", readings_path).parquet(*present), missing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -339,7 +349,15 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         )
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     days = lookback_days(args.run_date, args.lookback_days)
-    readings = read_lookback(spark, lake_fs, lake.dataset_path(args.lake, "readings"), days)
+    run_day = lake.partition_dir(args.run_date)
+    sequences = lake.dataset_path(args.lake, "sequences")
+    stats_dataset = lake.dataset_path(args.lake, "sequence_stats")
+    for dataset in (sequences, stats_dataset):
+        lake.restore_interrupted_swaps(lake_fs, dataset, [run_day])
+    readings, missing_days = read_lookback(spark, lake_fs, lake.dataset_path(args.lake, "readings"), days)
+    if missing_days:
+        log.warning("the lookback misses %d of %d days, which have no readings: %s; windows come from the others",
+                    len(missing_days), len(days), ", ".join(day.isoformat() for day in missing_days))  # fmt: skip
     period_start, period_end = lake.utc_day_start(days[0]), lake.utc_day_start(days[-1] + timedelta(days=1))
     train_cut, test_cut = split_cuts(period_start, period_end, args.train_fraction, args.validation_fraction)
     seasons = seasonal_periods(args.seasonal_periods, args.sampling_interval_seconds)
@@ -353,7 +371,14 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     )
 
     stats = training_statistics(readings, train_cut).persist()
-    per_sensor = stats.select("sensor_id", "train_readings").collect()
+    per_sensor = stats.select("sensor_id", "train_readings", "non_finite_readings").collect()
+    non_finite = {row["sensor_id"]: row["non_finite_readings"] for row in per_sensor if row["non_finite_readings"]}
+    if non_finite:
+        stats.unpersist()
+        raise lake.JobInputError(
+            f"readings hold NaN or infinite values ({sum(non_finite.values())} of sensors {sorted(non_finite)[:5]}); "
+            "re-run ingest for the lookback days, which quarantines them"
+        )
     sensors_without_stats = sorted(row["sensor_id"] for row in per_sensor if row["train_readings"] == 0)
     if sensors_without_stats:
         log.warning(
@@ -362,9 +387,6 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
             sensors_without_stats,
         )
 
-    run_day = lake.partition_dir(args.run_date)
-    sequences = lake.dataset_path(args.lake, "sequences")
-    stats_dataset = lake.dataset_path(args.lake, "sequence_stats")
     run_key = args.run_date.isoformat()
     for dataset in (sequences, stats_dataset):
         lake.clear_stale_staging(lake_fs, dataset, run_key)
@@ -390,9 +412,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         counts[row["split"]] = row["windows"]
         if row["split"] in without_seasonal:
             without_seasonal[row["split"]] = row["without_seasonal_naive"]
-    stats.where(F.col("train_readings") > 0).withColumn("date", F.lit(args.run_date)).coalesce(1).write.partitionBy(
-        "date"
-    ).parquet(staged_stats)
+    stats.where(F.col("train_readings") > 0).drop("non_finite_readings").withColumn(
+        "date", F.lit(args.run_date)
+    ).coalesce(1).write.partitionBy("date").parquet(staged_stats)
     stats.unpersist()
     if counts["train"] == 0:
         lake_fs.delete(staged_sequences)
@@ -406,6 +428,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     report = {
         "run_date": args.run_date.isoformat(),
         "lookback_days": [day.isoformat() for day in days],
+        "missing_lookback_days": [day.isoformat() for day in missing_days],
         "seq_len": args.seq_len,
         "horizon": args.horizon,
         "sampling_interval_seconds": args.sampling_interval_seconds,

@@ -251,3 +251,27 @@ def test_run_without_readings_is_a_clear_error(spark, tmp_path):
 
 def test_lookback_days_end_with_the_run_date():
     assert prep.lookback_days(date(2026, 11, 25), 3) == [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
+
+
+def test_no_non_finite_value_reaches_a_window():
+    rows = [("s1", m, float(m)) for m in range(5)] + [("s1", 5, float("inf"))]
+    with pytest.raises(ValueError, match=r"sensor s1: the normalized reading at 2026-.* is not a finite float32"):
+        cut_windows(rows, seq_len=2, horizon=1)
+
+
+def test_readings_with_nan_or_infinity_are_refused_before_any_window(spark, tmp_path):
+    write_readings(spark, tmp_path, [("a", hour(h), float(h)) for h in range(24)] + [("b", hour(3), float("nan"))])
+    args = prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "1",
+                            "--sampling-interval-seconds", "3600", "--seq-len", "3"])  # fmt: skip
+    with pytest.raises(prep.lake.JobInputError, match=r"readings hold NaN or infinite values \(1 of sensors \['b'\]\)"):
+        prep.run(spark, args)
+    assert not (tmp_path / "sequences" / "date=2026-11-25").exists()
+
+
+def test_missing_lookback_days_are_named_in_the_log_and_the_report(spark, tmp_path, caplog):
+    write_readings(spark, tmp_path, [("a", hour(h) + timedelta(days=day), float(h)) for day in (-2, 0) for h in range(24)])
+    args = prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "3",
+                            "--sampling-interval-seconds", "3600", "--seq-len", "3", "--seasonal-periods", "none"])  # fmt: skip
+    report = prep.run(spark, args)
+    assert report["missing_lookback_days"] == ["2026-11-24"]
+    assert "the lookback misses 1 of 3 days, which have no readings: 2026-11-24" in caplog.text
