@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 DAG_ID = "sensor_lstm_pipeline"
@@ -81,6 +82,56 @@ def baseline_cores(params: dict, cluster_cores: int = SPARK_CLUSTER_CORES) -> in
     return max(1, min(wanted, cluster_cores - params["num_proc"] * params["threads_per_rank"]))
 
 
+SECONDS_PER_DAY = 86400
+# A job's exit code for bad input or arguments (spark_jobs/lake.py): retrying cannot help.
+EXIT_INPUT_ERROR = 2
+
+
+def param_problems(params: dict, today: date, cluster_cores: int = SPARK_CLUSTER_CORES) -> list[str]:
+    """What is wrong with a run's Params taken together; the form checks each one alone."""
+    problems = []
+    if params.get("day") and date.fromisoformat(params["day"]) > today:
+        problems.append(f"day {params['day']} is in the future (today is {today.isoformat()} UTC)")
+    if params["train_fraction"] + params["validation_fraction"] >= 1:
+        problems.append(
+            f"train_fraction + validation_fraction must be below 1, leaving test windows; got "
+            f"{params['train_fraction']} + {params['validation_fraction']}"
+        )
+    lookback_seconds = params["lookback_days"] * SECONDS_PER_DAY
+    window_seconds = (params["seq_len"] + params["horizon"]) * params["sampling_interval_seconds"]
+    if window_seconds >= lookback_seconds:
+        problems.append(
+            f"a window and its target (seq_len + horizon = {params['seq_len'] + params['horizon']} readings, "
+            f"{window_seconds} s) do not fit in the lookback ({params['lookback_days']} days)"
+        )
+    for season in params.get("seasonal_periods") or []:
+        if season * params["sampling_interval_seconds"] >= lookback_seconds:
+            problems.append(f"seasonal period {season} readings is as long as the lookback or longer")
+    if params["reading_min"] >= params["reading_max"]:
+        problems.append(f"reading_min ({params['reading_min']}) must be below reading_max ({params['reading_max']})")
+    rank_cores = params["num_proc"] * params["threads_per_rank"]
+    if cluster_cores > 0 and rank_cores > cluster_cores:
+        problems.append(
+            f"train_distributed needs num_proc x threads_per_rank = {rank_cores} cores at once; the cluster has "
+            f"{cluster_cores} (SENSOR_LSTM_SPARK_CORES)"
+        )
+    return problems
+
+
+class SparkJobOperator(SparkSubmitOperator):
+    """Submits a project job. Its exit code 2 (bad input or arguments, said in one line in the
+    log) fails the task at once: the retries could only repeat it."""
+
+    def execute(self, context) -> None:
+        try:
+            super().execute(context)
+        except AirflowException as error:
+            process = getattr(self._hook, "_submit_sp", None)
+            if process is not None and process.returncode == EXIT_INPUT_ERROR:
+                raise AirflowFailException(f"{self.task_id}: bad input or arguments, not retried; {error}") from error
+            raise
+
+
 MLFLOW_EXPERIMENT = os.environ.get("SENSOR_LSTM_MLFLOW_EXPERIMENT", "sensor_lstm_pipeline")
 MODEL_NAME = os.environ.get("SENSOR_LSTM_MODEL_NAME", "sensor_lstm")
 
@@ -108,9 +159,9 @@ TRAINING_ARGS = [
 
 def spark_job(
     task_id: str, job_args: list[str], execution_timeout: timedelta, spark_conf: dict[str, str] | None = None
-) -> SparkSubmitOperator:
+) -> SparkJobOperator:
     """A task that submits ``spark_jobs/<task_id>.py`` for the run day with the given arguments."""
-    return SparkSubmitOperator(
+    return SparkJobOperator(
         task_id=task_id,
         conn_id="spark_default",
         application=f"{JOBS_DIR}/{task_id}.py",
@@ -155,6 +206,7 @@ with DAG(
             60,
             type="integer",
             minimum=1,
+            maximum=SECONDS_PER_DAY,
             description="The sensors' sampling interval; readings further apart start a new segment.",
         ),
         "lookback_days": Param(
@@ -178,7 +230,7 @@ with DAG(
             "empty: one day at the sampling interval; [] for none.",
         ),
         "partitions": Param(
-            4, type="integer", minimum=1, description="Partitions of sensors for train_baseline, one model each."
+            4, type="integer", minimum=1, maximum=1024, description="Partitions of sensors for train_baseline, one model each."
         ),
         "lstm_units": Param(32, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."),
         "epochs": Param(
@@ -188,22 +240,25 @@ with DAG(
             256,
             type="integer",
             minimum=1,
+            maximum=65536,
             description="Largest training batch (per rank); smaller on small data, so an epoch takes at least 128 steps.",
         ),
         "learning_rate": Param(
             0.002,
             type="number",
             exclusiveMinimum=0,
+            maximum=1,
             description="Initial Adam learning rate, for the batch one process takes (Horovod scales it by the global "
             "batch); halved after 4 epochs without improvement.",
         ),
         "patience": Param(
-            10, type="integer", minimum=1, description="Training stops after this many epochs without a better validation loss."
+            10, type="integer", minimum=1, maximum=1000, description="Training stops after this many epochs without a better validation loss."
         ),
         "training_budget_minutes": Param(
             30,
             type="number",
             exclusiveMinimum=0,
+            maximum=24 * 60,
             description="Wall-clock limit of each fit; it stops with the best weights so far, and says so.",
         ),
         "champion_min_skill": Param(
@@ -214,20 +269,44 @@ with DAG(
             description="Quality gate: a new version becomes champion only with a skill (1 - its test RMSE / the best "
             "naive forecast's) above this.",
         ),
-        "num_proc": Param(2, type="integer", minimum=1, description="Horovod ranks of train_distributed."),
+        "num_proc": Param(2, type="integer", minimum=1, maximum=64, description="Horovod ranks of train_distributed."),
         "threads_per_rank": Param(
-            1, type="integer", minimum=1, description="Cores (spark.task.cpus) and TensorFlow threads of each rank."
+            1, type="integer", minimum=1, maximum=64, description="Cores (spark.task.cpus) and TensorFlow threads of each rank."
         ),
         "allow_empty_input": Param(
-            False, type="boolean", description="Succeed with a logged 'no data' when the day has no landing file."
+            False,
+            type="boolean",
+            description="Succeed with a logged 'no data' when the day has no landing file, or one without readings.",
         ),
+        "max_quarantined_fraction": Param(
+            0.1,
+            type="number",
+            minimum=0,
+            exclusiveMaximum=1,
+            description="Quality gate of ingest: a day's delivery with a larger share of quarantined rows fails and "
+            "the day keeps the readings it had.",
+        ),
+        "reading_min": Param(-1e12, type="number", description="Smallest valid reading; smaller ones are quarantined."),
+        "reading_max": Param(1e12, type="number", description="Largest valid reading; larger ones are quarantined."),
     },
 ) as dag:
+    @task(execution_timeout=timedelta(minutes=1))
+    def check_params(params=None) -> None:
+        """Refuse a run whose Params do not fit together, before any job writes."""
+        problems = param_problems(params, datetime.now(timezone.utc).date())
+        if problems:
+            raise AirflowFailException("Params refused: " + "; ".join(problems))
+
     ingest = spark_job(
         "ingest",
-        ["{{ '--allow-empty' if params.allow_empty_input else '--no-allow-empty' }}"],
+        [
+            "{{ '--allow-empty' if params.allow_empty_input else '--no-allow-empty' }}",
+            "--max-quarantined-fraction", "{{ params.max_quarantined_fraction }}",
+            "--reading-min", "{{ params.reading_min }}",
+            "--reading-max", "{{ params.reading_max }}",
+        ],
         execution_timeout=timedelta(minutes=30),
-    )
+    )  # fmt: skip
     prepare_sequences = spark_job(
         "prepare_sequences",
         [
@@ -283,4 +362,4 @@ with DAG(
         "evaluate", ["--min-skill", "{{ params.champion_min_skill }}", *MLFLOW_ARGS], execution_timeout=timedelta(hours=1)
     )
 
-    ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate
+    check_params() >> ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate

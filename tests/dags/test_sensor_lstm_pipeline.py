@@ -53,6 +53,7 @@ def test_dag_file_imports_no_heavy_library(dag_file):
 
 def test_task_graph(dag):
     assert {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks} == {
+        "check_params": ["ingest"],
         "ingest": ["prepare_sequences"],
         "prepare_sequences": ["train_baseline", "train_distributed"],
         "train_baseline": ["evaluate"],
@@ -93,12 +94,18 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "num_proc": 2,
         "threads_per_rank": 1,
         "allow_empty_input": False,
+        "max_quarantined_fraction": 0.1,
+        "reading_min": -1e12,
+        "reading_max": 1e12,
     }
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
 
 
 # Each Param that a job takes as an argument, and the argument's name in each job that takes it.
 JOB_ARGUMENTS = {
+    "max_quarantined_fraction": {"ingest": "max_quarantined_fraction"},
+    "reading_min": {"ingest": "reading_min"},
+    "reading_max": {"ingest": "reading_max"},
     "seq_len": {"prepare_sequences": "seq_len"},
     "horizon": {"prepare_sequences": "horizon"},
     "sampling_interval_seconds": {"prepare_sequences": "sampling_interval_seconds"},
@@ -123,7 +130,7 @@ def test_params_default_to_the_jobs_own_defaults(dag):
     import importlib
 
     defaults = {}
-    for job in ("prepare_sequences", "train_baseline", "train_distributed", "evaluate"):
+    for job in ("ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate"):
         module = importlib.import_module(f"spark_jobs.{job}")
         defaults[job] = vars(module.parse_args(["--lake", "/lake", "--run-date", "2026-11-25"]))
     assert {
@@ -162,8 +169,11 @@ def test_ingest_command_line(dag, monkeypatch):
         "--lake", "/data/lake",
         "--run-date", "2026-11-25",
         "--no-allow-empty",
+        "--max-quarantined-fraction", "0.1",
+        "--reading-min", "-1000000000000.0",
+        "--reading-max", "1000000000000.0",
     ]  # fmt: skip
-    assert rendered_command(dag, "ingest", {"allow_empty_input": True})[-1] == "--allow-empty"
+    assert "--allow-empty" in rendered_command(dag, "ingest", {"allow_empty_input": True})
 
 
 def test_run_day_comes_from_the_day_param_then_the_data_interval_then_the_trigger_time(dag, monkeypatch):
@@ -282,3 +292,65 @@ def test_evaluate_command_line(dag, monkeypatch):
     assert command[command.index("/opt/sensor-lstm/spark_jobs/evaluate.py") + 1 :] == [
         "--lake", "/data/lake", "--run-date", "2026-11-25", "--min-skill", "0.05", *mlflow_args("evaluate")
     ]  # fmt: skip
+
+
+def dag_module() -> dict:
+    """The DAG file's globals, for its plain functions and classes."""
+    import runpy
+
+    return runpy.run_path(str(DAGS_DIR / "sensor_lstm_pipeline.py"))
+
+
+def default_params(dag) -> dict:
+    return {name: param.value for name, param in dag.params.items()}
+
+
+def test_params_that_do_not_fit_together_are_refused_before_any_job(dag):
+    param_problems = dag_module()["param_problems"]
+    today = datetime(2026, 11, 27).date()
+    assert param_problems(default_params(dag), today, cluster_cores=4) == []
+    refused = default_params(dag) | {
+        "day": "2026-11-28",
+        "train_fraction": 0.8,
+        "validation_fraction": 0.2,
+        "seq_len": 4000,
+        "horizon": 320,
+        "seasonal_periods": [24, 4320],
+        "reading_min": 5,
+        "reading_max": 5,
+        "num_proc": 3,
+        "threads_per_rank": 2,
+    }
+    assert param_problems(refused, today, cluster_cores=4) == [
+        "day 2026-11-28 is in the future (today is 2026-11-27 UTC)",
+        "train_fraction + validation_fraction must be below 1, leaving test windows; got 0.8 + 0.2",
+        "a window and its target (seq_len + horizon = 4320 readings, 259200 s) do not fit in the lookback (3 days)",
+        "seasonal period 4320 readings is as long as the lookback or longer",
+        "reading_min (5) must be below reading_max (5)",
+        "train_distributed needs num_proc x threads_per_rank = 6 cores at once; the cluster has 4 "
+        "(SENSOR_LSTM_SPARK_CORES)",
+    ]
+    assert param_problems(refused | {"num_proc": 64}, today, cluster_cores=0)[-1].startswith("reading_min")
+
+
+@pytest.mark.parametrize(
+    "name, value", [("num_proc", 65), ("partitions", 1025), ("batch_size", 65537), ("learning_rate", 1.5)]
+)
+def test_params_have_sane_maxima(dag, name, value):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dag.params.get_param(name).resolve(value)
+
+
+@pytest.mark.parametrize("exit_code, retried", [(2, False), (1, True)])
+def test_a_jobs_input_error_exit_code_2_is_not_retried(dag, monkeypatch, tmp_path, exit_code, retried):
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    SparkJobOperator = dag_module()["SparkJobOperator"]
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", '{"conn_type": "spark", "host": "local[1]"}')
+    job = tmp_path / "job.py"
+    job.write_text(f"import sys\nprint('job failed: why')\nsys.exit({exit_code})\n")
+    operator = SparkJobOperator(task_id="job", conn_id="spark_default", application=str(job))
+    with pytest.raises(AirflowException) as raised:
+        operator.execute({})
+    assert isinstance(raised.value, AirflowFailException) is not retried
