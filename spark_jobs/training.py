@@ -8,7 +8,10 @@ below the best so far, so a long tail of ever tinier gains does not keep a fit g
   * after ``patience`` epochs without one the fit ends (early stopping);
   * the fit also ends when the next epoch would not finish within ``budget_seconds``;
   * whatever ends it (those two, or ``max_epochs``), the model ends with the weights of the
-    epoch with the lowest validation loss.
+    epoch with the lowest validation loss;
+  * a training or validation loss that is not finite (NaN, inf: the fit diverged, say at too
+    high a learning rate) ends it at once, and ``fit`` raises TrainingDiverged naming the loss,
+    the epoch and the learning rate: no model comes out of a diverged fit.
 
 Horovod's ranks see the same, averaged, validation loss, so they change their learning rates
 identically; the stopping decision is agreed through ``agree`` (an allreduce), since each rank
@@ -29,11 +32,17 @@ import tf_keras as keras  # noqa: E402
 
 from spark_jobs.forecasting import FitSchedule  # noqa: E402
 
-EARLY_STOPPING, TIME_BUDGET, MAX_EPOCHS = "early_stopping", "time_budget", "max_epochs"
+EARLY_STOPPING, TIME_BUDGET, MAX_EPOCHS, DIVERGED = "early_stopping", "time_budget", "max_epochs", "diverged"
 MIN_IMPROVEMENT = 1e-3  # the share by which a validation loss must beat the best so far to count
 
 
-def stop_reason(patience_reached: bool, budget_reached: bool) -> str | None:
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names it, its epoch and the learning rate."""
+
+
+def stop_reason(patience_reached: bool, budget_reached: bool, diverged: bool = False) -> str | None:
+    if diverged:
+        return DIVERGED
     if budget_reached:
         return TIME_BUDGET
     return EARLY_STOPPING if patience_reached else None
@@ -43,7 +52,8 @@ class Convergence(keras.callbacks.Callback):
     """The schedule of spark_jobs/training.py as a callback: keeps the best epoch's weights,
     halves the learning rate on a plateau, ends the fit on patience or budget, and restores the
     best weights at the end. ``agree`` turns this process's [patience reached, budget reached]
-    into the decision every process takes (the identity for a single process)."""
+    into the decision every process takes (the identity for a single process); a non-finite
+    loss is a third flag, so that every process stops together on it too."""
 
     def __init__(self, schedule: FitSchedule, agree: Callable[[Sequence[bool]], Sequence[bool]] = list):
         super().__init__()
@@ -51,6 +61,7 @@ class Convergence(keras.callbacks.Callback):
         self.best_loss, self.best_epoch, self.best_weights = math.inf, -1, None
         self.reference_loss, self.improved_epoch, self.lr_changed_epoch = math.inf, -1, -1
         self.reason, self.epoch_seconds, self.learning_rates = MAX_EPOCHS, [], []
+        self.divergence = None  # what diverged, as TrainingDiverged says it
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
@@ -68,6 +79,11 @@ class Convergence(keras.callbacks.Callback):
         self.learning_rates.append(self.learning_rate())
         logs["lr"] = self.learning_rates[-1]
         loss = logs["val_loss"]
+        non_finite = [(name, logs[name]) for name in ("loss", "val_loss") if not math.isfinite(logs[name])]
+        if non_finite:
+            name, value = non_finite[0]
+            self.divergence = (f"training diverged: {'validation loss' if name == 'val_loss' else 'loss'} {value} at "
+                               f"epoch {epoch + 1} (learning rate {self.learning_rates[-1]:.3g}); lower --learning-rate")
         if loss < self.best_loss:
             self.best_loss, self.best_epoch, self.best_weights = loss, epoch, self.model.get_weights()
         if loss < self.reference_loss * (1 - MIN_IMPROVEMENT):
@@ -78,13 +94,15 @@ class Convergence(keras.callbacks.Callback):
             self.lr_changed_epoch = epoch
         next_epoch_ends = now - self.started + self.epoch_seconds[-1]
         flags = self.agree([epoch - self.improved_epoch >= self.schedule.patience,
-                            next_epoch_ends > self.schedule.budget_seconds])  # fmt: skip
+                            next_epoch_ends > self.schedule.budget_seconds, bool(non_finite)])  # fmt: skip
         reason = stop_reason(*flags)
         if reason:
             self.reason, self.model.stop_training = reason, True
+        if reason == DIVERGED and self.divergence is None:  # another process's loss
+            self.divergence = f"training diverged in another process at epoch {epoch + 1}; lower --learning-rate"
 
     def on_train_end(self, logs=None):
-        if self.best_weights is not None:
+        if self.best_weights is not None and self.reason != DIVERGED:
             self.model.set_weights(self.best_weights)
 
 
@@ -92,7 +110,8 @@ def fit(model, train, validation, *, batch_size: int, schedule: FitSchedule, bef
     """Fit ``model`` on (x, y) ``train`` as the schedule says; returns what happened: losses and
     learning rate per epoch, epoch seconds, best epoch, why it stopped. Callbacks in ``before``
     see each epoch's logs before the schedule does (to average them over ranks, say), those in
-    ``after`` once it has (to log them, with the epoch's learning rate as ``lr``)."""
+    ``after`` once it has (to log them, with the epoch's learning rate as ``lr``). Raises
+    TrainingDiverged when a loss is not finite (on every process together, through ``agree``)."""
     convergence = Convergence(schedule, agree)
     history = model.fit(
         *train,
@@ -103,6 +122,8 @@ def fit(model, train, validation, *, batch_size: int, schedule: FitSchedule, bef
         callbacks=[*before, convergence, *after],
         verbose=0,
     )
+    if convergence.reason == DIVERGED:
+        raise TrainingDiverged(convergence.divergence)
     return {
         "epochs_trained": len(convergence.epoch_seconds),
         "best_epoch": convergence.best_epoch,

@@ -87,3 +87,35 @@ def test_a_fit_ends_with_the_best_epochs_weights():
     assert fitted["best_val_loss"] == min(fitted["val_loss"])
     assert fitted["val_loss"][fitted["best_epoch"]] == fitted["best_val_loss"]
     assert model.evaluate(x[192:], y[192:], verbose=0) == pytest.approx(fitted["best_val_loss"], rel=1e-5)
+
+
+def test_a_non_finite_loss_ends_the_fit_at_once_naming_it_and_keeps_no_weights():
+    model, convergence = Recorder(), training.Convergence(SCHEDULE)
+    assert run_epochs(convergence, model, [1.0, float("nan"), 0.5]) == 2
+    assert (convergence.reason, model.restored) == ("diverged", None)
+    assert convergence.divergence == "training diverged: loss nan at epoch 2 (learning rate 0.01); lower --learning-rate"
+    model, convergence = Recorder(), training.Convergence(SCHEDULE)
+    convergence.set_model(model)
+    convergence.on_train_begin()
+    convergence.on_epoch_begin(0)
+    convergence.on_epoch_end(0, {"loss": 0.5, "val_loss": float("inf")})
+    assert model.stop_training
+    assert convergence.divergence == (
+        "training diverged: validation loss inf at epoch 1 (learning rate 0.01); lower --learning-rate")
+
+
+def test_another_ranks_divergence_stops_this_one_too():
+    model = Recorder()
+    convergence = training.Convergence(SCHEDULE, agree=lambda flags: [False, False, True])
+    assert run_epochs(convergence, model, [1.0, 0.9]) == 1
+    assert convergence.reason == "diverged"
+    assert convergence.divergence == "training diverged in another process at epoch 1; lower --learning-rate"
+
+
+def test_a_diverging_fit_raises_one_line_naming_the_loss_epoch_and_learning_rate():
+    generator = np.random.default_rng(0)
+    x = generator.standard_normal((256, 4, 1), dtype=np.float32)
+    model = forecasting.build_lstm(4, 4, 1e30, seed=0)
+    with pytest.raises(training.TrainingDiverged) as raised:
+        training.fit(model, (x[:192], x[:192, -1, 0]), (x[192:], x[192:, -1, 0]), batch_size=48, schedule=SCHEDULE)
+    assert str(raised.value) == "training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate"
