@@ -11,7 +11,8 @@ Inputs:
     <lake>/reports/prepare_sequences/date=<run-date>/report.json  the seasons
     <lake>/reports/train_distributed/date=<run-date>/report.json  the new model version
     <lake>/reports/train_baseline/date=<run-date>/report.json     the partition models
-    the registered model's ``champion`` alias, if any
+    the registered model's ``champion`` alias, if any (an MLflow error looking it up fails the
+    job: only a missing model or alias means there is no champion yet)
 Outputs:
     MLflow, one run: metrics <model>.test_rmse / test_mae / test_skill / test_windows,
     comparison.txt and comparison.json (the table), tags champion_decision, champion_promoted
@@ -181,12 +182,21 @@ def load_model_spec(uri: str):
 
 
 def current_champion(client, model_name: str, alias: str):
-    import mlflow
+    """The model version holding ``alias``, or None when the registered model or the alias does
+    not exist yet. Any other error (a tracking server down, hanging or failing) is raised: read
+    as "no champion yet", it would hand the alias to a model that never beat the champion."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
     try:
-        return client.get_model_version_by_alias(model_name, alias)
-    except mlflow.exceptions.MlflowException:
+        model = client.get_registered_model(model_name)
+    except MlflowException as error:
+        if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
+    if alias not in model.aliases:
         return None
+    return client.get_model_version(model_name, model.aliases[alias])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -254,6 +264,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
     if not 0 <= args.min_skill < 1:
         raise lake.JobInputError(f"--min-skill must be in [0, 1), got {args.min_skill}")
+    experiment_id = tracking.reachable_experiment(args.experiment)
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     sequences = read_report(lake_fs, spark, args.lake, "prepare_sequences", args.run_date)
     distributed = read_report(lake_fs, spark, args.lake, "train_distributed", args.run_date)
@@ -313,7 +324,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     kept = int(champion_after.version) if champion_after else None
     outcome = f"version {version} promoted" if promote else f"kept version {kept}" if kept else "no champion"
 
-    mlflow.set_experiment(experiment_id=tracking.mlflow_experiment(args.experiment))
+    mlflow.set_experiment(experiment_id=experiment_id)
     tags = {**tracking.run_tags(args.tag, args.run_date), "champion_decision": reason, "champion_promoted": str(promote),
             "best_naive_forecast": gate["model"]}  # fmt: skip
     with mlflow.start_run(run_name=f"evaluate {args.run_date}", tags=tags) as evaluation:
@@ -350,7 +361,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    lake.run_job("evaluate", parse_args, run, argv)
+    tracking.run_stage("evaluate", parse_args, run, argv)
 
 
 if __name__ == "__main__":

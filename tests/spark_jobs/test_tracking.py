@@ -1,0 +1,110 @@
+"""MLflow conventions: bounded HTTP requests, and a tracking server that is down or hangs failing a
+stage in one line, within those bounds. The servers here are real ``mlflow server`` processes on
+a free loopback port, stopped with real signals."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from spark_jobs import tracking
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def mlflow_server(folder):
+    """A real MLflow tracking server on a free loopback port, in its own process group (so that
+    SIGSTOP freezes all of it); yields (its URI, its process). Killed on exit."""
+    port = free_port()
+    log = open(folder / "mlflow-server.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{folder}/server.db",
+         "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mlflow server did not start: {(folder / 'mlflow-server.log').read_text()}")
+                time.sleep(0.5)
+        yield uri, process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        log.close()
+
+
+def test_mlflow_requests_are_bounded_unless_the_deployment_sets_its_own():
+    assert tracking.HTTP_DEFAULTS == {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "1",
+    }
+    script = ("import os; from spark_jobs import tracking; "
+              "print(os.environ['MLFLOW_HTTP_REQUEST_TIMEOUT'], os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES'])")  # fmt: skip
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_HTTP_")}
+    ran = subprocess.run([sys.executable, "-c", script], env=clean, capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["30", "3"]
+    overridden = {**clean, "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    ran = subprocess.run([sys.executable, "-c", script], env=overridden, capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["5", "3"]
+
+
+def test_a_tracking_server_that_is_down_fails_in_one_line_within_seconds(monkeypatch):
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    started = time.monotonic()
+    with pytest.raises(tracking.StageFailed) as raised:
+        tracking.reachable_experiment("test-down")
+    elapsed = time.monotonic() - started
+    message = str(raised.value)
+    assert message.startswith(f"MLflow tracking server {uri} is unreachable: ") and "\n" not in message
+    assert elapsed < 30, f"took {elapsed:.0f} s with the default bounds"
+
+
+def test_a_tracking_server_that_hangs_fails_within_the_request_timeout(tmp_path, monkeypatch):
+    with mlflow_server(tmp_path) as (uri, server):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        assert tracking.reachable_experiment("test-hang") == tracking.reachable_experiment("test-hang")
+        os.killpg(server.pid, signal.SIGSTOP)
+        # What a deployment would set for a shorter bound; the defaults bound it at about 2 minutes.
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        started = time.monotonic()
+        with pytest.raises(tracking.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
+            tracking.reachable_experiment("test-hang")
+        assert time.monotonic() - started < 20
+
+
+def test_a_stage_failure_is_one_line_and_exit_code_1(capsys, monkeypatch):
+    from spark_jobs import lake
+
+    def run(spark, args):
+        raise tracking.StageFailed("training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate")
+
+    monkeypatch.setattr(lake, "run_job", lambda name, parse_args, run, argv: run(None, parse_args(argv)))
+    with pytest.raises(SystemExit) as exited:
+        tracking.run_stage("train_x", lambda argv: None, run, [])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "train_x failed: training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate\n")
