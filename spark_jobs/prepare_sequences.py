@@ -412,6 +412,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         counts[row["split"]] = row["windows"]
         if row["split"] in without_seasonal:
             without_seasonal[row["split"]] = row["without_seasonal_naive"]
+    # A task attempt that died mid-write (a lost executor or Python worker) leaves its temporary
+    # file; the attempt that replaced it wrote the same final name.
+    for leftover in lake_fs.glob(f"{staged_sequences}/{run_day}/split=*/.part-*.tmp"):
+        log.info("removing the temporary file of a failed task attempt: %s", leftover)
+        lake_fs.delete(leftover)
     stats.where(F.col("train_readings") > 0).drop("non_finite_readings").withColumn(
         "date", F.lit(args.run_date)
     ).coalesce(1).write.partitionBy("date").parquet(staged_stats)
