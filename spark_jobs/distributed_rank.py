@@ -19,6 +19,8 @@ module in the rank, so the driver never loads TensorFlow):
     reduction and early stopping see the same value everywhere; the ranks agree on stopping
     (patience, or the time budget on any rank's clock) through an allreduce, and each ends
     with the weights of the best epoch, the same on every rank (the driver checks digests);
+  * a non-finite loss (spark_jobs/training.py) stops every rank in the same epoch; each returns
+    ``diverged`` with the message, which the driver fails the job with, and no model is logged;
   * rank 0 alone writes to MLflow.
 """
 
@@ -278,38 +280,61 @@ def train(spec: RankSpec) -> dict:
     one_process_batch = forecasting.batch_size_for(global_train_windows, spec.batch_size, spec.schedule.min_steps_per_epoch)
     learning_rate = forecasting.scaled_learning_rate(spec.learning_rate, batch_size * size, one_process_batch)
     model = forecasting.build_lstm(spec.seq_len, spec.units, learning_rate, seed=0, wrap_optimizer=distributed_optimizer)
-    averaging = [hvd.callbacks.BroadcastGlobalVariablesCallback(0), AverageOverRanks(len(train_set), len(validation))]
 
     result = {"rank": rank, "size": size, "train_windows": len(train_set), "effective_learning_rate": learning_rate}
-    with tracked_run(spec) if rank == 0 else nullcontext() as run:
-        fitted = training.fit(
+    try:
+        with tracked_run(spec) if rank == 0 else nullcontext() as run:
+            fitted = fit_or_tag_divergence(model, train_set, validation, batch_size, spec, rank)
+            result = score_and_log(spec, model, result, fitted, test, global_train_windows, run)
+    except training.TrainingDiverged as error:
+        # The ranks agree on the stop, so every rank ends here in the same epoch: the driver
+        # fails the job in one line, and rank 0's MLflow run ends FAILED, with no model.
+        return {**result, "diverged": str(error)}
+    return result
+
+
+def fit_or_tag_divergence(model, train_set: Windows, validation: Windows, batch_size: int, spec: RankSpec, rank: int):
+    try:
+        return training.fit(
             model,
             (train_set.x, train_set.y),
             (validation.x, validation.y),
             batch_size=batch_size,
             schedule=spec.schedule,
-            before=averaging,
+            # Horovod: rank 0's initial weights everywhere; the losses averaged over the ranks.
+            before=[hvd.callbacks.BroadcastGlobalVariablesCallback(0), AverageOverRanks(len(train_set), len(validation))],
             after=[LogEpochs(spec.schedule.max_epochs)] if rank == 0 else [],
             agree=agree_over_ranks,
         )
-        predicted = original_units(test, model.predict(test.x, verbose=0)[:, 0]) if len(test) else np.zeros(0)
-        persistence = original_units(test, forecasting.persistence_forecast(test.x))
-        actual = original_units(test, test.y)
-        summed = allreduce_sum(
-            np.concatenate([forecasting.error_sums(predicted, actual), forecasting.error_sums(persistence, actual)]),
-            name="test_error_sums",
-        )
-        result |= {
-            **fitted,
-            "windows_per_second": windows_per_second(global_train_windows, fitted["epoch_seconds"]),
-            "test": scores_on_test_windows(summed),
-            "weights_digest": weights_digest(model),
-            "logged_to_mlflow": run is not None,
-            "hostname": socket.gethostname(),  # where the rank ran: one executor's machine or container
-        }
+    except training.TrainingDiverged:
         if rank == 0:
-            result |= log_results(spec, model, result, test, predicted, global_train_windows)
-    return result
+            import mlflow
+
+            mlflow.set_tag("stopped_by", training.DIVERGED)
+        raise
+
+
+def score_and_log(spec: RankSpec, model, result: dict, fitted: dict, test: Windows, global_train_windows: int, run) -> dict:
+    """Score the test shard (the error sums added up over the ranks); rank 0 logs everything."""
+    predicted = original_units(test, model.predict(test.x, verbose=0)[:, 0]) if len(test) else np.zeros(0)
+    persistence = original_units(test, forecasting.persistence_forecast(test.x))
+    actual = original_units(test, test.y)
+    summed = allreduce_sum(
+        np.concatenate([forecasting.error_sums(predicted, actual), forecasting.error_sums(persistence, actual)]),
+        name="test_error_sums",
+    )
+    scored = {
+        **result,
+        **fitted,
+        "windows_per_second": windows_per_second(global_train_windows, fitted["epoch_seconds"]),
+        "test": scores_on_test_windows(summed),
+        "weights_digest": weights_digest(model),
+        "logged_to_mlflow": run is not None,
+        "hostname": socket.gethostname(),  # where the rank ran: one executor's machine or container
+    }
+    if run is not None:
+        scored |= log_results(spec, model, scored, test, predicted, global_train_windows)
+    return scored
 
 
 def tracked_run(spec: RankSpec):

@@ -24,7 +24,9 @@ spark_jobs/training.py says (each partition's fit has the whole --training-budge
 more partitions than cores, they queue), and is scored on their validation and test windows,
 against the persistence forecast (the last input) on the same windows. A partition with fewer
 than --min-train-windows training windows (an empty one included), or no validation window, is
-skipped with its reason.
+skipped with its reason. A partition whose loss turns NaN or infinite fails the job in one line
+(``train_baseline failed: partition <i> of <n>: training diverged: ...``, exit code 1), before
+anything is logged; so does a tracking server that is down, checked before any training.
 """
 
 from __future__ import annotations
@@ -96,7 +98,10 @@ def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
     train = forecasting.window_tensors(by_split["train"]["inputs"], by_split["train"]["target"])
     validation = forecasting.window_tensors(by_split["validation"]["inputs"], by_split["validation"]["target"])
     batch_size = forecasting.batch_size_for(counts["train"], config.batch_size, config.schedule.min_steps_per_epoch)
-    fitted = training.fit(model, train, validation, batch_size=batch_size, schedule=config.schedule)
+    try:
+        fitted = training.fit(model, train, validation, batch_size=batch_size, schedule=config.schedule)
+    except training.TrainingDiverged as error:
+        return {**result, "diverged": str(error)}
     metrics = {
         f"{split}_{name}": value
         for split in EVALUATED_SPLITS
@@ -117,12 +122,12 @@ def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataF
     return windows.join(F.broadcast(spark.read.parquet(stats).select("sensor_id", "mean", "std")), "sensor_id")
 
 
-def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[dict]) -> str:
+def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[dict], experiment_id: str) -> str:
     """One MLflow run for the stage; returns its id."""
     import mlflow
     import mlflow.tensorflow
 
-    mlflow.set_experiment(experiment_id=tracking.mlflow_experiment(args.experiment))
+    mlflow.set_experiment(experiment_id=experiment_id)
     tags = tracking.run_tags(args.tag, args.run_date)
     with mlflow.start_run(run_name=f"train_baseline {args.run_date}", tags=tags) as run:
         settings = {name: value for name, value in asdict(config).items() if name != "schedule"}
@@ -166,6 +171,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         schedule = forecasting.schedule_from_arguments(args)
     except ValueError as error:
         raise lake.JobInputError(str(error)) from error
+    experiment_id = tracking.reachable_experiment(args.experiment)  # before spending anything
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     day = lake.partition_dir(args.run_date)
     sequences = f"{lake.dataset_path(args.lake, 'sequences')}/{day}"
@@ -189,6 +195,12 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         .collect(),
         key=lambda row: row["partition"],
     )
+    diverged = [row for row in table if "diverged" in row]
+    if diverged:
+        raise tracking.StageFailed(
+            f"partition {diverged[0]['partition']} of {len(table)}: {diverged[0]['diverged']}"
+            + (f" ({len(diverged)} partitions diverged)" if len(diverged) > 1 else "")
+        )
     for row in table:
         if "skipped" in row:
             log.warning("partition %d skipped: %s", row["partition"], row["skipped"])
@@ -198,7 +210,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
                         row["epochs_trained"], row["best_epoch"] + 1)  # fmt: skip
     if all("skipped" in row for row in table):
         raise lake.JobInputError("every partition was skipped: too few training windows for --min-train-windows")
-    run_id = log_to_mlflow(args, config, table)
+    run_id = log_to_mlflow(args, config, table, experiment_id)
     report = {
         "run_date": args.run_date.isoformat(),
         "mlflow_run_id": run_id,
@@ -211,7 +223,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    lake.run_job("train_baseline", parse_args, run, argv)
+    tracking.run_stage("train_baseline", parse_args, run, argv)
 
 
 if __name__ == "__main__":

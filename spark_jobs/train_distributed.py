@@ -22,7 +22,18 @@ Outputs:
 
 ``horovod.spark.run`` starts --num-proc ranks over gloo, one Spark task each; give each rank
 whole cores with ``spark.task.cpus`` (= --threads-per-rank). How the ranks share the work is in
-spark_jobs/distributed_rank.py.
+spark_jobs/distributed_rank.py. The ranks get an allow-listed environment (rank_environment): what
+they need to run and reach MLflow, never the Airflow secrets of the process that started the job.
+
+Failures end the job in one line (``train_distributed failed: ...``, exit code 1), never a hang:
+  * the tracking server is checked before anything else, so a server that is down fails the job
+    in seconds, before any training (spark_jobs/tracking.py bounds MLflow's requests);
+  * a loss that turns NaN or infinite stops every rank in the same epoch and names itself;
+  * a rank that dies fails the others at their next allreduce; a rank that is stopped (SIGSTOP)
+    or frozen does too, after gloo's timeout (HOROVOD_GLOO_TIMEOUT_SECONDS, 30 s by default); one
+    alive but stuck before an allreduce for --stall-timeout-seconds makes Horovod shut down
+    (its stall check); and since horovod.spark.run waits for every rank, the driver cancels the
+    ranks when some have finished and the others still run --stall-timeout-seconds later.
 """
 
 from __future__ import annotations
@@ -30,7 +41,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import threading
+import time
 from datetime import date
+from typing import Mapping
 
 from pyspark.sql import SparkSession
 
@@ -55,6 +70,93 @@ def retire_superseded_versions(client, model_name: str, run_day: str, keep_versi
             client.delete_model_version(model_name, version.version)
             deleted.append(number)
     return {"deleted": sorted(deleted), "kept_with_alias": sorted(kept)}
+
+
+# What the ranks may see of the driver's environment: what they need to run, to read the lake and to
+# reach MLflow (MLFLOW_TRACKING_USERNAME and _PASSWORD included) and its artifact store.
+RANK_ENV_NAMES = frozenset({
+    "PATH", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONUNBUFFERED", "VIRTUAL_ENV", "HOME", "USER", "LOGNAME", "LANG",
+    "LANGUAGE", "TZ", "TMPDIR", "JAVA_HOME", "CLASSPATH", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES",
+    "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "no_proxy", "GOOGLE_APPLICATION_CREDENTIALS",
+})  # fmt: skip
+RANK_ENV_PREFIXES = ("LC_", "TF_", "HOROVOD_", "GLOO_", "NCCL_", "OMP_", "KMP_", "MLFLOW_", "SENSOR_LSTM_", "SPARK_",
+                     "PYSPARK_", "HADOOP_", "ARROW_", "AWS_", "AZURE_STORAGE_")  # fmt: skip
+
+
+def rank_environment(driver_env: Mapping[str, str], stall_timeout_seconds: int) -> dict[str, str | None]:
+    """The environment horovod.spark.run ships to the ranks. Horovod's task service starts each
+    rank with its executor's environment updated by this dict, where None removes a variable: so
+    every variable of the driver's outside the allow-list is None (with a local master the
+    executors inherited the driver's environment, Airflow's secrets included). Plus Horovod's stall
+    check: a warning after half the stall timeout (at most a minute), a shutdown at the timeout."""
+    env = {
+        name: value if name in RANK_ENV_NAMES or name.startswith(RANK_ENV_PREFIXES) else None
+        for name, value in driver_env.items()
+    }
+    return env | {
+        "HOROVOD_STALL_CHECK_TIME_SECONDS": str(max(1, min(60, stall_timeout_seconds // 2))),
+        "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS": str(stall_timeout_seconds),
+    }
+
+
+class RankWatch:
+    """Cancels the ranks' Spark tasks once some ranks have finished (done or failed) and the
+    others still run ``grace_seconds`` later: horovod.spark.run waits for every rank, and a rank
+    that is stopped or frozen never finishes. ``fired`` says what it saw, once it has."""
+
+    def __init__(self, spark_context, num_proc: int, grace_seconds: float, poll_seconds: float = 1.0):
+        self.context, self.num_proc, self.grace, self.poll = spark_context, num_proc, grace_seconds, poll_seconds
+        self.fired: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="rank-watch", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def uneven(self) -> tuple[int, int] | None:
+        """(finished, running) tasks of the ranks' stage when some have finished and some not."""
+        tracker = self.context.statusTracker()
+        for stage in tracker.getActiveStageIds():
+            info = tracker.getStageInfo(stage)
+            if info is None or info.numTasks != self.num_proc:
+                continue
+            finished = info.numCompletedTasks + info.numFailedTasks
+            if finished and info.numActiveTasks:
+                return finished, info.numActiveTasks
+        return None
+
+    def _watch(self) -> None:
+        since = None
+        while not self._stop.wait(self.poll):
+            seen = self.uneven()
+            if seen is None:
+                since = None
+                continue
+            since = since or time.monotonic()
+            if time.monotonic() - since >= self.grace:
+                self.fired = (f"{seen[0]} of {self.num_proc} Horovod ranks finished and {seen[1]} still ran "
+                              f"{self.grace:.0f} s later (--stall-timeout-seconds): stopped or hung; cancelled")  # fmt: skip
+                log.error("%s", self.fired)
+                self.context.cancelAllJobs()
+                return
+
+
+def ranks_failure(error: Exception, watch: RankWatch) -> str:
+    """One line for what horovod.spark.run raised."""
+    if watch.fired:
+        return watch.fired
+    text = str(error)
+    found = re.search(r"Process name: (\S+)\s+Exit code: (-?\d+)", text)
+    if found:
+        return (f"Horovod rank {found.group(1)} exited with code {found.group(2)} and the job was stopped; "
+                "the rank's own error, if it logged one, is above")  # fmt: skip
+    return f"the Horovod ranks failed: {' '.join(text.split())[:300]}"
 
 
 def absolute(path: str) -> str:
@@ -92,6 +194,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--plot-sensors", type=int, default=3, help="sensors in the forecast-vs-actual plot")
     parser.add_argument("--start-timeout", type=int, default=300, help="seconds to wait for the ranks' tasks")
     parser.add_argument(
+        "--stall-timeout-seconds",
+        type=int,
+        default=300,
+        help="a rank alive but not reaching the next allreduce this long shuts Horovod down (its stall check), "
+        "and ranks still running this long after another finished are cancelled: the job fails, never hangs",
+    )
+    parser.add_argument(
         "--nics",
         type=lambda text: [name for name in text.split(",") if name],
         default=[],
@@ -107,13 +216,14 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     import horovod.spark
     import mlflow
 
-    for name in ("num_proc", "threads_per_rank", "units", "batch_size", "plot_sensors"):
+    for name in ("num_proc", "threads_per_rank", "units", "batch_size", "plot_sensors", "stall_timeout_seconds"):
         if getattr(args, name) < 1:
             raise lake.JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     try:
         schedule = forecasting.schedule_from_arguments(args)
     except ValueError as error:
         raise lake.JobInputError(str(error)) from error
+    experiment_id = tracking.reachable_experiment(args.experiment)  # before spending anything
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     day = lake.partition_dir(args.run_date)
     sequences = f"{lake.dataset_path(args.lake, 'sequences')}/{day}"
@@ -140,20 +250,26 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         schedule=schedule,
         threads_per_rank=args.threads_per_rank,
         bind_cores=args.bind_cores,
-        experiment_id=tracking.mlflow_experiment(args.experiment),
+        experiment_id=experiment_id,
         run_name=f"train_distributed {run_day}",
         model_name=args.model_name,
         tags=tags,
         plot_sensors=args.plot_sensors,
     )
     log.info("starting %d Horovod ranks (gloo) for %s", args.num_proc, run_day)
-    results = sorted(
-        horovod.spark.run(
-            ranks.train, args=(spec,), num_proc=args.num_proc, use_gloo=True,
-            start_timeout=args.start_timeout, env=dict(os.environ), nics=set(args.nics) or None,
-        ),
-        key=lambda result: result["rank"],
-    )  # fmt: skip
+    watch = RankWatch(spark.sparkContext, args.num_proc, args.stall_timeout_seconds)
+    try:
+        with watch:
+            results = horovod.spark.run(
+                ranks.train, args=(spec,), num_proc=args.num_proc, use_gloo=True, start_timeout=args.start_timeout,
+                env=rank_environment(os.environ, args.stall_timeout_seconds), nics=set(args.nics) or None,
+            )  # fmt: skip
+    except Exception as error:
+        raise tracking.StageFailed(ranks_failure(error, watch)) from error
+    results = sorted(results, key=lambda result: result["rank"])
+    diverged = [result["diverged"] for result in results if "diverged" in result]
+    if diverged:
+        raise tracking.StageFailed(diverged[0])
     check_ranks_agree(results)
     chief = results[0]
     retired = retire_superseded_versions(mlflow.MlflowClient(), args.model_name, run_day, chief["model_version"])
@@ -191,7 +307,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    lake.run_job("train_distributed", parse_args, run, argv)
+    tracking.run_stage("train_distributed", parse_args, run, argv)
 
 
 if __name__ == "__main__":

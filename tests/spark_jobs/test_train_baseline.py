@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import Row
 
 from spark_jobs import prepare_sequences as prep
-from spark_jobs import forecasting, train_baseline
+from spark_jobs import forecasting, tracking, train_baseline
 from tests.conftest import write_readings
 
 CONFIG = train_baseline.TrainingConfig(
@@ -61,7 +61,8 @@ def test_partition_model_is_scored_in_original_units_against_persistence():
     assert [np.shape(weights) for weights in result["weights"]] == [(1, 16), (4, 16), (16,), (4, 1), (1,)]
 
 
-def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tmp_path, monkeypatch):
+def prepare_three_sensors(spark, tmp_path, monkeypatch) -> None:
+    """A day of 5-minute readings of three sensors, windowed, in a lake at tmp_path; MLflow there too."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.setenv("SENSOR_LSTM_MLFLOW_ARTIFACTS", str(tmp_path / "artifacts"))
     start = datetime(2026, 11, 25)
@@ -73,6 +74,10 @@ def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tm
     write_readings(spark, tmp_path, readings)
     prep.run(spark, prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "1",
                                       "--sampling-interval-seconds", "300", "--seq-len", "6"]))  # fmt: skip
+
+
+def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tmp_path, monkeypatch):
+    prepare_three_sensors(spark, tmp_path, monkeypatch)
 
     args = train_baseline.parse_args(
         ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--partitions", "4", "--epochs", "2",
@@ -106,3 +111,28 @@ def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tm
         assert run.data.tags[f"partition_{row['partition']}.skipped"] == row["skipped"]
     table = json.loads((tmp_path / "reports" / "train_baseline" / "date=2026-11-25" / "report.json").read_text())
     assert table == report
+
+
+def test_a_partition_whose_loss_turns_nan_fails_the_job_in_one_line_and_logs_nothing(spark, tmp_path, monkeypatch):
+    prepare_three_sensors(spark, tmp_path, monkeypatch)
+    args = train_baseline.parse_args(
+        ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--partitions", "2", "--min-train-windows", "10",
+         "--learning-rate", "1e30", "--experiment", "test-diverged"]
+    )  # fmt: skip
+    with pytest.raises(tracking.StageFailed) as raised:
+        train_baseline.run(spark, args)
+    assert str(raised.value) == ("partition 0 of 2: training diverged: loss nan at epoch 1 (learning rate 1e+30); "
+                                 "lower --learning-rate (2 partitions diverged)")  # fmt: skip
+    experiment = mlflow.get_experiment_by_name("test-diverged")
+    assert mlflow.search_runs([experiment.experiment_id]).empty
+    assert not (tmp_path / "reports" / "train_baseline").exists()
+
+
+def test_a_tracking_server_that_is_down_fails_the_job_before_it_reads_or_trains(spark, tmp_path, monkeypatch):
+    from tests.spark_jobs.test_tracking import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    args = train_baseline.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25"])
+    with pytest.raises(tracking.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
+        train_baseline.run(spark, args)  # the lake is empty: reading it would have failed otherwise

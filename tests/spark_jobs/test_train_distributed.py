@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spark_jobs import distributed_rank, forecasting, train_distributed
+from spark_jobs import distributed_rank, forecasting, tracking, train_distributed
 
 
 def test_equal_shards_give_every_rank_the_same_rows_and_leave_the_remainder_out():
@@ -109,3 +109,56 @@ def test_network_interfaces_are_a_comma_separated_list_and_default_to_horovods_c
     assert train_distributed.parse_args(required).nics == []
     assert train_distributed.parse_args([*required, "--nics", "eth0"]).nics == ["eth0"]
     assert train_distributed.parse_args([*required, "--nics", "eth0,ib0"]).nics == ["eth0", "ib0"]
+
+
+def test_the_ranks_get_an_allow_listed_environment_without_airflow_secrets():
+    driver = {
+        "PATH": "/venv/bin:/usr/bin", "PYTHONPATH": "/opt/sensor-lstm", "HOME": "/home/airflow", "LANG": "C.UTF-8",
+        "JAVA_HOME": "/usr/lib/jvm/java-17", "VIRTUAL_ENV": "/venv", "LD_LIBRARY_PATH": "/usr/local/lib",
+        "TF_USE_LEGACY_KERAS": "1", "OMP_NUM_THREADS": "1", "HOROVOD_GLOO_TIMEOUT_SECONDS": "60",
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000", "MLFLOW_TRACKING_USERNAME": "pipeline",
+        "MLFLOW_TRACKING_PASSWORD": "mlflow-secret", "SENSOR_LSTM_CODE_VERSION": "abc123",
+        "SPARK_HOME": "/opt/spark", "PYSPARK_PYTHON": "/venv/bin/python",
+        "AIRFLOW__CORE__FERNET_KEY": "fernet", "AIRFLOW__API_AUTH__JWT_SECRET": "jwt",
+        "AIRFLOW__API__SECRET_KEY": "api", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://airflow:pw@db/airflow",
+        "AIRFLOW_CONN_SPARK_DEFAULT": "spark://master:7077", "AIRFLOW_CTX_DAG_ID": "sensor_lstm_pipeline",
+        "POSTGRES_PASSWORD": "pw", "SOME_TOKEN": "t",
+    }  # fmt: skip
+    assert train_distributed.rank_environment(driver, stall_timeout_seconds=300) == {
+        "PATH": "/venv/bin:/usr/bin", "PYTHONPATH": "/opt/sensor-lstm", "HOME": "/home/airflow", "LANG": "C.UTF-8",
+        "JAVA_HOME": "/usr/lib/jvm/java-17", "VIRTUAL_ENV": "/venv", "LD_LIBRARY_PATH": "/usr/local/lib",
+        "TF_USE_LEGACY_KERAS": "1", "OMP_NUM_THREADS": "1", "HOROVOD_GLOO_TIMEOUT_SECONDS": "60",
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000", "MLFLOW_TRACKING_USERNAME": "pipeline",
+        "MLFLOW_TRACKING_PASSWORD": "mlflow-secret", "SENSOR_LSTM_CODE_VERSION": "abc123",
+        "SPARK_HOME": "/opt/spark", "PYSPARK_PYTHON": "/venv/bin/python",
+        # None: removed from the rank's environment, also where the executor inherited it.
+        "AIRFLOW__CORE__FERNET_KEY": None, "AIRFLOW__API_AUTH__JWT_SECRET": None, "AIRFLOW__API__SECRET_KEY": None,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": None, "AIRFLOW_CONN_SPARK_DEFAULT": None, "AIRFLOW_CTX_DAG_ID": None,
+        "POSTGRES_PASSWORD": None, "SOME_TOKEN": None,
+        "HOROVOD_STALL_CHECK_TIME_SECONDS": "60", "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS": "300",
+    }  # fmt: skip
+    short = train_distributed.rank_environment({}, stall_timeout_seconds=20)
+    assert short == {"HOROVOD_STALL_CHECK_TIME_SECONDS": "10", "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS": "20"}
+
+
+def test_a_failed_rank_is_named_in_one_line():
+    horovod_error = RuntimeError(
+        "Horovod detected that one or more processes exited with non-zero status, thus causing the job to be "
+        "terminated. The first process to do so was:\nProcess name: 1\nExit code: 137\n"
+    )
+    watch = train_distributed.RankWatch(None, 2, 10)
+    assert train_distributed.ranks_failure(horovod_error, watch) == (
+        "Horovod rank 1 exited with code 137 and the job was stopped; the rank's own error, if it logged one, is above")
+    watch.fired = "1 of 2 Horovod ranks finished and 1 still ran 10 s later (--stall-timeout-seconds): stopped or hung"
+    assert train_distributed.ranks_failure(horovod_error, watch) == watch.fired
+    assert train_distributed.parse_args(["--lake", "/lake", "--run-date", "2026-11-25"]).stall_timeout_seconds == 300
+
+
+def test_a_tracking_server_that_is_down_fails_the_job_before_it_starts_ranks(spark, tmp_path, monkeypatch):
+    from tests.spark_jobs.test_tracking import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    args = train_distributed.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25"])
+    with pytest.raises(tracking.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
+        train_distributed.run(spark, args)  # the lake is empty: reading it would have failed otherwise
