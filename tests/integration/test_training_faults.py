@@ -1,0 +1,169 @@
+"""Faults injected into real distributed training on tiny data (in-process on local[2], 2 Horovod
+ranks over gloo, MLflow in SQLite): a loss that turns NaN, a rank stopped with SIGSTOP and one
+killed with SIGKILL after its first epoch. Each fails the job in one line within its bound; then
+the retry succeeds and leaves one model version for the run day. The ranks, found among this
+process's descendants by their Horovod rank, never see the driver's Airflow secrets."""
+
+import math
+import os
+import signal
+import threading
+import time
+from datetime import datetime, timedelta
+
+import mlflow
+import psutil
+import pytest
+
+from spark_jobs import prepare_sequences as prep
+from spark_jobs import tracking, train_distributed
+from tests.conftest import write_readings
+
+pytestmark = pytest.mark.integration
+DAY = "2026-11-25"
+MODEL = "test-faults-lstm"
+STALL_SECONDS = 10  # --stall-timeout-seconds of the faulted runs
+FERNET = "a-fernet-key-the-ranks-must-not-see"
+
+
+def rank_processes() -> dict[int, psutil.Process]:
+    """This process's Horovod ranks (the gloo workers horovod.spark.run started), by rank."""
+    found = {}
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "gloo_exec_fn" in " ".join(process.cmdline()) and "HOROVOD_RANK" in process.environ():
+                found[int(process.environ()["HOROVOD_RANK"])] = process
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_for_first_epoch(experiment: str, timeout: float = 300) -> None:
+    """Until rank 0 has logged an epoch's val_loss to the run in ``experiment``."""
+    client, deadline = mlflow.MlflowClient(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = client.get_experiment_by_name(experiment)
+        if found and any("val_loss" in run.data.metrics for run in client.search_runs([found.experiment_id])):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"no epoch logged in {experiment} within {timeout} s")
+
+
+def run_with_fault(spark, lake, experiment: str, fault: signal.Signals | None, *extra: str) -> dict:
+    """Run train_distributed (in this thread: Horovod wants the main one) while another thread waits
+    for the ranks (and reads their environments), then for the first epoch, and sends ``fault`` to rank 1."""
+    seen: dict = {}
+
+    def inject():
+        deadline = time.monotonic() + 300
+        while len(ranks := rank_processes()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        seen["environments"] = {rank: process.environ() for rank, process in ranks.items()}
+        seen["pids"] = [process.pid for process in ranks.values()]
+        wait_for_first_epoch(experiment)
+        if fault is not None:
+            seen["faulted_at"] = time.monotonic()
+            os.kill(ranks[1].pid, fault)
+
+    watcher = threading.Thread(target=inject, daemon=True)
+    watcher.start()
+    started = time.monotonic()
+    args = train_distributed.parse_args(
+        ["--lake", str(lake), "--run-date", DAY, "--num-proc", "2", "--units", "4", "--model-name", MODEL,
+         "--experiment", experiment, *extra]
+    )  # fmt: skip
+    try:
+        seen["report"] = train_distributed.run(spark, args)
+    except tracking.StageFailed as error:
+        seen["error"] = error
+    seen["finished_at"], seen["seconds"] = time.monotonic(), time.monotonic() - started
+    watcher.join(timeout=5)
+    # Horovod ends a cancelled rank's process group with SIGTERM, then SIGKILL 5 s later.
+    deadline = time.monotonic() + 15
+    while (left := [pid for pid in seen.get("pids", []) if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    seen["left"] = left
+    return seen
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.fixture(scope="module")
+def runs(spark, tmp_path_factory):
+    lake = tmp_path_factory.mktemp("lake")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{lake}/mlflow.db")
+        patch.setenv("SENSOR_LSTM_MLFLOW_ARTIFACTS", str(lake / "artifacts"))
+        patch.setenv("AIRFLOW__CORE__FERNET_KEY", FERNET)  # as in an Airflow worker's environment
+        start = datetime(2026, 11, 25)
+        readings = [
+            (sensor, start + timedelta(minutes=5 * step), 20.0 + offset + 3 * math.sin(step / 12))
+            for offset, sensor in enumerate(["s1", "s2", "s3"])
+            for step in range(288)
+        ]
+        write_readings(spark, lake, readings)
+        prep.run(spark, prep.parse_args(["--lake", str(lake), "--run-date", DAY, "--lookback-days", "1",
+                                         "--sampling-interval-seconds", "300", "--seq-len", "6",
+                                         "--seasonal-periods", "12"]))  # fmt: skip
+        stall = ["--stall-timeout-seconds", str(STALL_SECONDS)]
+        runs = {
+            "diverged": run_with_fault(spark, lake, "test-faults-nan", None, "--learning-rate", "1e30"),
+            "stopped": run_with_fault(spark, lake, "test-faults-stop", signal.SIGSTOP, *stall),
+            "killed": run_with_fault(spark, lake, "test-faults-kill", signal.SIGKILL, *stall),
+            # The default stall timeout: rank 0 alone logs the model once rank 1 has finished.
+            "retry": run_with_fault(spark, lake, "test-faults-retry", None, "--epochs", "2"),
+        }
+        for name, seen in runs.items():
+            print(f"{name}: {seen['seconds']:.0f} s, {seen.get('error')!r}, left {seen['left']}", flush=True)
+        yield runs
+
+
+def test_a_training_run_whose_loss_becomes_nan_fails_in_one_line_naming_it(runs):
+    diverged = runs["diverged"]
+    assert str(diverged["error"]) == (
+        "training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate")
+    assert diverged["left"] == []  # both ranks stopped and ended: neither blocked
+    client = mlflow.MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("test-faults-nan").experiment_id])
+    assert (run.info.status, run.data.tags["stopped_by"]) == ("FAILED", "diverged")
+    assert client.search_model_versions(f"name = '{MODEL}' and run_id = '{run.info.run_id}'") == []
+
+
+@pytest.mark.parametrize("fault", ["stopped", "killed"])
+def test_a_stopped_or_dead_rank_fails_the_task_within_the_stall_bound(runs, fault):
+    seen = runs[fault]
+    after_fault = seen["finished_at"] - seen["faulted_at"]
+    message = str(seen["error"])
+    if fault == "stopped":
+        # Rank 0 fails on gloo's 30 s timeout; the driver cancels the stopped rank STALL_SECONDS later.
+        assert message == (f"1 of 2 Horovod ranks finished and 1 still ran {STALL_SECONDS} s later "
+                           "(--stall-timeout-seconds): stopped or hung; cancelled")  # fmt: skip
+        assert after_fault < 30 + STALL_SECONDS + 30, f"failed {after_fault:.0f} s after the SIGSTOP"
+    else:
+        assert message.startswith("Horovod rank 1 exited with code 137 and the job was stopped")
+        assert after_fault < 30, f"failed {after_fault:.0f} s after the SIGKILL"
+    assert "\n" not in message
+    assert seen["left"] == []  # the stopped rank was killed with its task, not left behind
+
+
+def test_the_retry_succeeds_with_one_model_version_for_the_run_day(runs):
+    report = runs["retry"]["report"]
+    assert (report["epochs_trained"], report["stopped_by"]) == (2, "max_epochs")
+    versions = mlflow.MlflowClient().search_model_versions(f"name = '{MODEL}'")
+    assert [(int(version.version), version.tags["run_day"]) for version in versions] == [
+        (report["model_version"], DAY)]  # fmt: skip
+
+
+def test_the_ranks_environment_carries_no_airflow_secrets(runs):
+    assert os.environ["AIRFLOW__CORE__FERNET_KEY"] == FERNET  # the driver's, while the fixture runs
+    environments = runs["retry"]["environments"]
+    assert sorted(environments) == [0, 1]
+    for environment in environments.values():
+        assert "AIRFLOW__CORE__FERNET_KEY" not in environment
+        assert environment["MLFLOW_TRACKING_URI"] == os.environ["MLFLOW_TRACKING_URI"]
+        assert environment["HOROVOD_STALL_SHUTDOWN_TIME_SECONDS"] == "300"  # the retry's default
