@@ -269,6 +269,12 @@ with DAG(
             description="Quality gate: a new version becomes champion only with a skill (1 - its test RMSE / the best "
             "naive forecast's) above this.",
         ),
+        "promote_older_day": Param(
+            False,
+            type="boolean",
+            description="Let a run for an earlier day than the champion's (a backfill) take the champion alias when "
+            "it scores better; off, a backfill never replaces a champion trained on newer data.",
+        ),
         "num_proc": Param(2, type="integer", minimum=1, maximum=64, description="Horovod ranks of train_distributed."),
         "threads_per_rank": Param(
             1, type="integer", minimum=1, maximum=64, description="Cores (spark.task.cpus) and TensorFlow threads of each rank."
@@ -359,7 +365,13 @@ with DAG(
     )  # fmt: skip
 
     evaluate = spark_job(
-        "evaluate", ["--min-skill", "{{ params.champion_min_skill }}", *MLFLOW_ARGS], execution_timeout=timedelta(hours=1)
-    )
+        "evaluate",
+        [
+            "--min-skill", "{{ params.champion_min_skill }}",
+            "{{ '--promote-older-day' if params.promote_older_day else '--no-promote-older-day' }}",
+            *MLFLOW_ARGS,
+        ],
+        execution_timeout=timedelta(hours=1),
+    )  # fmt: skip
 
     check_params() >> ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate

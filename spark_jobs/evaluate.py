@@ -116,11 +116,14 @@ def best_naive(rows: list[dict]) -> dict:
     return min((row for row in rows if row["naive"] and "rmse" in row), key=lambda row: row["rmse"])
 
 
-def champion_decision(candidate: dict, champion: dict | None, naive: dict, min_skill: float) -> tuple[bool, str]:
+def champion_decision(
+    candidate: dict, champion: dict | None, naive: dict, min_skill: float, promote_older_day: bool = False
+) -> tuple[bool, str]:
     """Whether the alias moves to the candidate, and why. The candidate must first pass the
     quality gate: a skill over the best naive forecast (``naive``: its row) above ``min_skill``.
-    Then it must beat the champion, if there is one. Each is {"version", "scores"}, the champion
-    also "seq_len_matches"; every score comes from the same test windows."""
+    Then it must beat the champion, if there is one, and, unless ``promote_older_day``, not be
+    for an earlier run day than the champion's (a backfill). Each is {"version", "scores",
+    "run_day"}, the champion also "seq_len_matches"; every score comes from the same test windows."""
     version, new, windows = candidate["version"], candidate["scores"]["rmse"], candidate["scores"]["windows"]
     gained = skill(new, naive["rmse"])
     if champion is not None and champion["version"] == version:
@@ -134,6 +137,13 @@ def champion_decision(candidate: dict, champion: dict | None, naive: dict, min_s
     passed = f"skill {gained:.1%} over {naive['model']}"
     if champion is None:
         return True, f"no champion yet: version {version} becomes the first ({passed})"
+    older = candidate.get("run_day") and champion.get("run_day") and candidate["run_day"] < champion["run_day"]
+    if older and not promote_older_day:
+        return False, (
+            f"version {version} is for {candidate['run_day']}, before champion version {champion['version']}'s "
+            f"{champion['run_day']}: a backfill does not replace a champion trained on newer data unless asked "
+            "(Param promote_older_day)"
+        )
     if not champion["seq_len_matches"]:
         return False, (
             f"champion version {champion['version']} takes windows of another length than this run's, so it "
@@ -214,6 +224,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the quality gate: the new version becomes champion only with a skill (1 - its test RMSE / the best "
         "naive forecast's) above this",
     )
+    parser.add_argument(
+        "--promote-older-day",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="let a version for an earlier run day than the champion's (a backfill) take the alias",
+    )
     tracking.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -285,6 +301,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         champion_spec = load_model_spec(f"models:/{model_name}/{champion_version.version}")
         champion = {
             "version": int(champion_version.version),
+            "run_day": champion_version.tags.get("run_day"),
             "seq_len_matches": forecasting.model_from_spec(champion_spec).input_shape[1] == distributed["seq_len"],
         }
         if champion["seq_len_matches"] and champion["version"] != version:
@@ -315,7 +332,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     if champion is not None and CHAMPION in model_specs:
         champion["scores"] = scores[CHAMPION]
     gate = best_naive(rows)
-    promote, reason = champion_decision({"version": version, "scores": scores[DISTRIBUTED]}, champion, gate, args.min_skill)
+    candidate = {"version": version, "scores": scores[DISTRIBUTED], "run_day": args.run_date.isoformat()}
+    promote, reason = champion_decision(candidate, champion, gate, args.min_skill, args.promote_older_day)
     if promote:
         client.set_registered_model_alias(model_name, args.alias, str(version))
     if champion is None or champion["version"] != version:  # a rerun keeps the reason it was promoted for

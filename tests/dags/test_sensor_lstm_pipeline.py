@@ -97,6 +97,7 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "max_quarantined_fraction": 0.1,
         "reading_min": -1e12,
         "reading_max": 1e12,
+        "promote_older_day": False,
     }
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
 
@@ -120,6 +121,7 @@ JOB_ARGUMENTS = {
     "patience": {"train_baseline": "patience", "train_distributed": "patience"},
     "training_budget_minutes": {"train_baseline": "training_budget_minutes", "train_distributed": "training_budget_minutes"},
     "champion_min_skill": {"evaluate": "min_skill"},
+    "promote_older_day": {"evaluate": "promote_older_day"},
     "num_proc": {"train_distributed": "num_proc"},
     "threads_per_rank": {"train_distributed": "threads_per_rank"},
 }
@@ -290,8 +292,11 @@ def test_evaluate_command_line(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     command = rendered_command(dag, "evaluate", {"champion_min_skill": 0.05}, extra_context=run_context("evaluate"))
     assert command[command.index("/opt/sensor-lstm/spark_jobs/evaluate.py") + 1 :] == [
-        "--lake", "/data/lake", "--run-date", "2026-11-25", "--min-skill", "0.05", *mlflow_args("evaluate")
+        "--lake", "/data/lake", "--run-date", "2026-11-25", "--min-skill", "0.05", "--no-promote-older-day",
+        *mlflow_args("evaluate"),
     ]  # fmt: skip
+    command = rendered_command(dag, "evaluate", {"promote_older_day": True}, extra_context=run_context("evaluate"))
+    assert "--promote-older-day" in command
 
 
 def dag_module() -> dict:

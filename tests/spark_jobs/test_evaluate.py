@@ -163,3 +163,14 @@ def test_an_mlflow_server_that_hangs_or_is_down_fails_the_champion_lookup_instea
         server.wait()
         with pytest.raises(mlflow.exceptions.MlflowException):
             evaluate.current_champion(client, "m", "champion")
+
+
+def test_a_backfill_never_takes_the_alias_from_a_champion_of_a_later_day_unless_asked():
+    champion = {"version": 7, "run_day": "2026-11-25", "seq_len_matches": True, "scores": {"rmse": 0.6, "windows": 100}}
+    backfill = {"version": 8, "run_day": "2026-11-20", "scores": {"rmse": 0.4, "windows": 100}}
+    assert evaluate.champion_decision(backfill, champion, PERSISTENCE_ROW, 0.0) == (False, (
+        "version 8 is for 2026-11-20, before champion version 7's 2026-11-25: a backfill does not replace a "
+        "champion trained on newer data unless asked (Param promote_older_day)"))  # fmt: skip
+    assert evaluate.champion_decision(backfill, champion, PERSISTENCE_ROW, 0.0, promote_older_day=True)[0] is True
+    same_day = {**backfill, "run_day": "2026-11-25"}
+    assert evaluate.champion_decision(same_day, champion, PERSISTENCE_ROW, 0.0)[0] is True
