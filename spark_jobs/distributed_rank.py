@@ -216,7 +216,7 @@ def forecast_plot(windows: Windows, predicted: np.ndarray, sensors: int):
         mine = windows.sensor_id == sensor
         axis.plot(windows.target_time[mine], actual[mine], label="actual", linewidth=1)
         axis.plot(windows.target_time[mine], predicted[mine], label="LSTM forecast", linewidth=1)
-        axis.set_title(sensor, fontsize=9)
+        axis.set_title(sensor, fontsize=9, parse_math=False)  # an id is text, never math
         axis.set_ylabel("reading")
     axes[0, 0].legend(loc="upper right")
     axes[-1, 0].set_xlabel("target time (UTC)")
@@ -377,8 +377,6 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
         checkpoint = os.path.join(folder, CHECKPOINT_FILE)
         model.save_weights(checkpoint)
         mlflow.log_artifact(checkpoint, artifact_path="checkpoint")
-    if len(test):
-        mlflow.log_figure(forecast_plot(test, predicted, spec.plot_sensors), "forecast_vs_actual.png")
     # The trained model's optimizer is Horovod's; the logged one must load without Horovod.
     serving = forecasting.build_lstm(spec.seq_len, spec.units, result["effective_learning_rate"])
     serving.set_weights(model.get_weights())
@@ -387,4 +385,7 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
     logged = mlflow.tensorflow.log_model(serving, name="model", signature=signature, input_example=example)
     run_id = mlflow.active_run().info.run_id
     version = mlflow.register_model(logged.model_uri, spec.model_name, tags={**spec.tags, "mlflow_run_id": run_id})
+    # After the model: a figure that fails to draw must not cost the trained model.
+    if len(test):
+        mlflow.log_figure(forecast_plot(test, predicted, spec.plot_sensors), "forecast_vs_actual.png")
     return {"mlflow_run_id": run_id, "model_uri": logged.model_uri, "model_version": int(version.version)}
