@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -193,8 +194,8 @@ def write_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date, report
 LOCKS_DIR = "_locks"
 # The holder of a lock touches it this often; a lock untouched for LOCK_STALE_SECONDS belongs to a
 # job that died (a killed driver never releases it) and the next writer takes it over.
-LOCK_HEARTBEAT_SECONDS = 10
-LOCK_STALE_SECONDS = 60
+LOCK_HEARTBEAT_SECONDS = 5
+LOCK_STALE_SECONDS = 30
 EXIT_INPUT_ERROR = 2  # bad input or arguments: a retry cannot help
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run writes the same day; a later retry may succeed
 
@@ -273,6 +274,9 @@ def run_job(name: str, parse_args, run, argv: list[str] | None) -> None:
     """A job's ``main``: parse, run in a session holding the run's day locks, stop it. A
     JobInputError exits with code 2, a LakeBusyError with 75, each in one line on stderr."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Airflow stops a task (timeout, mark failed) with SIGTERM: exit through the finally blocks, so
+    # the day's locks are released and the session stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     args = parse_args(argv)
     spark = spark_session(name)
     days = [args.run_date + timedelta(days=offset) for offset in range(max(1, getattr(args, "days", 1)))]

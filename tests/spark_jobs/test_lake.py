@@ -1,6 +1,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from datetime import date
@@ -84,3 +85,30 @@ def test_a_second_run_for_the_same_day_fails_clearly_and_writes_nothing(spark, t
         line,
     )
     assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+SLOW_JOB = """
+import argparse, sys, time
+from datetime import date
+from spark_jobs import lake
+
+def parse_args(argv):
+    return argparse.Namespace(lake=sys.argv[1], run_date=date(2026, 11, 25))
+
+def run(spark, args):
+    print("running", flush=True)
+    time.sleep(600)
+
+lake.run_job("slow_job", parse_args, run, [])
+"""
+
+
+def test_a_job_stopped_by_airflow_with_sigterm_releases_its_lock(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "PYSPARK_SUBMIT_ARGS": "--master local[1] pyspark-shell"}
+    job = subprocess.Popen(["python", "-c", SLOW_JOB, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
+    assert job.stdout.readline() == "running\n"
+    lock = tmp_path / "_locks" / "slow_job" / "date=2026-11-25.lock"
+    assert lock.exists()
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not lock.exists()
