@@ -1,9 +1,11 @@
 """A client for the compose stack: a Docker engine that accepts docker-compose.yaml
-(scripts/docker_engine.sh), the repository's compose file with an .env made from .env.example,
-and the services through their published ports (tests/stack/services.py)."""
+(scripts/docker_engine.sh), the repository's compose file with an .env made from .env.example with
+fresh secrets (docker/settings.py generate, as the README has it), and the services through their
+published ports (tests/stack/services.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -37,9 +39,21 @@ def engine(*args: str, timeout: float = 900) -> str:
     return done.stdout
 
 
-def env_file_text(settings: dict[str, str]) -> str:
-    """.env.example with ``settings`` appended: a later line wins in Compose's .env."""
-    lines = [(ROOT / ".env.example").read_text().rstrip("\n"), "", "# The compose test's own settings"]
+def stack_settings():
+    """docker/settings.py as a module (docker/ is no package, and `docker` names Docker's SDK)."""
+    spec = importlib.util.spec_from_file_location("stack_settings", ROOT / "docker" / "settings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def env_file_text(settings: dict[str, str], *, fresh_secrets: bool = True) -> str:
+    """.env.example, with fresh secrets unless told otherwise, and ``settings`` appended: a later
+    line wins in Compose's .env."""
+    example = (ROOT / ".env.example").read_text()
+    if fresh_secrets:
+        example = stack_settings().generate(example)
+    lines = [example.rstrip("\n"), "", "# The compose test's own settings"]
     return "\n".join([*lines, *(f"{key}={value}" for key, value in settings.items())]) + "\n"
 
 
@@ -54,6 +68,11 @@ def base_image_settings() -> dict[str, str]:
 
 class ComposeStack(Services):
     def __init__(self, *, root: Path, settings: dict[str, str]) -> None:
+        self.root = root
+        self.env_file = root / ".env"
+        self.env_file.write_text(env_file_text(settings))
+        self.env_file.chmod(0o600)
+        self.settings = stack_settings().read(self.env_file)
         super().__init__(
             airflow_url=url("AIRFLOW_UI_PORT"),
             mlflow_url=url("MLFLOW_PORT"),
@@ -61,18 +80,18 @@ class ComposeStack(Services):
             spark_worker_urls=[url("SPARK_WORKER_1_UI_PORT"), url("SPARK_WORKER_2_UI_PORT")],
             user=settings["AIRFLOW_ADMIN_USER"],
             password=settings["AIRFLOW_ADMIN_PASSWORD"],
+            mlflow_auth=(self.settings["MLFLOW_ADMIN_USER"], self.settings["MLFLOW_ADMIN_PASSWORD"]),
         )
-        self.root = root
-        self.env_file = root / ".env"
-        self.env_file.write_text(env_file_text(settings))
         self.timings: dict[str, float] = {}
 
-    def compose(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
+    def compose(
+        self, *args: str, timeout: float = 900, check: bool = True, env_file: Path | None = None
+    ) -> subprocess.CompletedProcess:
         # Only what the engine's clients need from this process's environment: Compose lets the
         # environment override .env, and the test runner's own settings must not leak in.
         env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG")}
         command = ["docker", "compose", "--project-directory", str(ROOT), "--file", str(ROOT / "docker-compose.yaml"),
-                   "--env-file", str(self.env_file), "--project-name", PROJECT, *args]  # fmt: skip
+                   "--env-file", str(env_file or self.env_file), "--project-name", PROJECT, *args]  # fmt: skip
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
         if check and done.returncode:
             raise StackError(f"docker compose {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
