@@ -9,21 +9,30 @@
 #   scripts/stack.sh status      each service's pid and health
 #   scripts/stack.sh exec CMD..  run CMD in the stack's environment, e.g. `airflow backfill create ...`
 #
-# Credentials, ports and worker sizes come from .env (or .env.example when there is none), the
-# file docker-compose.yaml reads; a variable already in the environment wins. State and logs live
-# in $SENSOR_LSTM_VAR/stack (var/stack), the lake where the rest of the project keeps it.
+# Credentials, ports and worker sizes come from .env ($SENSOR_LSTM_ENV_FILE), the file
+# docker-compose.yaml reads, parsed as Compose parses it (docker/settings.py); a variable already in
+# the environment wins. Without one, the first command writes it: .env.example with fresh secrets.
+# Like the compose stack, `up` refuses the example secrets unless SENSOR_LSTM_ALLOW_EXAMPLE_SECRETS
+# is true, and prints no password. State and logs live in $SENSOR_LSTM_VAR/stack (var/stack), the
+# lake where the rest of the project keeps it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project_dir=$PWD
 
 log() { echo "[stack] $*" >&2; }
 
+venv=$(scripts/bootstrap.sh)
+env_file=${SENSOR_LSTM_ENV_FILE:-.env}
+
 load_settings() {
-    local file=.env key value
-    [ -f "$file" ] || file=.env.example
-    while IFS='=' read -r key value; do
-        [ -n "${!key+set}" ] || export "$key=$value"
-    done < <(grep -E '^[A-Z][A-Z0-9_]*=' "$file")
+    if [ ! -f "$env_file" ]; then
+        (umask 077 && "$venv/bin/python" docker/settings.py generate .env.example >"$env_file.tmp")
+        mv "$env_file.tmp" "$env_file"
+        log "no $env_file: wrote one from .env.example with fresh secrets (passwords and keys)"
+    fi
+    local settings
+    settings=$("$venv/bin/python" docker/settings.py exports "$env_file")
+    eval "$settings"
 }
 
 load_settings
@@ -46,6 +55,16 @@ spark_master_url=spark://127.0.0.1:$spark_master_port
 export AIRFLOW_HOME=$stack_dir/airflow
 export MLFLOW_TRACKING_URI=http://127.0.0.1:$mlflow_port
 export AIRFLOW_CONN_SPARK_DEFAULT="{\"conn_type\": \"spark\", \"host\": \"spark://127.0.0.1\", \"port\": $spark_master_port}"
+# MLflow's basic-auth app (docker/mlflow-server.sh): its admin is every client's login. The Spark
+# workers, Airflow's task processes and spark-submit inherit it from here; Horovod's ranks from
+# spark-submit's environment.
+export MLFLOW_TRACKING_USERNAME=${MLFLOW_ADMIN_USER:?set it in $env_file (see .env.example)}
+export MLFLOW_TRACKING_PASSWORD=${MLFLOW_ADMIN_PASSWORD:?set it in $env_file (see .env.example)}
+export MLFLOW_AUTH_ADMIN_USERNAME=$MLFLOW_ADMIN_USER
+export MLFLOW_AUTH_ADMIN_PASSWORD=$MLFLOW_ADMIN_PASSWORD
+export MLFLOW_FLASK_SERVER_SECRET_KEY=${MLFLOW_FLASK_SECRET_KEY:?set it in $env_file (see .env.example)}
+export MLFLOW_AUTH_DATABASE_URI=sqlite:///$stack_dir/mlflow-auth.db
+export MLFLOW_AUTH_CONFIG_PATH=$stack_dir/mlflow-auth.ini
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__FERNET_KEY=$AIRFLOW_FERNET_KEY
 export AIRFLOW__API__SECRET_KEY=$AIRFLOW_API_SECRET_KEY
@@ -58,7 +77,6 @@ export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST=127.0.0.1
 export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT=$scheduler_health_port
 export SENSOR_LSTM_CATCHUP=${SENSOR_LSTM_CATCHUP:-false}
 
-venv=$(scripts/bootstrap.sh)
 source scripts/env.sh "$venv"
 # The tracking server stores artifacts (mlflow-artifacts:/ URIs): no local artifact root.
 unset SENSOR_LSTM_MLFLOW_ARTIFACTS
@@ -78,7 +96,7 @@ service_command() {
                 --webui-port "${spark_worker_ui_ports[n-1]}" --work-dir "$stack_dir/$1" \
                 --cores "${SPARK_WORKER_CORES:-2}" --memory "${SPARK_WORKER_MEMORY:-4g}" "$spark_master_url" ;;
         mlflow)
-            echo mlflow server --host "$bind_address" --port "$mlflow_port" --workers 1 \
+            echo bash docker/mlflow-server.sh --host "$bind_address" --port "$mlflow_port" --workers 1 \
                 --backend-store-uri "sqlite:///$stack_dir/mlflow.db" \
                 --serve-artifacts --artifacts-destination "$stack_dir/mlflow-artifacts" \
                 --allowed-hosts "127.0.0.1:$mlflow_port,localhost:$mlflow_port" ;;
@@ -150,6 +168,7 @@ ensure_sample_data() {
 }
 
 up() {
+    python docker/settings.py check-secrets .env.example || return 1
     mkdir -p "$pid_dir" "$log_dir" "$AIRFLOW_HOME"
     ensure_sample_data
     start spark-master && wait_healthy spark-master
@@ -164,8 +183,8 @@ up() {
     cat <<EOF
 
 Local stack is up (state and logs in $stack_dir):
-  Airflow UI     http://127.0.0.1:$airflow_port   login $AIRFLOW_ADMIN_USER / $AIRFLOW_ADMIN_PASSWORD
-  MLflow UI      http://127.0.0.1:$mlflow_port
+  Airflow UI     http://127.0.0.1:$airflow_port   login $AIRFLOW_ADMIN_USER, password AIRFLOW_ADMIN_PASSWORD in $env_file
+  MLflow UI      http://127.0.0.1:$mlflow_port   login $MLFLOW_ADMIN_USER, password MLFLOW_ADMIN_PASSWORD in $env_file
   Spark master   http://127.0.0.1:$spark_master_ui_port   ($spark_master_url)
   Spark workers  http://127.0.0.1:${spark_worker_ui_ports[0]}  http://127.0.0.1:${spark_worker_ui_ports[1]}
   Lake           $SENSOR_LSTM_LAKE

@@ -42,6 +42,16 @@ def chromium():
             driver.quit()
 
 
+def send_basic_auth(driver, user: str, password: str) -> None:
+    """Every later request of the page carries this HTTP Basic login (MLflow's basic-auth app asks
+    for one; headless Chromium cannot answer the browser's login prompt)."""
+    import base64
+
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}})
+
+
 def wait_for_text(driver, text: str, timeout: float = 60, ignore_case: bool = False) -> None:
     """Until ``text`` shows in the rendered page (the UIs are single-page apps that fill in late)."""
     from selenium.webdriver.support.ui import WebDriverWait

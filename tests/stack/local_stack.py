@@ -28,7 +28,9 @@ def url(port_name: str) -> str:
 
 
 class Stack(Services):
-    def __init__(self, *, env: dict[str, str], root: Path, user: str, password: str, manifest: dict) -> None:
+    def __init__(
+        self, *, env: dict[str, str], root: Path, user: str, password: str, mlflow_auth: tuple[str, str], manifest: dict
+    ) -> None:
         super().__init__(
             airflow_url=url("AIRFLOW_UI_PORT"),
             mlflow_url=url("MLFLOW_PORT"),
@@ -36,6 +38,7 @@ class Stack(Services):
             spark_worker_urls=[url("SPARK_WORKER_1_UI_PORT"), url("SPARK_WORKER_2_UI_PORT")],
             user=user,
             password=password,
+            mlflow_auth=mlflow_auth,
         )
         self.env = env
         self.root = root
@@ -45,6 +48,11 @@ class Stack(Services):
     @property
     def lake(self) -> Path:
         return Path(self.env["SENSOR_LSTM_LAKE"])
+
+    @property
+    def env_file(self) -> Path:
+        """The settings file the stack reads, which its first command writes (SENSOR_LSTM_ENV_FILE)."""
+        return Path(self.env["SENSOR_LSTM_ENV_FILE"])
 
     @property
     def state_dir(self) -> Path:

@@ -19,7 +19,7 @@ class StackError(AssertionError):
 class Services:
     def __init__(
         self, *, airflow_url: str, mlflow_url: str, spark_master_url: str, spark_worker_urls: list[str],
-        user: str, password: str,
+        user: str, password: str, mlflow_auth: tuple[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.airflow_url = airflow_url
         self.mlflow_url = mlflow_url
@@ -27,6 +27,7 @@ class Services:
         self.spark_worker_urls = spark_worker_urls
         self.user = user
         self.password = password
+        self.mlflow_auth = mlflow_auth  # the tracking server's login (MLflow's basic-auth app)
         self.log_dir: Path | None = None
         self._token: str | None = None
 
@@ -121,17 +122,28 @@ class Services:
     # --- MLflow's REST API ------------------------------------------------------------------------
 
     def mlflow(self, method: str, path: str, **kwargs) -> dict:
-        answer = requests.request(method, f"{self.mlflow_url}/api/2.0/mlflow{path}", timeout=60, **kwargs)
+        answer = requests.request(
+            method, f"{self.mlflow_url}/api/2.0/mlflow{path}", auth=self.mlflow_auth, timeout=60, **kwargs
+        )
         if not answer.ok:
             raise StackError(f"MLflow {method} {path}: {answer.status_code} {answer.text[:2000]}")
         return answer.json()
 
     def mlflow_artifact(self, run_id: str, path: str) -> bytes:
         """An artifact's bytes, downloaded from the server as the UI does."""
-        answer = requests.get(f"{self.mlflow_url}/get-artifact", params={"path": path, "run_uuid": run_id}, timeout=60)
+        answer = requests.get(
+            f"{self.mlflow_url}/get-artifact", params={"path": path, "run_uuid": run_id}, auth=self.mlflow_auth, timeout=60
+        )
         if not answer.ok:
             raise StackError(f"MLflow artifact {path} of run {run_id}: {answer.status_code} {answer.text[:500]}")
         return answer.content
+
+    def mlflow_registry_write_status(self, name: str, auth: tuple[str, str] | None) -> int:
+        """The status of a registry write (creating the registered model ``name``) sent with ``auth``."""
+        answer = requests.post(
+            f"{self.mlflow_url}/api/2.0/mlflow/registered-models/create", json={"name": name}, auth=auth, timeout=60
+        )
+        return answer.status_code
 
     def model_versions(self) -> list[dict]:
         found = self.mlflow("GET", "/model-versions/search", params={"filter": "name='sensor_lstm'"})

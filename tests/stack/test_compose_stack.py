@@ -1,6 +1,7 @@
 """The compose stack end to end, as the README has a user run it: the image built, `docker compose
-up -d --wait` with the repository's docker-compose.yaml and an .env made from .env.example, the
-sample generated in the scheduler's container, then everything checked through the published ports:
+up -d --wait` with the repository's docker-compose.yaml and an .env made from .env.example with
+fresh secrets (the example's own are refused, checked on its own), MLflow's registry refusing a write
+without a login, the sample generated in the scheduler's container, then everything checked through the published ports:
 a first day's run with one worker container stopped while train_distributed runs; the next day's
 run at the default Params triggered through Airflow's REST API (lake, Spark cluster, Horovod ranks
 in both worker containers, MLflow, evaluate's table); the three UIs in headless Chromium; `down`
@@ -27,7 +28,9 @@ import pytest
 import requests
 
 from tests.stack import browser
-from tests.stack.compose_stack import HOST_CA_BUNDLE, PORTS, ROOT, ComposeStack, base_image_settings, engine
+from tests.stack.compose_stack import (
+    HOST_CA_BUNDLE, PORTS, ROOT, ComposeStack, base_image_settings, engine, env_file_text, stack_settings,
+)  # fmt: skip
 from tests.stack.services import DAG_ID, StackError, listening_addresses
 
 pytestmark = [pytest.mark.integration, pytest.mark.compose]
@@ -37,7 +40,7 @@ DEFAULTS_DAY = "2026-11-22"
 FAULT_DAY = "2026-11-21"
 SERVICES = [
     "airflow-api-server", "airflow-dag-processor", "airflow-init", "airflow-scheduler", "airflow-triggerer",
-    "mlflow", "postgres", "spark-master", "spark-worker-1", "spark-worker-2",
+    "check-secrets", "mlflow", "postgres", "spark-master", "spark-worker-1", "spark-worker-2",
 ]  # fmt: skip
 STAGE_APPS = {"ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate"}
 # The README's command, run in the scheduler's container: the demo's sample in the lake volume.
@@ -93,6 +96,7 @@ def stack():
     if HOST_CA_BUNDLE.exists():
         settings["SENSOR_LSTM_PIP_CA_BUNDLE"] = str(HOST_CA_BUNDLE)
     stack = ComposeStack(root=root, settings=settings)
+    stack.test_settings = settings
     stack.log_dir = root / "task-logs"
     stack.compose("down", "--volumes", "--remove-orphans")  # what an interrupted run left
     try:
@@ -155,6 +159,7 @@ def test_up_brings_every_service_up_healthy_on_loopback_ports(stack):
     states = stack.services_state()
     assert sorted(states) == SERVICES
     assert states.pop("airflow-init")[0] == "exited"
+    assert states.pop("check-secrets")[0] == "exited"
     assert states == {name: ("running", "healthy") for name in states}
     assert listening_addresses(PORTS.values()) == {port: {"127.0.0.1"} for port in PORTS.values()}
     master = stack.spark_master()
@@ -165,6 +170,30 @@ def test_up_brings_every_service_up_healthy_on_loopback_ports(stack):
     size = int(subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", "sensor-lstm:compose-test"],
                               capture_output=True, text=True, check=True).stdout)  # fmt: skip
     stack.timings["image_size_gb"] = round(size / 1e9, 2)
+
+
+def test_check_secrets_refuses_the_example_secrets_naming_them(stack):
+    """What `docker compose up` with .env.example's secrets meets first: check-secrets exits 1 (the
+    other services wait for it to succeed), in one line naming every secret left as it was."""
+    secrets = stack_settings().SECRETS
+    example_env = stack.root / "example-secrets.env"
+    example_env.write_text(env_file_text(
+        {key: value for key, value in stack.test_settings.items() if key not in secrets}, fresh_secrets=False
+    ))  # fmt: skip
+    refused = stack.compose("run", "--rm", "--no-deps", "check-secrets", env_file=example_env, check=False, timeout=300)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    printed = refused.stdout + refused.stderr
+    assert f"refusing to start: example secrets from .env.example in use: {', '.join(secrets)};" in printed
+    # The stack itself runs on fresh ones: its check passed.
+    assert stack.services_state()["check-secrets"][0] == "exited"
+
+
+def test_mlflow_registry_write_needs_a_login(stack):
+    assert requests.get(f"{stack.mlflow_url}/health", timeout=30).status_code == 200  # the healthcheck's, open
+    assert stack.mlflow_registry_write_status("auth-probe", auth=None) == 401
+    assert stack.mlflow_registry_write_status("auth-probe", auth=("admin", "not-the-password")) == 401
+    assert stack.mlflow_registry_write_status("auth-probe", auth=stack.mlflow_auth) == 200
+    stack.mlflow("DELETE", "/registered-models/delete", json={"name": "auth-probe"})
 
 
 @pytest.mark.timeout(3600)
@@ -296,6 +325,7 @@ def test_airflow_mlflow_and_spark_uis_in_headless_chromium(stack):
         browser.wait_for_text(driver, "success", ignore_case=True)
         airflow_shot = browser.screenshot(driver, shots, "airflow-dag-runs")
 
+        browser.send_basic_auth(driver, *stack.mlflow_auth)
         driver.get(f"{stack.mlflow_url}/#/models/sensor_lstm")
         browser.wait_for_text(driver, "@ champion", ignore_case=True)
         mlflow_shot = browser.screenshot(driver, shots, "mlflow-registered-model")

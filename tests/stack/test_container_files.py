@@ -113,7 +113,7 @@ def test_compose_file_has_no_version_key(compose):
 
 
 def test_compose_defines_every_service_of_the_stack(services):
-    assert set(services) == {"postgres", "airflow-init", *LONG_RUNNING}
+    assert set(services) == {"check-secrets", "postgres", "airflow-init", *LONG_RUNNING}
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
@@ -132,6 +132,17 @@ def test_airflow_init_runs_once(services):
     assert init["command"] == ["bash", "/opt/sensor-lstm/docker/airflow-init.sh"]
 
 
+def test_check_secrets_runs_once_on_the_example_file_of_the_checkout(services):
+    check = services["check-secrets"]
+    assert check["restart"] == "no"
+    assert "healthcheck" not in check
+    assert check["command"] == [
+        "python", "/opt/sensor-lstm/docker/settings.py", "check-secrets", "/opt/sensor-lstm/.env.example",
+    ]  # fmt: skip
+    assert check["volumes"] == ["./.env.example:/opt/sensor-lstm/.env.example:ro"]
+    assert environment(check)["SENSOR_LSTM_ALLOW_EXAMPLE_SECRETS"] == "${SENSOR_LSTM_ALLOW_EXAMPLE_SECRETS:-false}"
+
+
 def test_services_start_in_dependency_order(services):
     depends = {
         name: {dep: spec["condition"] for dep, spec in (service.get("depends_on") or {}).items()}
@@ -139,8 +150,11 @@ def test_services_start_in_dependency_order(services):
     }
     init_done = {"airflow-init": "service_completed_successfully"}
     api_up = {"airflow-api-server": "service_healthy"}
+    # Nothing starts before check-secrets has passed: everything else waits on postgres or spark-master.
+    secrets_checked = {"check-secrets": "service_completed_successfully"}
     assert depends == {
-        "postgres": {},
+        "check-secrets": {},
+        "postgres": secrets_checked,
         "airflow-init": {"postgres": "service_healthy"},
         "airflow-api-server": init_done,
         "airflow-scheduler": {
@@ -149,7 +163,7 @@ def test_services_start_in_dependency_order(services):
         },
         "airflow-dag-processor": {**init_done, **api_up},
         "airflow-triggerer": {**init_done, **api_up},
-        "spark-master": {},
+        "spark-master": secrets_checked,
         "spark-worker-1": {"spark-master": "service_healthy"},
         "spark-worker-2": {"spark-master": "service_healthy"},
         "mlflow": {"postgres": "service_healthy"},
@@ -230,7 +244,7 @@ def test_lake_volume_is_mounted_at_the_same_path_on_driver_and_workers(compose, 
 def test_mlflow_serves_artifacts_from_a_volume_and_allows_its_service_name(services):
     mlflow = services["mlflow"]
     command = mlflow["command"]
-    assert command[:2] == ["mlflow", "server"]
+    assert command[:2] == ["bash", "/opt/sensor-lstm/docker/mlflow-server.sh"]
     assert "--serve-artifacts" in command
     destination = command[command.index("--artifacts-destination") + 1]
     assert f"mlflow-artifacts:{destination}" in mlflow["volumes"]
@@ -240,6 +254,24 @@ def test_mlflow_serves_artifacts_from_a_volume_and_allows_its_service_name(servi
     backend = environment(mlflow)["MLFLOW_BACKEND_STORE_URI"]
     assert backend.startswith("postgresql+psycopg2://mlflow:") and backend.endswith("@postgres:5432/mlflow")
     assert "MLFLOW_TRACKING_URI" not in environment(mlflow)
+
+
+def test_mlflow_runs_basic_auth_and_every_client_has_its_login(services):
+    mlflow = environment(services["mlflow"])
+    assert mlflow["MLFLOW_AUTH_DATABASE_URI"] == mlflow["MLFLOW_BACKEND_STORE_URI"]
+    assert (mlflow["MLFLOW_AUTH_ADMIN_USERNAME"], mlflow["MLFLOW_AUTH_ADMIN_PASSWORD"]) == (
+        "${MLFLOW_ADMIN_USER:?set it in .env}", "${MLFLOW_ADMIN_PASSWORD:?set it in .env}",
+    )  # fmt: skip
+    assert mlflow["MLFLOW_FLASK_SERVER_SECRET_KEY"] == "${MLFLOW_FLASK_SECRET_KEY:?set it in .env}"
+    script = (ROOT / "docker" / "mlflow-server.sh").read_text()
+    assert "exec mlflow server --app-name basic-auth" in script
+    # The Airflow containers (tasks, spark-submit, the Spark and Horovod driver) and the Spark
+    # workers (executors, Horovod's ranks) log to it.
+    for name in [*AIRFLOW_SERVICES, "airflow-init", *SPARK_WORKERS]:
+        env = environment(services[name])
+        assert (env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"]) == (
+            "${MLFLOW_ADMIN_USER:?set it in .env}", "${MLFLOW_ADMIN_PASSWORD:?set it in .env}",
+        ), name  # fmt: skip
 
 
 def test_published_ports(services):
@@ -296,7 +328,7 @@ def test_env_example_defines_exactly_the_required_variables():
 
 def test_admin_password_reaches_airflow_init_alone(services):
     holders = {name for name, service in services.items() if "AIRFLOW_ADMIN_PASSWORD" in environment(service)}
-    assert holders == {"airflow-init"}
+    assert holders == {"airflow-init", "check-secrets"}  # check-secrets compares it, and prints no value
 
 
 # --- Dockerfile ---------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import requests
 
+from tests.stack.compose_stack import stack_settings
 from tests.stack.local_stack import PORTS, Stack
 from tests.stack.services import DAG_ID, StackError, listening_addresses
 from tools.generate_sensor_data import generate
@@ -63,6 +65,10 @@ def stack():
         "SENSOR_LSTM_TASK_RETRIES": "0",
         "AIRFLOW_ADMIN_USER": "admin",
         "AIRFLOW_ADMIN_PASSWORD": "stack-test-password",
+        "MLFLOW_ADMIN_USER": "admin",
+        "MLFLOW_ADMIN_PASSWORD": "stack-test-mlflow-password",
+        # None yet: `up` writes it, .env.example with fresh secrets, as on a fresh clone.
+        "SENSOR_LSTM_ENV_FILE": str(root / ".env"),
     }
     manifest = generate(
         root / "lake" / "landing",
@@ -74,7 +80,10 @@ def stack():
         gap_probability=0.01,
         seed=11,
     )
-    stack = Stack(env=env, root=root, user="admin", password="stack-test-password", manifest=manifest)
+    stack = Stack(
+        env=env, root=root, user="admin", password="stack-test-password",
+        mlflow_auth=("admin", "stack-test-mlflow-password"), manifest=manifest,
+    )  # fmt: skip
     try:
         started = stack.script("up")
         if started.returncode:
@@ -160,9 +169,39 @@ def test_up_starts_every_service_healthy(stack):
     assert {name: health[name]["status"] for name in ("metadatabase", "scheduler", "triggerer", "dag_processor")} == {
         "metadatabase": "healthy", "scheduler": "healthy", "triggerer": "healthy", "dag_processor": "healthy",
     }  # fmt: skip
-    assert f"Airflow UI     {stack.airflow_url}   login admin / stack-test-password" in stack.up_output
+    # Where the logins are, never a password.
+    assert f"Airflow UI     {stack.airflow_url}   login admin, password AIRFLOW_ADMIN_PASSWORD in {stack.env_file}" in stack.up_output
+    assert f"MLflow UI      {stack.mlflow_url}   login admin, password MLFLOW_ADMIN_PASSWORD in {stack.env_file}" in stack.up_output
+    written = stack_settings().read(stack.env_file)
+    for secret in ("stack-test-password", "stack-test-mlflow-password", *(written[key] for key in stack_settings().SECRETS)):
+        assert secret not in stack.up_output
     # Nothing listens beyond this machine unless SENSOR_LSTM_BIND_ADDRESS says so.
     assert listening_addresses(PORTS.values()) == {port: {"127.0.0.1"} for port in PORTS.values()}
+
+
+def test_up_writes_an_env_file_with_fresh_secrets_and_the_fernet_key_keeps_its_trailing_equals(stack):
+    settings = stack_settings()
+    example, written = settings.read(Path(__file__).parents[2] / ".env.example"), settings.read(stack.env_file)
+    assert stack.env_file.stat().st_mode & 0o777 == 0o600
+    assert [key for key in settings.SECRETS if written[key] == example[key]] == []
+    # The key Airflow runs with is the file's whole value, trailing `=` included (every Fernet key
+    # ends with one): a key cut short fails every encryption, so adding a connection failed.
+    fernet = stack.airflow("config", "get-value", "core", "fernet_key")
+    assert fernet.stdout.strip() == written["AIRFLOW_FERNET_KEY"] and fernet.stdout.strip().endswith("=")
+    added = stack.airflow("connections", "add", "stack_test_probe", "--conn-uri", "http://probe:probe-secret@example.com:8000")
+    assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
+    shown = stack.airflow("connections", "get", "stack_test_probe", "--output", "json")
+    assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr[-2000:]
+    connection = json.loads(shown.stdout[shown.stdout.index("[") : shown.stdout.rindex("]") + 1])[0]
+    assert (connection["password"], connection["is_encrypted"]) == ("probe-secret", "True")
+
+
+def test_mlflow_registry_write_needs_a_login(stack):
+    assert requests.get(f"{stack.mlflow_url}/health", timeout=30).status_code == 200  # the health check's, open
+    assert stack.mlflow_registry_write_status("auth-probe", auth=None) == 401
+    assert stack.mlflow_registry_write_status("auth-probe", auth=("admin", "not-the-password")) == 401
+    assert stack.mlflow_registry_write_status("auth-probe", auth=stack.mlflow_auth) == 200
+    stack.mlflow("DELETE", "/registered-models/delete", json={"name": "auth-probe"})
 
 
 @pytest.mark.timeout(2400)  # three whole DAG runs, one after the other
