@@ -30,10 +30,14 @@ Failures end the job in one line (``train_distributed failed: ...``, exit code 1
     in seconds, before any training (spark_jobs/tracking.py bounds MLflow's requests);
   * a loss that turns NaN or infinite stops every rank in the same epoch and names itself;
   * a rank that dies fails the others at their next allreduce; a rank that is stopped (SIGSTOP)
-    or frozen does too, after gloo's timeout (HOROVOD_GLOO_TIMEOUT_SECONDS, 30 s by default); one
-    alive but stuck before an allreduce for --stall-timeout-seconds makes Horovod shut down
-    (its stall check); and since horovod.spark.run waits for every rank, the driver cancels the
-    ranks when some have finished and the others still run --stall-timeout-seconds later.
+    or frozen does too, after gloo's timeout (HOROVOD_GLOO_TIMEOUT_SECONDS, 30 s by default);
+    since horovod.spark.run waits for every rank, the driver cancels the ranks when some have
+    finished and the others still run --stall-timeout-seconds later;
+  * a rank alive but stuck short of an allreduce holds the others there, and Horovod's stall
+    shutdown does not end it under gloo (HOROVOD_STALL_SHUTDOWN_TIME_SECONDS: measured with
+    Horovod 0.28.1, neither its warning nor its shutdown came), so the driver also cancels ranks
+    still running --start-timeout + --training-budget-minutes + --stall-timeout-seconds after
+    they were started: the fit stops itself at its budget, the rest is scoring and logging.
 """
 
 from __future__ import annotations
@@ -84,29 +88,27 @@ RANK_ENV_PREFIXES = ("LC_", "TF_", "HOROVOD_", "GLOO_", "NCCL_", "OMP_", "KMP_",
                      "PYSPARK_", "HADOOP_", "ARROW_", "AWS_", "AZURE_STORAGE_")  # fmt: skip
 
 
-def rank_environment(driver_env: Mapping[str, str], stall_timeout_seconds: int) -> dict[str, str | None]:
+def rank_environment(driver_env: Mapping[str, str]) -> dict[str, str | None]:
     """The environment horovod.spark.run ships to the ranks. Horovod's task service starts each
     rank with its executor's environment updated by this dict, where None removes a variable: so
     every variable of the driver's outside the allow-list is None (with a local master the
-    executors inherited the driver's environment, Airflow's secrets included). Plus Horovod's stall
-    check: a warning after half the stall timeout (at most a minute), a shutdown at the timeout."""
-    env = {
+    executors inherited the driver's environment, Airflow's secrets included)."""
+    return {
         name: value if name in RANK_ENV_NAMES or name.startswith(RANK_ENV_PREFIXES) else None
         for name, value in driver_env.items()
-    }
-    return env | {
-        "HOROVOD_STALL_CHECK_TIME_SECONDS": str(max(1, min(60, stall_timeout_seconds // 2))),
-        "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS": str(stall_timeout_seconds),
     }
 
 
 class RankWatch:
     """Cancels the ranks' Spark tasks once some ranks have finished (done or failed) and the
-    others still run ``grace_seconds`` later: horovod.spark.run waits for every rank, and a rank
-    that is stopped or frozen never finishes. ``fired`` says what it saw, once it has."""
+    others still run ``grace_seconds`` later, or once they all still run ``deadline_seconds``
+    after the watch began: horovod.spark.run waits for every rank, and a rank that is stopped,
+    frozen or stuck never finishes. ``fired`` says what it saw, once it has."""
 
-    def __init__(self, spark_context, num_proc: int, grace_seconds: float, poll_seconds: float = 1.0):
+    def __init__(self, spark_context, num_proc: int, grace_seconds: float, deadline_seconds: float,
+                 poll_seconds: float = 1.0):  # fmt: skip
         self.context, self.num_proc, self.grace, self.poll = spark_context, num_proc, grace_seconds, poll_seconds
+        self.deadline = deadline_seconds
         self.fired: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="rank-watch", daemon=True)
@@ -132,16 +134,17 @@ class RankWatch:
         return None
 
     def _watch(self) -> None:
-        since = None
+        started, since = time.monotonic(), None
         while not self._stop.wait(self.poll):
             seen = self.uneven()
-            if seen is None:
-                since = None
-                continue
-            since = since or time.monotonic()
-            if time.monotonic() - since >= self.grace:
+            since = None if seen is None else since or time.monotonic()
+            if since is not None and time.monotonic() - since >= self.grace:
                 self.fired = (f"{seen[0]} of {self.num_proc} Horovod ranks finished and {seen[1]} still ran "
                               f"{self.grace:.0f} s later (--stall-timeout-seconds): stopped or hung; cancelled")  # fmt: skip
+            elif time.monotonic() - started >= self.deadline:
+                self.fired = (f"the Horovod ranks still ran {self.deadline:.0f} s after they were started (--start-timeout "
+                              "+ --training-budget-minutes + --stall-timeout-seconds): stuck; cancelled")  # fmt: skip
+            if self.fired:
                 log.error("%s", self.fired)
                 self.context.cancelAllJobs()
                 return
@@ -197,8 +200,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--stall-timeout-seconds",
         type=int,
         default=300,
-        help="a rank alive but not reaching the next allreduce this long shuts Horovod down (its stall check), "
-        "and ranks still running this long after another finished are cancelled: the job fails, never hangs",
+        help="ranks still running this long after another finished are cancelled, and so are ranks still running "
+        "this long past --start-timeout + --training-budget-minutes: the job fails, never hangs",
     )
     parser.add_argument(
         "--nics",
@@ -257,12 +260,13 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         plot_sensors=args.plot_sensors,
     )
     log.info("starting %d Horovod ranks (gloo) for %s", args.num_proc, run_day)
-    watch = RankWatch(spark.sparkContext, args.num_proc, args.stall_timeout_seconds)
+    deadline = args.start_timeout + schedule.budget_seconds + args.stall_timeout_seconds
+    watch = RankWatch(spark.sparkContext, args.num_proc, args.stall_timeout_seconds, deadline)
     try:
         with watch:
             results = horovod.spark.run(
                 ranks.train, args=(spec,), num_proc=args.num_proc, use_gloo=True, start_timeout=args.start_timeout,
-                env=rank_environment(os.environ, args.stall_timeout_seconds), nics=set(args.nics) or None,
+                env=rank_environment(os.environ), nics=set(args.nics) or None,
             )  # fmt: skip
     except Exception as error:
         raise tracking.StageFailed(ranks_failure(error, watch)) from error

@@ -166,4 +166,4 @@ def test_the_ranks_environment_carries_no_airflow_secrets(runs):
     for environment in environments.values():
         assert "AIRFLOW__CORE__FERNET_KEY" not in environment
         assert environment["MLFLOW_TRACKING_URI"] == os.environ["MLFLOW_TRACKING_URI"]
-        assert environment["HOROVOD_STALL_SHUTDOWN_TIME_SECONDS"] == "300"  # the retry's default
+        assert environment["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"  # spark_jobs/tracking.py's bound

@@ -1,7 +1,9 @@
 import math
 import subprocess
 import sys
+import time
 from datetime import datetime
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -124,7 +126,7 @@ def test_the_ranks_get_an_allow_listed_environment_without_airflow_secrets():
         "AIRFLOW_CONN_SPARK_DEFAULT": "spark://master:7077", "AIRFLOW_CTX_DAG_ID": "sensor_lstm_pipeline",
         "POSTGRES_PASSWORD": "pw", "SOME_TOKEN": "t",
     }  # fmt: skip
-    assert train_distributed.rank_environment(driver, stall_timeout_seconds=300) == {
+    assert train_distributed.rank_environment(driver) == {
         "PATH": "/venv/bin:/usr/bin", "PYTHONPATH": "/opt/sensor-lstm", "HOME": "/home/airflow", "LANG": "C.UTF-8",
         "JAVA_HOME": "/usr/lib/jvm/java-17", "VIRTUAL_ENV": "/venv", "LD_LIBRARY_PATH": "/usr/local/lib",
         "TF_USE_LEGACY_KERAS": "1", "OMP_NUM_THREADS": "1", "HOROVOD_GLOO_TIMEOUT_SECONDS": "60",
@@ -135,10 +137,7 @@ def test_the_ranks_get_an_allow_listed_environment_without_airflow_secrets():
         "AIRFLOW__CORE__FERNET_KEY": None, "AIRFLOW__API_AUTH__JWT_SECRET": None, "AIRFLOW__API__SECRET_KEY": None,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": None, "AIRFLOW_CONN_SPARK_DEFAULT": None, "AIRFLOW_CTX_DAG_ID": None,
         "POSTGRES_PASSWORD": None, "SOME_TOKEN": None,
-        "HOROVOD_STALL_CHECK_TIME_SECONDS": "60", "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS": "300",
     }  # fmt: skip
-    short = train_distributed.rank_environment({}, stall_timeout_seconds=20)
-    assert short == {"HOROVOD_STALL_CHECK_TIME_SECONDS": "10", "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS": "20"}
 
 
 def test_a_failed_rank_is_named_in_one_line():
@@ -146,7 +145,7 @@ def test_a_failed_rank_is_named_in_one_line():
         "Horovod detected that one or more processes exited with non-zero status, thus causing the job to be "
         "terminated. The first process to do so was:\nProcess name: 1\nExit code: 137\n"
     )
-    watch = train_distributed.RankWatch(None, 2, 10)
+    watch = train_distributed.RankWatch(None, 2, 10, 100)
     assert train_distributed.ranks_failure(horovod_error, watch) == (
         "Horovod rank 1 exited with code 137 and the job was stopped; the rank's own error, if it logged one, is above")
     watch.fired = "1 of 2 Horovod ranks finished and 1 still ran 10 s later (--stall-timeout-seconds): stopped or hung"
@@ -162,3 +161,35 @@ def test_a_tracking_server_that_is_down_fails_the_job_before_it_starts_ranks(spa
     args = train_distributed.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25"])
     with pytest.raises(tracking.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
         train_distributed.run(spark, args)  # the lake is empty: reading it would have failed otherwise
+
+
+class Stages:
+    """A stand-in SparkContext whose status tracker reports one stage of the ranks' tasks."""
+
+    def __init__(self, completed: int, active: int):
+        self.stage = SimpleNamespace(numTasks=2, numCompletedTasks=completed, numFailedTasks=0, numActiveTasks=active)
+        self.cancelled_at = None
+
+    def statusTracker(self):
+        return SimpleNamespace(getActiveStageIds=lambda: [7], getStageInfo=lambda stage: self.stage)
+
+    def cancelAllJobs(self):
+        self.cancelled_at = time.monotonic()
+
+
+def test_the_watch_cancels_ranks_left_running_after_another_finished_or_past_the_deadline():
+    started = time.monotonic()
+    uneven = Stages(completed=1, active=1)
+    with train_distributed.RankWatch(uneven, 2, grace_seconds=0.3, deadline_seconds=60, poll_seconds=0.05) as watch:
+        time.sleep(1.0)
+    assert 0.3 <= uneven.cancelled_at - started < 1.0
+    assert watch.fired == ("1 of 2 Horovod ranks finished and 1 still ran 0 s later (--stall-timeout-seconds): "
+                           "stopped or hung; cancelled")  # fmt: skip
+    running = Stages(completed=0, active=2)
+    with train_distributed.RankWatch(running, 2, grace_seconds=0.3, deadline_seconds=0.5, poll_seconds=0.05) as watch:
+        time.sleep(1.0)
+    assert running.cancelled_at is not None and watch.fired.startswith("the Horovod ranks still ran 0 s after")
+    healthy = Stages(completed=0, active=2)
+    with train_distributed.RankWatch(healthy, 2, grace_seconds=0.3, deadline_seconds=60, poll_seconds=0.05) as watch:
+        time.sleep(0.5)
+    assert (healthy.cancelled_at, watch.fired) == (None, None)
