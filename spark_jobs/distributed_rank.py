@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import tempfile
+import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Sequence
@@ -171,18 +172,46 @@ class AverageOverRanks(keras.callbacks.Callback):
 
 
 class LogEpochs(keras.callbacks.Callback):
-    """Rank 0: each epoch's averaged losses and its learning rate to MLflow and the log."""
+    """Rank 0: each epoch's averaged losses and its learning rate to MLflow and the log. When the
+    tracking server fails a request (within spark_jobs/tracking.py's bounds), the training goes on
+    without it: the epochs from that one on are logged at the end (log_epochs_late), and only a
+    server still failing then fails the job."""
 
     def __init__(self, epochs: int):
         super().__init__()
         self.epochs = epochs
+        self.unlogged_from: int | None = None  # the first epoch MLflow did not take
 
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
 
-        mlflow.log_metrics({"train_loss": logs["loss"], "val_loss": logs["val_loss"], "learning_rate": logs["lr"]}, step=epoch)
         log.info("epoch %d/%d: train_loss %.5f, val_loss %.5f, learning rate %.2g",
                  epoch + 1, self.epochs, logs["loss"], logs["val_loss"], logs["lr"])  # fmt: skip
+        if self.unlogged_from is not None:
+            return
+        try:
+            mlflow.log_metrics({"train_loss": logs["loss"], "val_loss": logs["val_loss"], "learning_rate": logs["lr"]},
+                               step=epoch)  # fmt: skip
+        except Exception as error:  # MlflowException, or requests' errors from the REST client
+            self.unlogged_from = epoch
+            log.warning("MLflow did not take epoch %d's metrics, training goes on and logs them at the end: %s",
+                        epoch + 1, " ".join(str(error).split())[:200])  # fmt: skip
+
+
+def log_epochs_late(run_id: str, fitted: dict, first_epoch: int) -> None:
+    """The per-epoch metrics of ``fitted`` (training.fit's result) from ``first_epoch`` on."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(name, float(fitted[key][step]), now, step)
+        for step in range(first_epoch, len(fitted["val_loss"]))
+        for name, key in (("train_loss", "train_loss"), ("val_loss", "val_loss"), ("learning_rate", "learning_rate"))
+    ]
+    client = mlflow.MlflowClient()
+    for first in range(0, len(metrics), 900):  # MLflow takes at most 1000 metrics a batch
+        client.log_batch(run_id, metrics=metrics[first : first + 900])
 
 
 def windows_per_second(windows_per_epoch: int, epoch_seconds: list[float]) -> float:
@@ -294,6 +323,9 @@ def train(spec: RankSpec) -> dict:
 
 
 def fit_or_tag_divergence(model, train_set: Windows, validation: Windows, batch_size: int, spec: RankSpec, rank: int):
+    """training.fit with Horovod's callbacks; rank 0 tags a diverged run. The result says from which
+    epoch on MLflow did not take the epoch metrics (``unlogged_from``, rank 0; None: every one)."""
+    epoch_logger = LogEpochs(spec.schedule.max_epochs) if rank == 0 else None
     try:
         return training.fit(
             model,
@@ -303,9 +335,9 @@ def fit_or_tag_divergence(model, train_set: Windows, validation: Windows, batch_
             schedule=spec.schedule,
             # Horovod: rank 0's initial weights everywhere; the losses averaged over the ranks.
             before=[hvd.callbacks.BroadcastGlobalVariablesCallback(0), AverageOverRanks(len(train_set), len(validation))],
-            after=[LogEpochs(spec.schedule.max_epochs)] if rank == 0 else [],
+            after=[epoch_logger] if epoch_logger else [],
             agree=agree_over_ranks,
-        )
+        ) | {"unlogged_from": epoch_logger.unlogged_from if epoch_logger else None}
     except training.TrainingDiverged:
         if rank == 0:
             import mlflow
@@ -373,6 +405,8 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
         }
     )
     mlflow.set_tag("stopped_by", result["stopped_by"])
+    if result["unlogged_from"] is not None:
+        log_epochs_late(mlflow.active_run().info.run_id, result, result["unlogged_from"])
     with tempfile.TemporaryDirectory(prefix="train_distributed-") as folder:
         checkpoint = os.path.join(folder, CHECKPOINT_FILE)
         model.save_weights(checkpoint)
