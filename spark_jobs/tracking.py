@@ -24,8 +24,10 @@ EXPERIMENT = "sensor_lstm_pipeline"
 MODEL_NAME = "sensor_lstm"
 CHAMPION_ALIAS = "champion"
 
-# Per request: 30 s to connect or between bytes, then 3 retries 2, 4 and 8 s apart (plus up to 1 s
-# of jitter each): about 2 minutes against a server that hangs, about 15 s against one that is down.
+# Per request: 30 s to connect or between bytes, and 3 retries after exponential backoffs (factor 1,
+# up to 1 s of jitter each). Measured: 127 s to fail against a server that hangs (SIGSTOP), 7 s
+# against a port that refuses; MLflow's own defaults (7 retries, 120 s) took 248 s on the refused
+# port and had not failed after 300 s against the hung server.
 HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
