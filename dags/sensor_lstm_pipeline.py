@@ -369,6 +369,7 @@ with DAG(
         [
             "--min-skill", "{{ params.champion_min_skill }}",
             "{{ '--promote-older-day' if params.promote_older_day else '--no-promote-older-day' }}",
+            "--model-name", MODEL_NAME,
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=1),

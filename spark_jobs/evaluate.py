@@ -35,6 +35,7 @@ row only (its window count shows it).
 from __future__ import annotations
 
 import argparse
+import re
 import json
 import logging
 import math
@@ -224,6 +225,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the quality gate: the new version becomes champion only with a skill (1 - its test RMSE / the best "
         "naive forecast's) above this",
     )
+    parser.add_argument("--model-name", default=tracking.MODEL_NAME, help="the registered model it scores and promotes")
     parser.add_argument(
         "--promote-older-day",
         action=argparse.BooleanOptionalAction,
@@ -232,6 +234,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     tracking.add_arguments(parser)
     return parser.parse_args(argv)
+
+
+MLFLOW_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def check_models_named(distributed: dict, baseline: dict, model_name: str) -> None:
+    """Loading a model runs its code: load only what this pipeline registered. The lake's reports
+    name the version and run to load; refuse ones that point anywhere else."""
+    if distributed.get("model_name") != model_name or not isinstance(distributed.get("model_version"), int):
+        raise lake.JobInputError(
+            f"train_distributed's report names model {distributed.get('model_name')!r} version "
+            f"{distributed.get('model_version')!r}; this pipeline loads only versions of {model_name!r}"
+        )
+    if not MLFLOW_RUN_ID.fullmatch(str(baseline.get("mlflow_run_id"))):
+        raise lake.JobInputError(f"train_baseline's report names run {baseline.get('mlflow_run_id')!r}, not a run id")
 
 
 def read_report(lake_fs: lake.LakeFileSystem, spark: SparkSession, lake_root: str, job: str, day: date) -> dict:
@@ -285,6 +302,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     sequences = read_report(lake_fs, spark, args.lake, "prepare_sequences", args.run_date)
     distributed = read_report(lake_fs, spark, args.lake, "train_distributed", args.run_date)
     baseline = read_report(lake_fs, spark, args.lake, "train_baseline", args.run_date)
+    check_models_named(distributed, baseline, args.model_name)
     day = lake.partition_dir(args.run_date)
     test_path = f"{lake.dataset_path(args.lake, 'sequences')}/{day}/split=test"
     stats_path = f"{lake.dataset_path(args.lake, 'sequence_stats')}/{day}"

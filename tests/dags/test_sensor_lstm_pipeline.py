@@ -293,7 +293,7 @@ def test_evaluate_command_line(dag, monkeypatch):
     command = rendered_command(dag, "evaluate", {"champion_min_skill": 0.05}, extra_context=run_context("evaluate"))
     assert command[command.index("/opt/sensor-lstm/spark_jobs/evaluate.py") + 1 :] == [
         "--lake", "/data/lake", "--run-date", "2026-11-25", "--min-skill", "0.05", "--no-promote-older-day",
-        *mlflow_args("evaluate"),
+        "--model-name", "sensor_lstm", *mlflow_args("evaluate"),
     ]  # fmt: skip
     command = rendered_command(dag, "evaluate", {"promote_older_day": True}, extra_context=run_context("evaluate"))
     assert "--promote-older-day" in command

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from spark_jobs import evaluate
+from spark_jobs import evaluate, lake
 
 
 class Constant:
@@ -174,3 +174,14 @@ def test_a_backfill_never_takes_the_alias_from_a_champion_of_a_later_day_unless_
     assert evaluate.champion_decision(backfill, champion, PERSISTENCE_ROW, 0.0, promote_older_day=True)[0] is True
     same_day = {**backfill, "run_day": "2026-11-25"}
     assert evaluate.champion_decision(same_day, champion, PERSISTENCE_ROW, 0.0)[0] is True
+
+
+def test_evaluate_loads_only_versions_and_runs_of_its_own_model_named_in_the_reports():
+    run_id = "0123456789abcdef0123456789abcdef"
+    evaluate.check_models_named({"model_name": "sensor_lstm", "model_version": 3}, {"mlflow_run_id": run_id}, "sensor_lstm")
+    with pytest.raises(lake.JobInputError, match="names model 'someone_elses' version 3; this pipeline loads only"):
+        evaluate.check_models_named(
+            {"model_name": "someone_elses", "model_version": 3}, {"mlflow_run_id": run_id}, "sensor_lstm"
+        )
+    with pytest.raises(lake.JobInputError, match=r"names run '../x', not a run id"):
+        evaluate.check_models_named({"model_name": "sensor_lstm", "model_version": 3}, {"mlflow_run_id": "../x"}, "sensor_lstm")
