@@ -43,11 +43,11 @@ def stages(spark, tmp_path_factory):
             "distributed": train_distributed.run(spark, train_distributed.parse_args(
                 [*common, *tracking, "--num-proc", "2", "--units", "4", "--model-name", MODEL])),
         }  # fmt: skip
-        reports["evaluate"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking]))
+        reports["evaluate"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking, "--model-name", MODEL]))
         reports["retry"] = train_distributed.run(spark, train_distributed.parse_args(
             [*common, *tracking, "--num-proc", "2", "--epochs", "1", "--units", "4", "--model-name", MODEL,
              "--tag", "try_number=2"]))  # fmt: skip
-        reports["evaluate_retry"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking]))
+        reports["evaluate_retry"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking, "--model-name", MODEL]))
         yield reports
 
 
