@@ -21,12 +21,17 @@ module in the rank, so the driver never loads TensorFlow):
     with the weights of the best epoch, the same on every rank (the driver checks digests);
   * a non-finite loss (spark_jobs/training.py) stops every rank in the same epoch; each returns
     ``diverged`` with the message, which the driver fails the job with, and no model is logged;
+  * once the fit is over, rank 0 keeps the best weights and the fit's history in the lake
+    (``spec.trained``) before it logs anything to MLflow; with ``spec.resume`` every rank loads
+    them instead of training, so a tracking server that fails at the end costs a retry the
+    logging only, never the training;
   * rank 0 alone writes to MLflow.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -49,7 +54,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from spark_jobs import forecasting, training  # noqa: E402
-from spark_jobs.ranks import RankSpec  # noqa: E402
+from spark_jobs.ranks import TRAINED_FILE, RankSpec  # noqa: E402
 
 log = logging.getLogger("train_distributed")
 
@@ -313,7 +318,16 @@ def train(spec: RankSpec) -> dict:
     result = {"rank": rank, "size": size, "train_windows": len(train_set), "effective_learning_rate": learning_rate}
     try:
         with tracked_run(spec) if rank == 0 else nullcontext() as run:
-            fitted = fit_or_tag_divergence(model, train_set, validation, batch_size, spec, rank)
+            if spec.resume:
+                fitted = load_trained(spec.trained, model)
+                if run is not None:
+                    end_interrupted_run(spec.experiment_id, fitted["mlflow_run_id"])
+                # The new run gets every epoch's metrics, at the end.
+                fitted |= {"unlogged_from": 0, "resumed_from_run": fitted.pop("mlflow_run_id")}
+            else:
+                fitted = fit_or_tag_divergence(model, train_set, validation, batch_size, spec, rank)
+                if run is not None:
+                    save_trained(spec.trained, model, fitted, run.info.run_id)
             result = score_and_log(spec, model, result, fitted, test, global_train_windows, run)
     except training.TrainingDiverged as error:
         # The ranks agree on the stop, so every rank ends here in the same epoch: the driver
@@ -344,6 +358,48 @@ def fit_or_tag_divergence(model, train_set: Windows, validation: Windows, batch_
 
             mlflow.set_tag("stopped_by", training.DIVERGED)
         raise
+
+
+def save_trained(directory: str, model, fitted: dict, run_id: str) -> None:
+    """The best weights and the fit's history (training.fit's result) under ``directory``, a lake
+    folder that may already hold an earlier try's: the history goes last, through a rename."""
+    filesystem, root = pafs.FileSystem.from_uri(directory)
+    filesystem.create_dir(root)
+    with tempfile.TemporaryDirectory(prefix="train_distributed-") as folder:
+        local = os.path.join(folder, CHECKPOINT_FILE)
+        model.save_weights(local)
+        pafs.copy_files(local, f"{root}/{CHECKPOINT_FILE}", destination_filesystem=filesystem)
+    record = {**fitted, "weights_digest": weights_digest(model), "mlflow_run_id": run_id}
+    with filesystem.open_output_stream(f"{root}/{TRAINED_FILE}.tmp") as stream:
+        stream.write(json.dumps(record).encode("utf-8"))
+    filesystem.move(f"{root}/{TRAINED_FILE}.tmp", f"{root}/{TRAINED_FILE}")
+    log.info("trained weights kept in %s until the model is registered", directory)
+
+
+def load_trained(directory: str, model) -> dict:
+    """Set ``model``'s weights from save_trained's folder; returns the history saved with them."""
+    filesystem, root = pafs.FileSystem.from_uri(directory)
+    with filesystem.open_input_stream(f"{root}/{TRAINED_FILE}") as stream:
+        record = json.loads(stream.read().decode("utf-8"))
+    with tempfile.TemporaryDirectory(prefix="train_distributed-") as folder:
+        local = os.path.join(folder, CHECKPOINT_FILE)
+        pafs.copy_files(f"{root}/{CHECKPOINT_FILE}", local, source_filesystem=filesystem)
+        model.load_weights(local)
+    if weights_digest(model) != record.pop("weights_digest"):
+        raise ValueError(f"the weights in {directory} are not the ones {TRAINED_FILE} was written for")
+    log.info("loaded the trained weights from %s (MLflow run %s): not training again", directory, record["mlflow_run_id"])
+    return record
+
+
+def end_interrupted_run(experiment_id: str, run_id: str) -> None:
+    """The run that trained the weights failed before it could end; it ends FAILED, not RUNNING."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    found = client.search_runs([experiment_id], filter_string=f"attributes.run_id = '{run_id}'")
+    if found and found[0].info.status == "RUNNING":
+        client.set_terminated(run_id, "FAILED")
+    mlflow.set_tag("resumed_from_run", run_id)
 
 
 def score_and_log(spec: RankSpec, model, result: dict, fitted: dict, test: Windows, global_train_windows: int, run) -> dict:
@@ -382,7 +438,8 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
 
     size = result["size"]
     logged_spec = {name: value for name, value in asdict(spec).items()
-                   if name not in ("tags", "experiment_id", "run_name", "model_name", "schedule")}  # fmt: skip
+                   if name not in ("tags", "experiment_id", "run_name", "model_name", "schedule", "trained",
+                                   "resume")}  # fmt: skip
     mlflow.log_params(
         {
             **logged_spec,

@@ -58,6 +58,15 @@ class LakeFileSystem:
         statuses = self._fs.globStatus(self._path(pattern)) or []
         return sorted(status.getPath().toString() for status in statuses)
 
+    def file_sizes(self, path: str) -> list[tuple[str, int]]:
+        """(path below ``path``, size) of every file under it."""
+        root = self._fs.getFileStatus(self._path(path)).getPath().toString().rstrip("/")
+        files, listing = [], self._fs.listFiles(self._path(path), True)
+        while listing.hasNext():
+            status = listing.next()
+            files.append((status.getPath().toString()[len(root) + 1 :], status.getLen()))
+        return sorted(files)
+
     def read_head(self, path: str, size: int) -> bytes:
         """The file's first ``size`` bytes (fewer when it is shorter)."""
         stream = self._fs.open(self._path(path))

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from spark_jobs.forecasting import FitSchedule
 
+TRAINED_FILE = "trained.json"  # rank 0 writes it beside the fit's weights, last: its presence says they are whole
+
 
 @dataclass(frozen=True)
 class RankSpec:
@@ -27,6 +29,8 @@ class RankSpec:
     experiment_id: str
     run_name: str
     model_name: str  # the registered model that gets a new version
+    trained: str  # where rank 0 keeps the fit's weights and history until the model is registered
+    resume: bool  # load them from ``trained`` instead of training (a retry after the fit was done)
     tags: dict = field(default_factory=dict)  # of the run and of the model version
     plot_sensors: int = 3
 

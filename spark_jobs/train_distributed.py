@@ -19,6 +19,10 @@ Outputs:
     succeeds, the run day's earlier versions that hold no alias are deleted, so retries and
     reruns leave one version per run day (one that holds an alias is tagged superseded_by).
     <lake>/reports/train_distributed/date=<run-date>/report.json  run, version, scores, ranks
+    <lake>/trained/train_distributed/date=<run-date>/<key>/  the fit's weights and history, from
+      the end of the fit until the model is registered; <key> digests the windows' files and the
+      settings that shape the fit. A retry that finds them logs and registers them without
+      training again (a tracking server that failed after the fit costs the logging only).
 
 ``horovod.spark.run`` starts --num-proc ranks over gloo, one Spark task each; give each rank
 whole cores with ``spark.task.cpus`` (= --threads-per-rank). How the ranks share the work is in
@@ -43,11 +47,14 @@ Failures end the job in one line (``train_distributed failed: ...``, exit code 1
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import re
 import threading
 import time
+from dataclasses import asdict
 from datetime import date
 from typing import Mapping
 
@@ -175,6 +182,13 @@ def check_ranks_agree(results: list[dict]) -> None:
         raise RuntimeError("rank 0, and rank 0 alone, must log to MLflow")
 
 
+def trained_key(settings: Mapping, data_files: list[tuple[str, int]]) -> str:
+    """Names the fit that ``settings`` and the windows' files (path, size) make: the same windows
+    and settings, the same key; the files a rerun of prepare_sequences writes have new names."""
+    text = json.dumps({"settings": settings, "files": sorted(data_files)}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train one LSTM on every sensor's windows with Horovod ranks on Spark.",
@@ -243,6 +257,13 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
     run_day = args.run_date.isoformat()
     tags = tracking.run_tags(args.tag, args.run_date)
+    settings = {"seq_len": seq_len, "units": args.units, "batch_size": args.batch_size,
+                "learning_rate": args.learning_rate, "num_proc": args.num_proc, **asdict(schedule)}  # fmt: skip
+    trained_day = f"{lake.dataset_path(args.lake, 'trained')}/train_distributed/{day}"
+    trained = f"{trained_day}/{trained_key(settings, lake_fs.file_sizes(sequences) + lake_fs.file_sizes(stats))}"
+    resume = lake_fs.exists(f"{trained}/{ranks.TRAINED_FILE}")
+    if resume:
+        log.info("an earlier try's fit of these windows and settings is in %s: logging it, not training again", trained)
     spec = ranks.RankSpec(
         sequences=absolute(sequences),
         stats=absolute(stats),
@@ -256,6 +277,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         experiment_id=experiment_id,
         run_name=f"train_distributed {run_day}",
         model_name=args.model_name,
+        trained=absolute(trained),
+        resume=resume,
         tags=tags,
         plot_sensors=args.plot_sensors,
     )
@@ -269,7 +292,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
                 env=rank_environment(os.environ), nics=set(args.nics) or None,
             )  # fmt: skip
     except Exception as error:
-        raise tracking.StageFailed(ranks_failure(error, watch)) from error
+        failure = ranks_failure(error, watch)
+        if lake_fs.exists(f"{trained}/{ranks.TRAINED_FILE}"):
+            failure += f"; the fit is kept in {trained} and the retry logs it without training again"
+        raise tracking.StageFailed(failure) from error
     results = sorted(results, key=lambda result: result["rank"])
     diverged = [result["diverged"] for result in results if "diverged" in result]
     if diverged:
@@ -294,8 +320,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
             for result in results
         ],
         "superseded_versions": retired,
+        "resumed_from_run": chief.get("resumed_from_run"),
     }
     report_path = lake.write_report(lake_fs, args.lake, "train_distributed", args.run_date, report)
+    lake_fs.delete(trained_day)  # registered: no try needs the fit any more
     if chief["stopped_by"] == "time_budget":
         log.warning("training stopped at its %.0f-minute budget after %d epochs, still improving; the model has "
                     "the best epoch's weights (epoch %d)", args.training_budget_minutes, chief["epochs_trained"],

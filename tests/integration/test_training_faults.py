@@ -2,8 +2,11 @@
 ranks over gloo, MLflow in SQLite): a loss that turns NaN, a rank stopped with SIGSTOP and one
 killed with SIGKILL after its first epoch. Each fails the job in one line within its bound; then
 the retry succeeds and leaves one model version for the run day. The ranks, found among this
-process's descendants by their Horovod rank, never see the driver's Airflow secrets."""
+process's descendants by their Horovod rank, never see the driver's Airflow secrets. And a real
+tracking server frozen from the first epoch until the job has failed: the retry registers the
+fit the failed try kept in the lake, without training again."""
 
+import json
 import math
 import os
 import signal
@@ -18,6 +21,7 @@ import pytest
 from spark_jobs import prepare_sequences as prep
 from spark_jobs import tracking, train_distributed
 from tests.conftest import write_readings
+from tests.spark_jobs.test_tracking import mlflow_server
 
 pytestmark = pytest.mark.integration
 DAY = "2026-11-25"
@@ -38,14 +42,14 @@ def rank_processes() -> dict[int, psutil.Process]:
     return found
 
 
-def wait_for_first_epoch(experiment: str, timeout: float = 300) -> None:
+def wait_for_first_epoch(experiment: str, timeout: float = 300, poll_seconds: float = 0.5) -> None:
     """Until rank 0 has logged an epoch's val_loss to the run in ``experiment``."""
     client, deadline = mlflow.MlflowClient(), time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = client.get_experiment_by_name(experiment)
         if found and any("val_loss" in run.data.metrics for run in client.search_runs([found.experiment_id])):
             return
-        time.sleep(0.5)
+        time.sleep(poll_seconds)
     raise TimeoutError(f"no epoch logged in {experiment} within {timeout} s")
 
 
@@ -93,6 +97,19 @@ def alive(pid: int) -> bool:
         return False
 
 
+def write_windows(spark, lake) -> None:
+    start = datetime(2026, 11, 25)
+    readings = [
+        (sensor, start + timedelta(minutes=5 * step), 20.0 + offset + 3 * math.sin(step / 12))
+        for offset, sensor in enumerate(["s1", "s2", "s3"])
+        for step in range(288)
+    ]
+    write_readings(spark, lake, readings)
+    prep.run(spark, prep.parse_args(["--lake", str(lake), "--run-date", DAY, "--lookback-days", "1",
+                                     "--sampling-interval-seconds", "300", "--seq-len", "6",
+                                     "--seasonal-periods", "12"]))  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory):
     lake = tmp_path_factory.mktemp("lake")
@@ -100,16 +117,7 @@ def runs(spark, tmp_path_factory):
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{lake}/mlflow.db")
         patch.setenv("SENSOR_LSTM_MLFLOW_ARTIFACTS", str(lake / "artifacts"))
         patch.setenv("AIRFLOW__CORE__FERNET_KEY", FERNET)  # as in an Airflow worker's environment
-        start = datetime(2026, 11, 25)
-        readings = [
-            (sensor, start + timedelta(minutes=5 * step), 20.0 + offset + 3 * math.sin(step / 12))
-            for offset, sensor in enumerate(["s1", "s2", "s3"])
-            for step in range(288)
-        ]
-        write_readings(spark, lake, readings)
-        prep.run(spark, prep.parse_args(["--lake", str(lake), "--run-date", DAY, "--lookback-days", "1",
-                                         "--sampling-interval-seconds", "300", "--seq-len", "6",
-                                         "--seasonal-periods", "12"]))  # fmt: skip
+        write_windows(spark, lake)
         stall = ["--stall-timeout-seconds", str(STALL_SECONDS)]
         runs = {
             "diverged": run_with_fault(spark, lake, "test-faults-nan", None, "--learning-rate", "1e30"),
@@ -167,3 +175,68 @@ def test_the_ranks_environment_carries_no_airflow_secrets(runs):
         assert "AIRFLOW__CORE__FERNET_KEY" not in environment
         assert environment["MLFLOW_TRACKING_URI"] == os.environ["MLFLOW_TRACKING_URI"]
         assert environment["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"  # spark_jobs/tracking.py's bound
+
+
+@pytest.fixture(scope="module")
+def outage(spark, tmp_path_factory):
+    """train_distributed against a real tracking server that is frozen (SIGSTOP) once rank 0 has
+    logged the first epoch and stays frozen until the job has failed; then the retry, with the
+    server back. MLflow's requests are bounded at 2 s and one retry, so the outage costs seconds."""
+    lake = tmp_path_factory.mktemp("lake-outage")
+    with mlflow_server(lake) as (uri, server), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+        patch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        write_windows(spark, lake)
+        seen: dict = {}
+
+        def freeze():
+            wait_for_first_epoch("test-outage", poll_seconds=0.1)
+            os.killpg(server.pid, signal.SIGSTOP)
+
+        freezer = threading.Thread(target=freeze, daemon=True)
+        freezer.start()
+        args = ["--lake", str(lake), "--run-date", DAY, "--num-proc", "2", "--units", "4", "--model-name", MODEL,
+                "--experiment", "test-outage", "--epochs", "6", "--patience", "6"]  # fmt: skip
+        try:
+            train_distributed.run(spark, train_distributed.parse_args(args))
+        except tracking.StageFailed as error:
+            seen["error"] = error
+        freezer.join(timeout=5)
+        (seen["kept"],) = (lake / "trained" / "train_distributed" / f"date={DAY}").glob("*/trained.json")
+        seen["trained"] = json.loads(seen["kept"].read_text())
+        os.killpg(server.pid, signal.SIGCONT)
+        started = time.monotonic()
+        seen["report"] = train_distributed.run(spark, train_distributed.parse_args(args))
+        seen["retry_seconds"] = time.monotonic() - started
+        seen["lake"] = lake
+        client = mlflow.MlflowClient()
+        seen["runs"] = {run.info.run_id: run for run in
+                        client.search_runs([client.get_experiment_by_name("test-outage").experiment_id])}  # fmt: skip
+        seen["versions"] = client.search_model_versions(f"name = '{MODEL}'")
+        seen["val_loss"] = client.get_metric_history(seen["report"]["mlflow_run_id"], "val_loss")
+        print(f"outage: {seen['error']!r}; retry {seen['retry_seconds']:.0f} s", flush=True)
+        yield seen
+
+
+def test_a_tracking_server_down_at_the_end_of_training_costs_the_retry_the_logging_not_the_training(outage):
+    message, trained, report = str(outage["error"]), outage["trained"], outage["report"]
+    assert message.startswith("Horovod rank 0 exited with code 1 and the job was stopped")
+    assert message.endswith(f"; the fit is kept in {outage['kept'].parent} and the retry logs it without training again")
+    assert "\n" not in message
+    # The failed try trained to the end, with the server frozen from its second epoch on.
+    assert trained["epochs_trained"] == 6 and trained["unlogged_from"] is not None
+    failed_run = outage["runs"][trained["mlflow_run_id"]]
+    assert failed_run.info.status == "FAILED"  # ended by the retry: the frozen server never heard the first try end
+    # The retry registered those very weights and that history, in a run of its own.
+    assert report["resumed_from_run"] == trained["mlflow_run_id"] != report["mlflow_run_id"]
+    assert {rank["weights_digest"] for rank in report["ranks"]} == {trained["weights_digest"]}
+    for name in ("epochs_trained", "best_epoch", "val_loss", "train_loss", "epoch_seconds", "train_seconds"):
+        assert report[name] == trained[name], name
+    assert [(metric.step, metric.value) for metric in sorted(outage["val_loss"], key=lambda m: m.step)] == list(
+        enumerate(trained["val_loss"]))  # fmt: skip
+    assert outage["runs"][report["mlflow_run_id"]].data.tags["resumed_from_run"] == trained["mlflow_run_id"]
+    assert [(int(version.version), version.tags["run_day"]) for version in outage["versions"]] == [
+        (report["model_version"], DAY)]  # fmt: skip
+    # Registered: the kept fit is gone from the lake.
+    assert not (outage["lake"] / "trained" / "train_distributed" / f"date={DAY}").exists()

@@ -112,3 +112,11 @@ def test_a_job_stopped_by_airflow_with_sigterm_releases_its_lock(tmp_path):
     job.send_signal(signal.SIGTERM)
     assert job.wait(timeout=60) == 128 + signal.SIGTERM
     assert not lock.exists()
+
+
+def test_file_sizes_lists_every_file_below_a_folder_by_its_relative_path(spark, tmp_path):
+    (tmp_path / "day" / "split=train").mkdir(parents=True)
+    (tmp_path / "day" / "split=train" / "part-0.parquet").write_bytes(b"x" * 7)
+    (tmp_path / "day" / "_SUCCESS").write_bytes(b"")
+    lake_fs = lake.LakeFileSystem(spark, str(tmp_path))
+    assert lake_fs.file_sizes(str(tmp_path / "day")) == [("_SUCCESS", 0), ("split=train/part-0.parquet", 7)]

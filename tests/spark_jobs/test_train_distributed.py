@@ -1,3 +1,4 @@
+import json
 import math
 import subprocess
 import sys
@@ -224,3 +225,32 @@ def test_a_tracking_server_that_hangs_mid_training_costs_the_epoch_metrics_until
             distributed_rank.log_epochs_late(run.info.run_id, fitted, epochs.unlogged_from)
         history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "val_loss")
         assert sorted((metric.step, metric.value) for metric in history) == [(0, 2.0), (1, 1.0), (2, 0.5)]
+
+
+def test_a_kept_fit_is_named_by_its_windows_files_and_the_settings_that_shape_it():
+    settings = {"seq_len": 6, "units": 4, "num_proc": 2}
+    files = [("split=train/part-0.parquet", 100), ("split=test/part-0.parquet", 40)]
+    key = train_distributed.trained_key(settings, files)
+    assert len(key) == 16 and key == train_distributed.trained_key(dict(reversed(settings.items())), files[::-1])
+    assert train_distributed.trained_key({**settings, "num_proc": 4}, files) != key
+    assert train_distributed.trained_key(settings, [("split=train/part-1.parquet", 100), files[1]]) != key
+    assert train_distributed.trained_key(settings, [("split=train/part-0.parquet", 101), files[1]]) != key
+
+
+def test_the_kept_fit_round_trips_through_the_lake_and_refuses_weights_it_was_not_written_for(tmp_path):
+    from spark_jobs import ranks
+
+    model = forecasting.build_lstm(6, 4, 0.01, seed=0)
+    fitted = {"epochs_trained": 2, "val_loss": [0.5, 0.25], "unlogged_from": None}
+    folder = str(tmp_path / "trained" / "key")
+    distributed_rank.save_trained(folder, model, fitted, "a" * 32)
+    assert sorted(path.name for path in (tmp_path / "trained" / "key").iterdir()) == [
+        distributed_rank.CHECKPOINT_FILE, ranks.TRAINED_FILE]  # fmt: skip
+    other = forecasting.build_lstm(6, 4, 0.01, seed=1)
+    assert distributed_rank.weights_digest(other) != distributed_rank.weights_digest(model)
+    assert distributed_rank.load_trained(folder, other) == {**fitted, "mlflow_run_id": "a" * 32}
+    assert distributed_rank.weights_digest(other) == distributed_rank.weights_digest(model)
+    record = json.loads((tmp_path / "trained" / "key" / ranks.TRAINED_FILE).read_text())
+    (tmp_path / "trained" / "key" / ranks.TRAINED_FILE).write_text(json.dumps({**record, "weights_digest": "0" * 64}))
+    with pytest.raises(ValueError, match="are not the ones trained.json was written for"):
+        distributed_rank.load_trained(folder, forecasting.build_lstm(6, 4, 0.01, seed=1))
