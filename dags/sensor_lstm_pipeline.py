@@ -11,6 +11,7 @@ one distributed (Horovod) model, and keeps the best model under the registry ali
 | `train_baseline` | `spark_jobs/train_baseline.py` | the day's windows and statistics | one MLflow run: per-partition LSTMs and scores vs persistence |
 | `train_distributed` | `spark_jobs/train_distributed.py` | the day's windows and statistics, one shard per Horovod rank | one MLflow run and a new version of the registered model |
 | `evaluate` | `spark_jobs/evaluate.py` | the day's test windows, both trainings' models, the champion | the comparison table (models and naive forecasts) in MLflow; the `champion` alias when the new model passes the quality gate and beats it |
+| `forecast` | `spark_jobs/forecast.py` | the `champion` model, every sensor's latest readings | `forecasts/date=<day>`: each sensor's next `forecast_steps` readings, in original units |
 
 Each run owns one UTC day, its **run day**: the day of its data interval (`@daily`: the day before
 the run fires; a backfill run, the day it is for), or the `day` Param when a user sets it. It
@@ -294,6 +295,14 @@ with DAG(
         ),
         "reading_min": Param(-1e12, type="number", description="Smallest valid reading; smaller ones are quarantined."),
         "reading_max": Param(1e12, type="number", description="Largest valid reading; larger ones are quarantined."),
+        "forecast_steps": Param(
+            12,
+            type="integer",
+            minimum=1,
+            maximum=10000,
+            description="Forecasts per sensor, one sampling interval apart, from its last reading of the run day; "
+            "recursive past the model's horizon.",
+        ),
     },
 ) as dag:
     @task(execution_timeout=timedelta(minutes=1))
@@ -375,4 +384,11 @@ with DAG(
         execution_timeout=timedelta(hours=1),
     )  # fmt: skip
 
-    check_params() >> ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate
+    # Whatever evaluate decided, the champion (new or kept) forecasts the run day's sensors.
+    forecast = spark_job(
+        "forecast",
+        ["--steps", "{{ params.forecast_steps }}", "--model-name", MODEL_NAME],
+        execution_timeout=timedelta(hours=1),
+    )  # fmt: skip
+
+    check_params() >> ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate >> forecast

@@ -192,24 +192,6 @@ def load_model_spec(uri: str):
     return forecasting.model_spec(mlflow.tensorflow.load_model(uri))
 
 
-def current_champion(client, model_name: str, alias: str):
-    """The model version holding ``alias``, or None when the registered model or the alias does
-    not exist yet. Any other error (a tracking server down, hanging or failing) is raised: read
-    as "no champion yet", it would hand the alias to a model that never beat the champion."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
-
-    try:
-        model = client.get_registered_model(model_name)
-    except MlflowException as error:
-        if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-            return None
-        raise
-    if alias not in model.aliases:
-        return None
-    return client.get_model_version(model_name, model.aliases[alias])
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Score the day's models and the champion on the same test windows; move the champion alias.",
@@ -313,7 +295,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     model_name, version = distributed["model_name"], distributed["model_version"]
     model_specs = {DISTRIBUTED: load_model_spec(f"models:/{model_name}/{version}")}
     sources = {DISTRIBUTED: f"models:/{model_name}/{version}"}
-    champion_version = current_champion(client, model_name, args.alias)
+    champion_version = tracking.current_champion(client, model_name, args.alias)
     champion = None
     if champion_version is not None:
         champion_spec = load_model_spec(f"models:/{model_name}/{champion_version.version}")
@@ -356,7 +338,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         client.set_registered_model_alias(model_name, args.alias, str(version))
     if champion is None or champion["version"] != version:  # a rerun keeps the reason it was promoted for
         client.set_model_version_tag(model_name, str(version), "champion_decision", reason)
-    champion_after = current_champion(client, model_name, args.alias)
+    champion_after = tracking.current_champion(client, model_name, args.alias)
     kept = int(champion_after.version) if champion_after else None
     outcome = f"version {version} promoted" if promote else f"kept version {kept}" if kept else "no champion"
 

@@ -25,6 +25,7 @@ from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
+SECONDS_PER_DAY = 86400
 STAGING_DIR = "_staging"  # leading underscore: Spark's readers skip it
 # The readings dataset's columns (plus its ``date`` partition), as the ingest job writes them.
 READINGS_SCHEMA = "sensor_id string, timestamp timestamp, reading double"

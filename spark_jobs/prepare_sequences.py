@@ -59,7 +59,6 @@ log = logging.getLogger("prepare_sequences")
 SPLITS = ("train", "validation", "test")
 STRADDLING = "straddling"  # windows across a split cut: counted, never written
 ONE_DAY = "day"  # the default season: one day, in readings at the sampling interval
-SECONDS_PER_DAY = 86400
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
@@ -335,11 +334,11 @@ def seasonal_periods(requested: str | tuple[int, ...], sampling_interval_seconds
     """The seasons in readings; ``ONE_DAY`` needs an interval that divides a day."""
     if requested != ONE_DAY:
         return requested
-    if SECONDS_PER_DAY % sampling_interval_seconds:
+    if lake.SECONDS_PER_DAY % sampling_interval_seconds:
         raise lake.JobInputError(
             f"a sampling interval of {sampling_interval_seconds} s does not divide a day: set --seasonal-periods"
         )
-    return (SECONDS_PER_DAY // sampling_interval_seconds,)
+    return (lake.SECONDS_PER_DAY // sampling_interval_seconds,)
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:

@@ -105,3 +105,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_tags(tag_pairs: list[tuple[str, str]], run_day: date) -> dict[str, str]:
     return {**dict(tag_pairs), "run_day": run_day.isoformat(), "code_version": code_version()}
+
+
+def current_champion(client, model_name: str, alias: str):
+    """The model version holding ``alias``, or None when the registered model or the alias does
+    not exist yet. Any other error (a tracking server down, hanging or failing) is raised: read
+    as "no champion yet", it would hand the alias to a model that never beat the champion."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    try:
+        model = client.get_registered_model(model_name)
+    except MlflowException as error:
+        if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
+    if alias not in model.aliases:
+        return None
+    return client.get_model_version(model_name, model.aliases[alias])

@@ -58,6 +58,27 @@ def model_lines(lake: Path, day: str) -> list[str]:
     ]
 
 
+def forecast_lines(lake: Path, day: str, sensors: int = 3, steps: int = 6) -> list[str]:
+    """The forecast stage's model and counts, and the first forecasts of a few sensors."""
+    import pyarrow.parquet as pq
+
+    report = load_report(lake, "forecast", day)
+    not_forecast = ", ".join(f"{reason} {len(names)}" for reason, names in report["sensors_not_forecast"].items())
+    lines = [
+        f"  forecast      {report['model_uri']} (trained on {report['trained_day']}): {report['sensors_forecast']} "
+        f"sensors x {report['steps']} steps; not forecast: {not_forecast or 'none'}",
+    ]
+    if report["forecasts"]:
+        table = pq.read_table(report["forecasts_path"]).sort_by([("sensor_id", "ascending"), ("step", "ascending")])
+        rows = table.to_pylist()
+        for sensor in sorted({row["sensor_id"] for row in rows})[:sensors]:
+            mine = [row for row in rows if row["sensor_id"] == sensor]
+            values = ", ".join(f"{row['target_time']:%H:%M} {row['forecast']:.2f}" for row in mine[:steps])
+            lines.append(f"    {sensor} from {mine[0]['issued_at']:%Y-%m-%d %H:%M} UTC: {values}"
+                         f"{', ...' if len(mine) > steps else ''}")  # fmt: skip
+    return lines
+
+
 def summary_lines(lake: Path, day: str) -> list[str]:
     ingest = load_report(lake, "ingest", day)
     prep = load_report(lake, "prepare_sequences", day)
@@ -73,11 +94,13 @@ def summary_lines(lake: Path, day: str) -> list[str]:
         f"({prep['windows_dropped_across_split_cuts']} dropped across split cuts)",
         *baseline_lines(lake, day),
         *model_lines(lake, day),
+        *forecast_lines(lake, day),
         "  outputs",
         f"    readings      {lake / 'readings' / f'date={day}'}",
         f"    quarantine    {lake / 'quarantine' / 'ingest' / f'date={day}'}",
         f"    sequences     {prep['sequences_path']}",
         f"    statistics    {prep['stats_path']}",
+        f"    forecasts     {lake / 'forecasts' / f'date={day}'}",
         f"    reports       {lake / 'reports'}",
     ]
 

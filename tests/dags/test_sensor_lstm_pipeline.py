@@ -58,7 +58,8 @@ def test_task_graph(dag):
         "prepare_sequences": ["train_baseline", "train_distributed"],
         "train_baseline": ["evaluate"],
         "train_distributed": ["evaluate"],
-        "evaluate": [],
+        "evaluate": ["forecast"],
+        "forecast": [],
     }
 
 
@@ -98,6 +99,7 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "reading_min": -1e12,
         "reading_max": 1e12,
         "promote_older_day": False,
+        "forecast_steps": 12,
     }
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
 
@@ -124,6 +126,7 @@ JOB_ARGUMENTS = {
     "promote_older_day": {"evaluate": "promote_older_day"},
     "num_proc": {"train_distributed": "num_proc"},
     "threads_per_rank": {"train_distributed": "threads_per_rank"},
+    "forecast_steps": {"forecast": "steps"},
 }
 
 
@@ -132,7 +135,7 @@ def test_params_default_to_the_jobs_own_defaults(dag):
     import importlib
 
     defaults = {}
-    for job in ("ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate"):
+    for job in ("ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"):
         module = importlib.import_module(f"spark_jobs.{job}")
         defaults[job] = vars(module.parse_args(["--lake", "/lake", "--run-date", "2026-11-25"]))
     assert {
@@ -297,6 +300,14 @@ def test_evaluate_command_line(dag, monkeypatch):
     ]  # fmt: skip
     command = rendered_command(dag, "evaluate", {"promote_older_day": True}, extra_context=run_context("evaluate"))
     assert "--promote-older-day" in command
+
+
+def test_forecast_command_line(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    command = rendered_command(dag, "forecast", {"forecast_steps": 6})
+    assert command[command.index("/opt/sensor-lstm/spark_jobs/forecast.py") + 1 :] == [
+        "--lake", "/data/lake", "--run-date", "2026-11-25", "--steps", "6", "--model-name", "sensor_lstm",
+    ]  # fmt: skip
 
 
 def dag_module() -> dict:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from tools import real_series
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 DAG_ID = "sensor_lstm_pipeline"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-HISTORY_ONLY = ["--mark-success-pattern", "prepare_sequences|train_baseline|train_distributed|evaluate"]
+HISTORY_ONLY = ["--mark-success-pattern", "prepare_sequences|train_baseline|train_distributed|evaluate|forecast"]
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +90,16 @@ def test_on_a_real_series_at_default_model_params_the_model_beats_every_naive_fo
     assert evaluation["champion_promoted"] and evaluation["champion_decision"].startswith("no champion yet: version")
     log = run.stdout + run.stderr
     assert f"champion: version {evaluation['candidate_version']} promoted: no champion yet" in log
+
+    # The champion forecasts every sensor from its last reading of the day, 12 hourly steps ahead.
+    forecast = report(lake, "forecast", day)
+    sensors = report(lake, "prepare_sequences", day)["sensors"]
+    assert (forecast["model_version"], forecast["sensors_not_forecast"]) == (evaluation["candidate_version"], {})
+    assert (forecast["sensors_forecast"], forecast["forecasts"]) == (sensors, 12 * sensors)
+    rows = pq.read_table(forecast["forecasts_path"]).to_pylist()
+    readings = pq.read_table(lake / "readings" / f"date={day}").to_pandas()
+    last_reading = readings["timestamp"].max()  # the UTC day ends at 05:00 local (America/New_York's winter)
+    assert sorted((row["step"], row["issued_at"], row["target_time"] - row["issued_at"]) for row in rows) == sorted(
+        (step, last_reading, timedelta(hours=step)) for step in range(1, 13) for _ in range(sensors))  # fmt: skip
+    # Within the day's range, give or take 10 degrees: an unnormalized forecast would be far off.
+    assert all(readings["reading"].min() - 10 < row["forecast"] < readings["reading"].max() + 10 for row in rows)

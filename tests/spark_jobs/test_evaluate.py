@@ -1,6 +1,4 @@
 import math
-import os
-import signal
 
 import numpy as np
 import pyarrow as pa
@@ -126,43 +124,6 @@ def test_a_season_no_test_window_has_is_not_scored_and_the_others_exclude_their_
     assert sorted((row.sensor_id, row.target, row.mean) for row in kept.collect()) == [("a", 1.0, 10.0), ("b", 0.0, 0.0)]
     assert evaluate.scored_seasons(spark.read.parquet(str(tmp_path / "test.parquet")), []) == {}
 
-
-
-def test_only_a_missing_model_or_alias_means_no_champion(tmp_path):
-    import mlflow
-
-    store = f"sqlite:///{tmp_path}/mlflow.db"
-    client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
-    assert evaluate.current_champion(client, "m", "champion") is None  # no registered model
-    client.create_registered_model("m")
-    client.create_model_version("m", source=str(tmp_path / "model"))
-    assert evaluate.current_champion(client, "m", "champion") is None  # no alias
-    client.set_registered_model_alias("m", "champion", "1")
-    assert int(evaluate.current_champion(client, "m", "champion").version) == 1
-
-
-def test_an_mlflow_server_that_hangs_or_is_down_fails_the_champion_lookup_instead_of_reading_no_champion(
-    tmp_path, monkeypatch
-):
-    import mlflow
-
-    from tests.spark_jobs.test_tracking import mlflow_server
-
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    with mlflow_server(tmp_path) as (uri, server):
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-        client.create_registered_model("m")
-        client.create_model_version("m", source="s3://models/m")
-        client.set_registered_model_alias("m", "champion", "1")
-        assert int(evaluate.current_champion(client, "m", "champion").version) == 1
-        os.killpg(server.pid, signal.SIGSTOP)  # hangs: every request times out
-        with pytest.raises(mlflow.exceptions.MlflowException):
-            evaluate.current_champion(client, "m", "champion")
-        os.killpg(server.pid, signal.SIGKILL)  # down: every connection is refused
-        server.wait()
-        with pytest.raises(mlflow.exceptions.MlflowException):
-            evaluate.current_champion(client, "m", "champion")
 
 
 def test_a_backfill_never_takes_the_alias_from_a_champion_of_a_later_day_unless_asked():

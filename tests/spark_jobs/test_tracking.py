@@ -108,3 +108,38 @@ def test_a_stage_failure_is_one_line_and_exit_code_1(capsys, monkeypatch):
     assert exited.value.code == 1
     assert capsys.readouterr().err == (
         "train_x failed: training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate\n")
+
+
+def test_only_a_missing_model_or_alias_means_no_champion(tmp_path):
+    import mlflow
+
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
+    assert tracking.current_champion(client, "m", "champion") is None  # no registered model
+    client.create_registered_model("m")
+    client.create_model_version("m", source=str(tmp_path / "model"))
+    assert tracking.current_champion(client, "m", "champion") is None  # no alias
+    client.set_registered_model_alias("m", "champion", "1")
+    assert int(tracking.current_champion(client, "m", "champion").version) == 1
+
+
+def test_an_mlflow_server_that_hangs_or_is_down_fails_the_champion_lookup_instead_of_reading_no_champion(
+    tmp_path, monkeypatch
+):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    with mlflow_server(tmp_path) as (uri, server):
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.create_registered_model("m")
+        client.create_model_version("m", source="s3://models/m")
+        client.set_registered_model_alias("m", "champion", "1")
+        assert int(tracking.current_champion(client, "m", "champion").version) == 1
+        os.killpg(server.pid, signal.SIGSTOP)  # hangs: every request times out
+        with pytest.raises(mlflow.exceptions.MlflowException):
+            tracking.current_champion(client, "m", "champion")
+        os.killpg(server.pid, signal.SIGKILL)  # down: every connection is refused
+        server.wait()
+        with pytest.raises(mlflow.exceptions.MlflowException):
+            tracking.current_champion(client, "m", "champion")

@@ -42,7 +42,7 @@ SERVICES = [
     "airflow-api-server", "airflow-dag-processor", "airflow-init", "airflow-scheduler", "airflow-triggerer",
     "check-secrets", "mlflow", "postgres", "spark-master", "spark-worker-1", "spark-worker-2",
 ]  # fmt: skip
-STAGE_APPS = {"ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate"}
+STAGE_APPS = {"ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"}
 # The README's command, run in the scheduler's container: the demo's sample in the lake volume.
 GENERATE_SAMPLE = [
     "python", "-m", "tools.generate_sensor_data", "--output-dir", "/data/lake/landing",
@@ -310,6 +310,14 @@ def test_run_at_default_params_through_the_rest_api(stack):
     printed = stack.task_log(run_id, "evaluate", 1)
     assert f"Test scores for {DEFAULTS_DAY}, original units:" in printed
     assert all(f"\n{row['model']} " in printed for row in evaluation["comparison"]), printed[-3000:]
+    # The champion forecast every sensor of the sample (or said why not), 12 steps each.
+    forecast = stack.lake_json(f"reports/forecast/date={DEFAULTS_DAY}/report.json")
+    not_forecast = sum(len(sensors) for sensors in forecast["sensors_not_forecast"].values())
+    assert (forecast["status"], forecast["model_version"]) == ("forecast", evaluation["champion_version"])
+    assert forecast["sensors_forecast"] > 0 and forecast["sensors_forecast"] + not_forecast == prep["sensors"]
+    assert forecast["forecasts"] == 12 * forecast["sensors_forecast"]
+    assert f"forecast {DEFAULTS_DAY}: {forecast['sensors_forecast']} sensors x 12 steps" in stack.task_log(
+        run_id, "forecast", 1)  # fmt: skip
     stack.default_run_id = run_id
 
 
