@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pytest
 
-from spark_jobs import forecast
+from spark_jobs import forecast, tracking
 from tests.conftest import write_readings
 
 RUN_DAY = date(2026, 11, 25)
@@ -67,8 +67,7 @@ def register_last_plus_one_champion(tmp_path, seq_len: int, trained_day: date) -
 
     signature = ModelSignature(Schema([TensorSpec(np.dtype(np.float32), (-1, seq_len, 1))]),
                                Schema([TensorSpec(np.dtype(np.float32), (-1, 1))]))  # fmt: skip
-    mlflow.set_experiment("test-forecast")
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=tracking.mlflow_experiment("test-forecast")):
         logged = mlflow.pyfunc.log_model(name="model", python_model=LastPlusOne(), signature=signature)
     version = mlflow.register_model(logged.model_uri, "m", tags={"run_day": trained_day.isoformat()})
     mlflow.MlflowClient().set_registered_model_alias("m", "champion", version.version)
@@ -80,6 +79,7 @@ def lake_with_champion(spark, tmp_path, monkeypatch):
     """Readings on the run day (and the day before) for sensors of every kind; the champion's
     trained day's report and statistics."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("SENSOR_LSTM_MLFLOW_ARTIFACTS", str(tmp_path / "mlflow-artifacts"))
     register_last_plus_one_champion(tmp_path, seq_len=3, trained_day=TRAINED_DAY)
     start = datetime(2026, 11, 25)
     readings = [
