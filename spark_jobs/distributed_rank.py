@@ -53,7 +53,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from spark_jobs import forecasting, training  # noqa: E402
+from spark_jobs import forecasting, tracking, training  # noqa: E402
 from spark_jobs.ranks import TRAINED_FILE, RankSpec  # noqa: E402
 
 log = logging.getLogger("train_distributed")
@@ -428,7 +428,11 @@ def score_and_log(spec: RankSpec, model, result: dict, fitted: dict, test: Windo
 def tracked_run(spec: RankSpec):
     import mlflow
 
-    return mlflow.start_run(experiment_id=spec.experiment_id, run_name=spec.run_name, tags=spec.tags)
+    # System metrics (CPU, memory, network of rank 0's host) over the training, every 10 s by default
+    # (MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL).
+    parent = {tracking.PARENT_TAG: spec.parent_run_id} if spec.parent_run_id else {}
+    return mlflow.start_run(experiment_id=spec.experiment_id, run_name=spec.run_name, tags={**spec.tags, **parent},
+                            log_system_metrics=True)  # fmt: skip
 
 
 def log_results(spec, model, result, test: Windows, predicted, train_windows) -> dict:
@@ -439,7 +443,7 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
     size = result["size"]
     logged_spec = {name: value for name, value in asdict(spec).items()
                    if name not in ("tags", "experiment_id", "run_name", "model_name", "schedule", "trained",
-                                   "resume")}  # fmt: skip
+                                   "resume", "windows_input", "parent_run_id")}  # fmt: skip
     mlflow.log_params(
         {
             **logged_spec,
@@ -462,6 +466,7 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
         }
     )
     mlflow.set_tag("stopped_by", result["stopped_by"])
+    tracking.log_windows_input(**spec.windows_input)
     if result["unlogged_from"] is not None:
         log_epochs_late(mlflow.active_run().info.run_id, result, result["unlogged_from"])
     with tempfile.TemporaryDirectory(prefix="train_distributed-") as folder:
@@ -475,7 +480,8 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
     signature = mlflow.models.infer_signature(example, serving.predict(example, verbose=0))
     logged = mlflow.tensorflow.log_model(serving, name="model", signature=signature, input_example=example)
     run_id = mlflow.active_run().info.run_id
-    version = mlflow.register_model(logged.model_uri, spec.model_name, tags={**spec.tags, "mlflow_run_id": run_id})
+    data = {"sequences": spec.windows_input["sequences"], "data_digest": spec.windows_input["digest"]}
+    version = mlflow.register_model(logged.model_uri, spec.model_name, tags={**spec.tags, "mlflow_run_id": run_id, **data})
     # After the model: a figure that fails to draw must not cost the trained model.
     if len(test):
         mlflow.log_figure(forecast_plot(test, predicted, spec.plot_sensors), "forecast_vs_actual.png")

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import json
 import logging
 import math
 from datetime import date
@@ -233,13 +232,6 @@ def check_models_named(distributed: dict, baseline: dict, model_name: str) -> No
         raise lake.JobInputError(f"train_baseline's report names run {baseline.get('mlflow_run_id')!r}, not a run id")
 
 
-def read_report(lake_fs: lake.LakeFileSystem, spark: SparkSession, lake_root: str, job: str, day: date) -> dict:
-    path = f"{lake.dataset_path(lake_root, 'reports')}/{job}/{lake.partition_dir(day)}/report.json"
-    if not lake_fs.exists(path):
-        raise lake.JobInputError(f"no {job} report for {day} at {path}: run {job} first")
-    return json.loads("\n".join(spark.sparkContext.textFile(path, 1).collect()))
-
-
 def scored_seasons(windows: DataFrame, seasons: list[int]) -> dict[int, int]:
     """The seasons whose naive forecast at least one test window has, with their column in the
     ``seasonal_naive`` lists. A season no window has (the lake holds no readings that far before
@@ -281,9 +273,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         raise lake.JobInputError(f"--min-skill must be in [0, 1), got {args.min_skill}")
     experiment_id = tracking.reachable_experiment(args.experiment)
     lake_fs = lake.LakeFileSystem(spark, args.lake)
-    sequences = read_report(lake_fs, spark, args.lake, "prepare_sequences", args.run_date)
-    distributed = read_report(lake_fs, spark, args.lake, "train_distributed", args.run_date)
-    baseline = read_report(lake_fs, spark, args.lake, "train_baseline", args.run_date)
+    sequences = lake.read_report(lake_fs, args.lake, "prepare_sequences", args.run_date)
+    distributed = lake.read_report(lake_fs, args.lake, "train_distributed", args.run_date)
+    baseline = lake.read_report(lake_fs, args.lake, "train_baseline", args.run_date)
     check_models_named(distributed, baseline, args.model_name)
     day = lake.partition_dir(args.run_date)
     test_path = f"{lake.dataset_path(args.lake, 'sequences')}/{day}/split=test"
@@ -343,8 +335,12 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     outcome = f"version {version} promoted" if promote else f"kept version {kept}" if kept else "no champion"
 
     mlflow.set_experiment(experiment_id=experiment_id)
-    tags = {**tracking.run_tags(args.tag, args.run_date), "champion_decision": reason, "champion_promoted": str(promote),
-            "best_naive_forecast": gate["model"]}  # fmt: skip
+    run_tags = tracking.run_tags(args.tag, args.run_date)
+    if run_tags.get("airflow_run_id"):
+        # After both trainings, which may each have created the DAG run's parent run.
+        tracking.merge_dag_run_parents(experiment_id, run_tags["airflow_run_id"])
+    tags = {**tracking.nested_under_dag_run(experiment_id, run_tags),
+            "champion_decision": reason, "champion_promoted": str(promote), "best_naive_forecast": gate["model"]}  # fmt: skip
     with mlflow.start_run(run_name=f"evaluate {args.run_date}", tags=tags) as evaluation:
         mlflow.log_params({"model_name": model_name, "candidate_version": version, "alias": args.alias,
                            "min_skill": args.min_skill, "seasonal_periods": seasons,

@@ -146,14 +146,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def read_model_inputs(spark: SparkSession, lake_fs: lake.LakeFileSystem, lake_root: str, trained_day: date):
     """The trained day's prepare_sequences report and statistics (sensor -> (mean, std))."""
-    import json
-
-    report_path = f"{lake.dataset_path(lake_root, 'reports')}/prepare_sequences/{lake.partition_dir(trained_day)}/report.json"
+    prepared = lake.read_report(lake_fs, lake_root, "prepare_sequences", trained_day)
     stats_path = f"{lake.dataset_path(lake_root, 'sequence_stats')}/{lake.partition_dir(trained_day)}"
-    if not (lake_fs.exists(report_path) and lake_fs.exists(stats_path)):
-        raise lake.JobInputError(f"the champion was trained on {trained_day}, but {report_path} or {stats_path} "
-                                 "is missing: run prepare_sequences for that day")  # fmt: skip
-    prepared = json.loads(lake_fs.read_text(report_path))
+    if not lake_fs.exists(stats_path):
+        raise lake.JobInputError(f"the champion was trained on {trained_day}, but {stats_path} is missing: "
+                                 "run prepare_sequences for that day")  # fmt: skip
     stats = {row["sensor_id"]: (row["mean"], row["std"]) for row in spark.read.parquet(stats_path).collect()}
     return prepared, stats
 

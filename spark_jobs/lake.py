@@ -8,6 +8,7 @@ replaces exactly the partitions it owns.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -67,6 +68,11 @@ class LakeFileSystem:
             status = listing.next()
             files.append((status.getPath().toString()[len(root) + 1 :], status.getLen()))
         return sorted(files)
+
+    def digest(self, folders: dict[str, str]) -> str:
+        """files_digest of the files under each named folder, e.g. a day's windows and statistics."""
+        return files_digest((f"{name}/{path}", size) for name, folder in folders.items()
+                            for path, size in self.file_sizes(folder))  # fmt: skip
 
     def read_head(self, path: str, size: int) -> bytes:
         """The file's first ``size`` bytes (fewer when it is shorter)."""
@@ -194,11 +200,29 @@ def restore_interrupted_swaps(lake_fs: LakeFileSystem, dataset: str, partitions:
                 lake_fs.rename(retired, target)
 
 
+def report_path(lake: str, job: str, day: date) -> str:
+    return f"{dataset_path(lake, 'reports')}/{job}/{partition_dir(day)}/report.json"
+
+
 def write_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date, report: dict) -> str:
     """The job's counts for a run, as JSON keyed by the run's date; returns its path."""
-    path = f"{dataset_path(lake, 'reports')}/{job}/{partition_dir(day)}/report.json"
+    path = report_path(lake, job, day)
     lake_fs.write_text(path, json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
     return path
+
+
+def read_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date) -> dict:
+    """What ``job`` reported for ``day``; a JobInputError when it has not run for that day."""
+    path = report_path(lake, job, day)
+    if not lake_fs.exists(path):
+        raise JobInputError(f"no {job} report for {day} at {path}: run {job} first")
+    return json.loads(lake_fs.read_text(path))
+
+
+def files_digest(files: Iterable[tuple[str, int]]) -> str:
+    """Names a set of files by their (path, size): what a dataset's partition held when it was read.
+    A rewritten partition has new file names, so a rerun of its job changes the digest."""
+    return hashlib.sha256(json.dumps(sorted(files)).encode("utf-8")).hexdigest()[:32]
 
 
 LOCKS_DIR = "_locks"

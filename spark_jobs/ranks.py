@@ -29,9 +29,11 @@ class RankSpec:
     experiment_id: str
     run_name: str
     model_name: str  # the registered model that gets a new version
+    windows_input: dict  # the windows as MLflow's training input: tracking.log_windows_input's arguments
     trained: str  # where rank 0 keeps the fit's weights and history until the model is registered
     resume: bool  # load them from ``trained`` instead of training (a retry after the fit was done)
     tags: dict = field(default_factory=dict)  # of the run and of the model version
+    parent_run_id: str | None = None  # the run of the Airflow DAG run, which rank 0's run nests under
     plot_sensors: int = 3
 
 

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 from datetime import date
+from typing import Mapping
 
 EXPERIMENT = "sensor_lstm_pipeline"
 MODEL_NAME = "sensor_lstm"
@@ -123,3 +124,65 @@ def current_champion(client, model_name: str, alias: str):
     if alias not in model.aliases:
         return None
     return client.get_model_version(model_name, model.aliases[alias])
+
+
+def log_windows_input(sequences: str, digest: str, windows: dict[str, int]) -> None:
+    """Log the run day's windows as the active run's training input: where they are, a digest of the
+    files they were read from (with the statistics; lake.files_digest) and the windows per split."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    # MLflow knows s3:// and not Hadoop's name for the same objects.
+    source = resolve_dataset_source(sequences.replace("s3a://", "s3://", 1))
+    name = "/".join(sequences.rstrip("/").split("/")[-2:])  # sequences/date=<day>
+    mlflow.log_input(MetaDataset(source, name=name, digest=digest), context="training",
+                     tags={f"{split}_windows": str(count) for split, count in windows.items()})  # fmt: skip
+
+
+DAG_RUN_KIND = "dag_run"  # the run_kind tag of the run that stands for an Airflow DAG run
+DAG_RUN_TAGS = ("dag_id", "airflow_run_id", "logical_date", "run_day", "code_version")
+PARENT_TAG = "mlflow.parentRunId"  # how MLflow nests one run under another
+
+
+def dag_run_parents(client, experiment_id: str, airflow_run_id: str) -> list:
+    """The runs standing for one DAG run, earliest first: one, unless stages raced to create it."""
+    found = client.search_runs(
+        [experiment_id], f"tags.airflow_run_id = '{airflow_run_id}' and tags.run_kind = '{DAG_RUN_KIND}'")
+    return sorted(found, key=lambda run: (run.info.start_time, run.info.run_id))
+
+
+def nested_under_dag_run(experiment_id: str, tags: Mapping[str, str]) -> dict[str, str]:
+    """``tags`` with MLflow's parent tag naming the run that stands for the Airflow DAG run the tags
+    name (airflow_run_id), which the first stage to ask creates; unchanged outside Airflow. The two
+    trainings run side by side and may each create one: evaluate, after both, merges them
+    (merge_dag_run_parents)."""
+    import mlflow
+
+    airflow_run_id = tags.get("airflow_run_id")
+    if not airflow_run_id:
+        return dict(tags)
+    client = mlflow.MlflowClient()
+    parents = dag_run_parents(client, experiment_id, airflow_run_id)
+    if parents:
+        return {**tags, PARENT_TAG: parents[0].info.run_id}
+    parent = client.create_run(experiment_id, run_name=f"{tags.get('dag_id', 'dag')} {tags.get('run_day', '')}".strip(),
+                               tags={**{name: tags[name] for name in DAG_RUN_TAGS if name in tags},
+                                     "run_kind": DAG_RUN_KIND})  # fmt: skip
+    # It holds the stage runs together and does no work of its own: ended at once, never "running".
+    client.set_terminated(parent.info.run_id)
+    return {**tags, PARENT_TAG: parent.info.run_id}
+
+
+def merge_dag_run_parents(experiment_id: str, airflow_run_id: str) -> str | None:
+    """Keep the earliest run standing for the DAG run: the stage runs under any other move under
+    it, and the others are deleted. Returns the one kept (None: there is none)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    kept, *others = dag_run_parents(client, experiment_id, airflow_run_id) or [None]
+    for other in others:
+        for child in client.search_runs([experiment_id], f"tags.`{PARENT_TAG}` = '{other.info.run_id}'"):
+            client.set_tag(child.info.run_id, PARENT_TAG, kept.info.run_id)
+        client.delete_run(other.info.run_id)
+    return kept.info.run_id if kept else None

@@ -16,7 +16,9 @@ Outputs:
       artifacts  partition-<i>/ (each trained model, tf_keras, loadable with mlflow.tensorflow
                  or mlflow.pyfunc), partitions.json (the per-partition table, skipped ones with
                  their reason)
-    <lake>/reports/train_baseline/date=<run-date>/report.json  the same table and the run id
+      inputs     the run day's windows (tracking.log_windows_input)
+    <lake>/reports/train_baseline/date=<run-date>/report.json  the same table, the run id and the
+      digest of the windows' and statistics' files (data_digest)
 
 The windows are hash-partitioned by sensor into --partitions partitions; each partition trains on
 its own sensors' training windows only, until its validation windows' loss stops improving, as
@@ -122,16 +124,18 @@ def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataF
     return windows.join(F.broadcast(spark.read.parquet(stats).select("sensor_id", "mean", "std")), "sensor_id")
 
 
-def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[dict], experiment_id: str) -> str:
-    """One MLflow run for the stage; returns its id."""
+def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[dict], experiment_id: str,
+                  windows_input: dict) -> str:  # fmt: skip
+    """One MLflow run for the stage, with the windows as its input; returns its id."""
     import mlflow
     import mlflow.tensorflow
 
     mlflow.set_experiment(experiment_id=experiment_id)
-    tags = tracking.run_tags(args.tag, args.run_date)
+    tags = tracking.nested_under_dag_run(experiment_id, tracking.run_tags(args.tag, args.run_date))
     with mlflow.start_run(run_name=f"train_baseline {args.run_date}", tags=tags) as run:
         settings = {name: value for name, value in asdict(config).items() if name != "schedule"}
         mlflow.log_params({"partitions": args.partitions, **settings, **asdict(config.schedule)})
+        tracking.log_windows_input(**windows_input)
         example = np.zeros((1, config.seq_len, 1), dtype=np.float32)
         for row in table:
             if "skipped" in row:
@@ -178,6 +182,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     stats = f"{lake.dataset_path(args.lake, 'sequence_stats')}/{day}"
     if not (lake_fs.exists(sequences) and lake_fs.exists(stats)):
         raise lake.JobInputError(f"no windows for {args.run_date} in {sequences}: run prepare_sequences first")
+    # Before the training reads them: the digest names the files it read.
+    data_digest = lake_fs.digest({"sequences": sequences, "sequence_stats": stats})
+    windows_input = {"sequences": sequences, "digest": data_digest,
+                     "windows": lake.read_report(lake_fs, args.lake, "prepare_sequences", args.run_date)["windows"]}
     windows = windows_with_stats(spark, sequences, stats)
     seq_len = len(windows.select("inputs").first()["inputs"])
     config = TrainingConfig(
@@ -210,10 +218,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
                         row["epochs_trained"], row["best_epoch"] + 1)  # fmt: skip
     if all("skipped" in row for row in table):
         raise lake.JobInputError("every partition was skipped: too few training windows for --min-train-windows")
-    run_id = log_to_mlflow(args, config, table, experiment_id)
+    run_id = log_to_mlflow(args, config, table, experiment_id, windows_input)
     report = {
         "run_date": args.run_date.isoformat(),
         "mlflow_run_id": run_id,
+        "data_digest": data_digest,
         "partitions": [{k: v for k, v in row.items() if k != "weights"} for row in table],
     }
     report_path = lake.write_report(lake_fs, args.lake, "train_baseline", args.run_date, report)

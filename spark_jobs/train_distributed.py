@@ -15,7 +15,10 @@ Outputs:
                  test_mae, test_persistence_rmse, test_persistence_mae in original units
       artifacts  model/ (tf_keras, with a signature and an input example), checkpoint/ (the
                  best epoch's weights), forecast_vs_actual.png (a few sensors' test period)
-    a new version of the registered model --model-name, tagged like the run. Once the job
+      inputs     the run day's windows (mlflow.log_input): their path, windows per split and a
+                 digest of their and the statistics' files, also in the report (data_digest)
+    a new version of the registered model --model-name, tagged like the run and with the windows'
+    path and digest (sequences, data_digest), so @champion leads to its training data. Once the job
     succeeds, the run day's earlier versions that hold no alias are deleted, so retries and
     reruns leave one version per run day (one that holds an alias is tagged superseded_by).
     <lake>/reports/train_distributed/date=<run-date>/report.json  run, version, scores, ranks
@@ -182,10 +185,10 @@ def check_ranks_agree(results: list[dict]) -> None:
         raise RuntimeError("rank 0, and rank 0 alone, must log to MLflow")
 
 
-def trained_key(settings: Mapping, data_files: list[tuple[str, int]]) -> str:
-    """Names the fit that ``settings`` and the windows' files (path, size) make: the same windows
-    and settings, the same key; the files a rerun of prepare_sequences writes have new names."""
-    text = json.dumps({"settings": settings, "files": sorted(data_files)}, sort_keys=True)
+def trained_key(settings: Mapping, data_digest: str) -> str:
+    """Names the fit that ``settings`` make on the windows of ``data_digest`` (lake.files_digest):
+    the same windows and settings, the same key."""
+    text = json.dumps({"settings": settings, "data": data_digest}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -260,7 +263,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     settings = {"seq_len": seq_len, "units": args.units, "batch_size": args.batch_size,
                 "learning_rate": args.learning_rate, "num_proc": args.num_proc, **asdict(schedule)}  # fmt: skip
     trained_day = f"{lake.dataset_path(args.lake, 'trained')}/train_distributed/{day}"
-    trained = f"{trained_day}/{trained_key(settings, lake_fs.file_sizes(sequences) + lake_fs.file_sizes(stats))}"
+    data_digest = lake_fs.digest({"sequences": sequences, "sequence_stats": stats})
+    trained = f"{trained_day}/{trained_key(settings, data_digest)}"
+    windows = lake.read_report(lake_fs, args.lake, "prepare_sequences", args.run_date)["windows"]
     resume = lake_fs.exists(f"{trained}/{ranks.TRAINED_FILE}")
     if resume:
         log.info("an earlier try's fit of these windows and settings is in %s: logging it, not training again", trained)
@@ -277,9 +282,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         experiment_id=experiment_id,
         run_name=f"train_distributed {run_day}",
         model_name=args.model_name,
+        windows_input={"sequences": absolute(sequences), "digest": data_digest, "windows": windows},
         trained=absolute(trained),
         resume=resume,
         tags=tags,
+        parent_run_id=tracking.nested_under_dag_run(experiment_id, tags).get(tracking.PARENT_TAG),
         plot_sensors=args.plot_sensors,
     )
     log.info("starting %d Horovod ranks (gloo) for %s", args.num_proc, run_day)
@@ -321,6 +328,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         ],
         "superseded_versions": retired,
         "resumed_from_run": chief.get("resumed_from_run"),
+        "data_digest": data_digest,
     }
     report_path = lake.write_report(lake_fs, args.lake, "train_distributed", args.run_date, report)
     lake_fs.delete(trained_day)  # registered: no try needs the fit any more

@@ -10,7 +10,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from spark_jobs import evaluate, train_baseline, train_distributed
+from spark_jobs import evaluate, lake, train_baseline, train_distributed
 from spark_jobs import prepare_sequences as prep
 from tests.conftest import write_readings
 
@@ -25,6 +25,7 @@ def stages(spark, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{lake}/mlflow.db")
         patch.setenv("SENSOR_LSTM_MLFLOW_ARTIFACTS", str(lake / "artifacts"))
+        patch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "1")  # the training takes seconds
         start = datetime(2026, 11, 25)
         readings = [
             (sensor, start + timedelta(minutes=5 * step), 20.0 + offset + 3 * math.sin(step / 12))
@@ -35,9 +36,10 @@ def stages(spark, tmp_path_factory):
         common = ["--lake", str(lake), "--run-date", DAY]
         tracking = ["--experiment", "test-training", "--tag", "airflow_run_id=manual__1"]
         # The seasonal naive forecast of one hour: the lookback holds no reading a day before.
-        prep.run(spark, prep.parse_args([*common, "--lookback-days", "1", "--sampling-interval-seconds", "300",
-                                         "--seq-len", "6", "--seasonal-periods", "12"]))  # fmt: skip
+        prepared = prep.run(spark, prep.parse_args([*common, "--lookback-days", "1", "--sampling-interval-seconds",
+                                                    "300", "--seq-len", "6", "--seasonal-periods", "12"]))  # fmt: skip
         reports = {
+            "prepared": prepared,
             "baseline": train_baseline.run(spark, train_baseline.parse_args(
                 [*common, *tracking, "--partitions", "2", "--epochs", "2", "--min-train-windows", "10"])),
             "distributed": train_distributed.run(spark, train_distributed.parse_args(
@@ -47,6 +49,7 @@ def stages(spark, tmp_path_factory):
         reports["retry"] = train_distributed.run(spark, train_distributed.parse_args(
             [*common, *tracking, "--num-proc", "2", "--epochs", "1", "--units", "4", "--model-name", MODEL,
              "--tag", "try_number=2"]))  # fmt: skip
+        reports["lake"] = lake
         reports["evaluate_retry"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking, "--model-name", MODEL]))
         yield reports
 
@@ -71,6 +74,38 @@ def test_both_ranks_trained_to_identical_weights_and_rank_0_alone_logged(stages)
     assert float(run.data.params["effective_learning_rate"]) == rate and report["learning_rate"][0] == pytest.approx(rate)
     assert run.data.metrics["test_rmse"] == pytest.approx(report["test"]["test_rmse"])
     assert {"forecast_vs_actual.png", "checkpoint"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_a_model_version_leads_back_to_the_exact_windows_it_was_trained_on(stages):
+    report, client = stages["distributed"], mlflow.MlflowClient()
+    sequences = stages["lake"] / "sequences" / f"date={DAY}"
+    stats = stages["lake"] / "sequence_stats" / f"date={DAY}"
+    # Every file, as Hadoop lists them: its local file system hides its own .crc checksum files.
+    files = [(f"{name}/{path.relative_to(folder)}", path.stat().st_size)
+             for name, folder in (("sequences", sequences), ("sequence_stats", stats))
+             for path in folder.rglob("*") if path.is_file() and not path.name.endswith(".crc")]  # fmt: skip
+    digest = lake.files_digest(files)
+    assert report["data_digest"] == stages["baseline"]["data_digest"] == digest
+    version = client.get_model_version(MODEL, str(report["model_version"]))
+    assert (version.tags["sequences"], version.tags["data_digest"]) == (str(sequences), digest)
+    windows = {split: str(count) for split, count in stages["prepared"]["windows"].items()}
+    for run_id in (report["mlflow_run_id"], stages["baseline"]["mlflow_run_id"]):
+        (logged,) = client.get_run(run_id).inputs.dataset_inputs
+        assert (logged.dataset.name, logged.dataset.digest) == (f"sequences/date={DAY}", digest)
+        assert str(sequences) in logged.dataset.source
+        assert {tag.key: tag.value for tag in logged.tags} == {
+            "mlflow.data.context": "training", **{f"{split}_windows": count for split, count in windows.items()}}
+    # Rank 0's host over the training: CPU and memory, sampled every second here.
+    metrics = client.get_run(report["mlflow_run_id"]).data.metrics
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= set(metrics)
+
+
+def test_every_stage_run_of_the_dag_run_nests_under_one_run_that_stands_for_it(stages):
+    client = mlflow.MlflowClient()
+    run_ids = [stages[name]["mlflow_run_id"] for name in ("baseline", "distributed", "evaluate", "retry", "evaluate_retry")]
+    (parent,) = {client.get_run(run_id).data.tags["mlflow.parentRunId"] for run_id in run_ids}
+    tags = client.get_run(parent).data.tags
+    assert (tags["run_kind"], tags["airflow_run_id"], tags["run_day"]) == ("dag_run", "manual__1", DAY)
 
 
 def test_the_registered_model_loads_and_forecasts_one_value_per_window(stages):

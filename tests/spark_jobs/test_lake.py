@@ -120,3 +120,11 @@ def test_file_sizes_lists_every_file_below_a_folder_by_its_relative_path(spark, 
     (tmp_path / "day" / "_SUCCESS").write_bytes(b"")
     lake_fs = lake.LakeFileSystem(spark, str(tmp_path))
     assert lake_fs.file_sizes(str(tmp_path / "day")) == [("_SUCCESS", 0), ("split=train/part-0.parquet", 7)]
+
+
+def test_a_files_digest_changes_with_any_file_name_or_size_and_not_with_their_order():
+    files = [("split=train/part-0.parquet", 100), ("split=test/part-0.parquet", 40)]
+    digest = lake.files_digest(files)
+    assert len(digest) == 32 and digest == lake.files_digest(files[::-1])
+    assert lake.files_digest([("split=train/part-1.parquet", 100), files[1]]) != digest
+    assert lake.files_digest([("split=train/part-0.parquet", 101), files[1]]) != digest

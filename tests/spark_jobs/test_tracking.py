@@ -143,3 +143,30 @@ def test_an_mlflow_server_that_hangs_or_is_down_fails_the_champion_lookup_instea
         server.wait()
         with pytest.raises(mlflow.exceptions.MlflowException):
             tracking.current_champion(client, "m", "champion")
+
+
+def test_stage_runs_nest_under_one_run_per_dag_run_and_evaluate_merges_a_race(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("SENSOR_LSTM_MLFLOW_ARTIFACTS", str(tmp_path / "artifacts"))
+    client, experiment = mlflow.MlflowClient(), tracking.mlflow_experiment("test-nesting")
+    assert tracking.nested_under_dag_run(experiment, {"run_day": "2026-11-25"}) == {"run_day": "2026-11-25"}
+    tags = {"dag_id": "d", "airflow_run_id": "manual__1", "run_day": "2026-11-25", "task": "train_baseline"}
+    first = tracking.nested_under_dag_run(experiment, tags)
+    parent = client.get_run(first[tracking.PARENT_TAG])
+    assert first == {**tags, tracking.PARENT_TAG: parent.info.run_id}
+    assert (parent.info.run_name, parent.info.status) == ("d 2026-11-25", "FINISHED")
+    assert {k: v for k, v in parent.data.tags.items() if not k.startswith("mlflow.")} == {
+        "dag_id": "d", "airflow_run_id": "manual__1", "run_day": "2026-11-25", "run_kind": "dag_run"}  # fmt: skip
+    assert tracking.nested_under_dag_run(experiment, {**tags, "task": "evaluate"})[tracking.PARENT_TAG] == (
+        parent.info.run_id)  # fmt: skip
+
+    # The trainings raced: each found none and created one, and nested its run under it.
+    raced = {"dag_id": "d", "airflow_run_id": "manual__2", "run_kind": "dag_run"}
+    parents = [client.create_run(experiment, tags=raced, start_time=start) for start in (2000, 1000)]
+    children = [client.create_run(experiment, tags={tracking.PARENT_TAG: p.info.run_id}) for p in parents]
+    assert tracking.merge_dag_run_parents(experiment, "manual__2") == parents[1].info.run_id  # the earliest
+    assert client.get_run(parents[0].info.run_id).info.lifecycle_stage == "deleted"
+    assert [client.get_run(c.info.run_id).data.tags[tracking.PARENT_TAG] for c in children] == [parents[1].info.run_id] * 2
+    assert tracking.merge_dag_run_parents(experiment, "manual__3") is None
