@@ -27,13 +27,15 @@ complete UTC day before it was triggered. The Spark master comes from the `spark
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import DAG, Param, task
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import DAG, Asset, Param, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -119,9 +121,26 @@ def param_problems(params: dict, today: date, cluster_cores: int = SPARK_CLUSTER
     return problems
 
 
+def local_lake_path(lake: str) -> str | None:
+    """The lake's folder on this machine, or None for a lake on another file system (hdfs://, s3a://)."""
+    if lake.startswith("file://"):
+        return lake[len("file://") :]
+    return None if "://" in lake else lake
+
+
+def asset_extra(day: str, report: dict, fields: tuple[str, ...]) -> dict:
+    """What an asset event carries: the run day, and the ``fields`` of the job's report it has."""
+    return {"run_date": day, **{name: report[name] for name in fields if name in report}}
+
+
 class SparkJobOperator(SparkSubmitOperator):
     """Submits a project job. Its exit code 2 (bad input or arguments, said in one line in the
-    log) fails the task at once: the retries could only repeat it."""
+    log) fails the task at once: the retries could only repeat it. Once it succeeds, each of its
+    outlets' asset events carries the ``extra_fields`` of the job's report for the run day."""
+
+    def __init__(self, *, extra_fields: tuple[str, ...] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.extra_fields = extra_fields
 
     def execute(self, context) -> None:
         try:
@@ -131,6 +150,23 @@ class SparkJobOperator(SparkSubmitOperator):
             if process is not None and process.returncode == EXIT_INPUT_ERROR:
                 raise AirflowFailException(f"{self.task_id}: bad input or arguments, not retried; {error}") from error
             raise
+        if self.outlets:
+            day = self.application_args[self.application_args.index("--run-date") + 1]
+            extra = asset_extra(day, self.read_report(day), self.extra_fields)
+            for outlet in self.outlets:
+                context["outlet_events"][outlet].extra = extra
+
+    def read_report(self, day: str) -> dict:
+        """The job's report for ``day``; empty where the lake is not on this machine."""
+        lake = local_lake_path(LAKE)
+        if lake is None:
+            self.log.info("the lake %s is not a local folder: the asset event carries no counts", LAKE)
+            return {}
+        path = Path(lake, "reports", self.task_id, f"date={day}", "report.json")
+        if not path.exists():  # the job succeeded: lineage metadata alone must not fail the task
+            self.log.warning("no report at %s: the asset event carries no counts", path)
+            return {}
+        return json.loads(path.read_text())
 
 
 MLFLOW_EXPERIMENT = os.environ.get("SENSOR_LSTM_MLFLOW_EXPERIMENT", "sensor_lstm_pipeline")
@@ -159,11 +195,19 @@ TRAINING_ARGS = [
 
 
 def spark_job(
-    task_id: str, job_args: list[str], execution_timeout: timedelta, spark_conf: dict[str, str] | None = None
+    task_id: str,
+    job_args: list[str],
+    execution_timeout: timedelta,
+    spark_conf: dict[str, str] | None = None,
+    outlet: Asset | None = None,
+    extra_fields: tuple[str, ...] = (),
 ) -> SparkJobOperator:
-    """A task that submits ``spark_jobs/<task_id>.py`` for the run day with the given arguments."""
+    """A task that submits ``spark_jobs/<task_id>.py`` for the run day with the given arguments;
+    ``outlet``: the asset it updates, whose events carry ``extra_fields`` of its report."""
     return SparkJobOperator(
         task_id=task_id,
+        outlets=[outlet] if outlet else [],
+        extra_fields=extra_fields,
         conn_id="spark_default",
         application=f"{JOBS_DIR}/{task_id}.py",
         name=f"{DAG_ID}.{task_id}",
@@ -174,11 +218,42 @@ def spark_job(
     )
 
 
+# What the DAG writes, as Airflow assets: lineage in the UI, and events other DAGs can be scheduled on.
+LAKE_URI = LAKE if "://" in LAKE else f"file://{LAKE}"
+READINGS = Asset(name="sensor_lstm.readings", uri=f"{LAKE_URI}/readings", group="sensor_lstm")
+SEQUENCES = Asset(name="sensor_lstm.sequences", uri=f"{LAKE_URI}/sequences", group="sensor_lstm")
+CHAMPION = Asset(name="sensor_lstm.champion", uri=f"models:/{MODEL_NAME}@champion", group="sensor_lstm")
+FORECASTS = Asset(name="sensor_lstm.forecasts", uri=f"{LAKE_URI}/forecasts", group="sensor_lstm")
+
+# Mail when a task has failed for good (after its retries), through the smtp provider's notifier;
+# off unless SENSOR_LSTM_ALERT_EMAILS names recipients. The server is the connection smtp_default
+# (e.g. AIRFLOW_CONN_SMTP_DEFAULT).
+ALERT_EMAILS = [address.strip() for address in os.environ.get("SENSOR_LSTM_ALERT_EMAILS", "").split(",") if address.strip()]
+ALERT_SUBJECT = "[sensor-lstm] {{ ti.dag_id }}.{{ ti.task_id }} failed (run {{ ti.run_id }}, try {{ ti.try_number }})"
+ALERT_BODY = (
+    "<p>Task <b>{{ ti.task_id }}</b> of {{ ti.dag_id }} failed for good in run {{ ti.run_id }} "
+    "(try {{ ti.try_number }}): {{ exception }}</p><p>Log: {{ ti.log_url }}</p>"
+)
+
+
+def failure_alert() -> SmtpNotifier | None:
+    if not ALERT_EMAILS:
+        return None
+    return SmtpNotifier(
+        to=ALERT_EMAILS,
+        from_email=os.environ.get("SENSOR_LSTM_ALERT_FROM", "sensor-lstm@localhost"),
+        smtp_conn_id="smtp_default",
+        subject=ALERT_SUBJECT,
+        html_content=ALERT_BODY,
+    )
+
+
 default_args = {
     "owner": "sensor-lstm",
     "retries": int(os.environ.get("SENSOR_LSTM_TASK_RETRIES", "2")),
     "retry_delay": timedelta(seconds=int(os.environ.get("SENSOR_LSTM_TASK_RETRY_DELAY_SECONDS", "120"))),
     "retry_exponential_backoff": True,
+    "on_failure_callback": failure_alert(),
 }
 
 with DAG(
@@ -321,6 +396,8 @@ with DAG(
             "--reading-max", "{{ params.reading_max }}",
         ],
         execution_timeout=timedelta(minutes=30),
+        outlet=READINGS,
+        extra_fields=("status", "rows_read", "rows_written", "rows_quarantined", "duplicates_dropped"),
     )  # fmt: skip
     prepare_sequences = spark_job(
         "prepare_sequences",
@@ -335,6 +412,8 @@ with DAG(
             "{{ 'day' if params.seasonal_periods is none else (params.seasonal_periods | join(',') or 'none') }}",
         ],
         execution_timeout=timedelta(hours=1),
+        outlet=SEQUENCES,
+        extra_fields=("sensors", "windows", "windows_dropped_across_split_cuts", "missing_lookback_days"),
     )  # fmt: skip
 
     # One task (one core) trains each partition. On a standalone cluster an application takes every
@@ -382,6 +461,8 @@ with DAG(
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=1),
+        outlet=CHAMPION,
+        extra_fields=("candidate_version", "champion_promoted", "champion_version"),
     )  # fmt: skip
 
     # Whatever evaluate decided, the champion (new or kept) forecasts the run day's sensors.
@@ -389,6 +470,8 @@ with DAG(
         "forecast",
         ["--steps", "{{ params.forecast_steps }}", "--model-name", MODEL_NAME],
         execution_timeout=timedelta(hours=1),
+        outlet=FORECASTS,
+        extra_fields=("status", "model_version", "sensors_forecast", "forecasts", "sensors_not_forecast"),
     )  # fmt: skip
 
     check_params() >> ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate >> forecast

@@ -370,3 +370,49 @@ def test_a_jobs_input_error_exit_code_2_is_not_retried(dag, monkeypatch, tmp_pat
     with pytest.raises(AirflowException) as raised:
         operator.execute({})
     assert isinstance(raised.value, AirflowFailException) is not retried
+
+
+def test_each_job_that_writes_a_dataset_declares_it_as_an_asset(dag):
+    assert {task.task_id: [(outlet.name, outlet.uri) for outlet in task.outlets] for task in dag.tasks if task.outlets} == {
+        "ingest": [("sensor_lstm.readings", "file:///data/lake/readings")],
+        "prepare_sequences": [("sensor_lstm.sequences", "file:///data/lake/sequences")],
+        "evaluate": [("sensor_lstm.champion", "models:/sensor_lstm@champion")],
+        "forecast": [("sensor_lstm.forecasts", "file:///data/lake/forecasts")],
+    }
+
+
+def test_a_jobs_asset_event_carries_the_counts_of_its_report_for_the_run_day(monkeypatch, tmp_path):
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", '{"conn_type": "spark", "host": "local[1]"}')
+    module = dag_module()
+    report = tmp_path / "reports" / "ingest" / "date=2026-11-25" / "report.json"
+    report.parent.mkdir(parents=True)
+    report.write_text('{"status": "ok", "rows_written": 48, "files": ["sensor_readings_2026-11-25.csv"]}')
+    job = tmp_path / "job.py"
+    job.write_text("print('job done')\n")
+    readings = Asset(name="readings", uri=f"file://{tmp_path}/readings")
+    operator = module["SparkJobOperator"](
+        task_id="ingest", conn_id="spark_default", application=str(job),
+        application_args=["--lake", str(tmp_path), "--run-date", "2026-11-25"],
+        outlets=[readings], extra_fields=("status", "rows_written", "rows_quarantined"),
+    )  # fmt: skip
+    events = OutletEventAccessors()
+    operator.execute({"outlet_events": events})
+    assert events[readings].extra == {"run_date": "2026-11-25", "status": "ok", "rows_written": 48}
+    assert module["local_lake_path"]("hdfs://namenode/lake") is None
+    assert module["local_lake_path"]("file:///data/lake") == "/data/lake"
+
+
+def test_failure_alerts_by_mail_are_off_unless_recipients_are_set(monkeypatch):
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    monkeypatch.delenv("SENSOR_LSTM_ALERT_EMAILS", raising=False)
+    assert dag_module()["default_args"]["on_failure_callback"] is None
+    monkeypatch.setenv("SENSOR_LSTM_ALERT_EMAILS", "ops@example.com, data@example.com")
+    alert = dag_module()["default_args"]["on_failure_callback"]
+    assert isinstance(alert, SmtpNotifier)
+    assert (alert.to, alert.smtp_conn_id, alert.from_email) == (
+        ["ops@example.com", "data@example.com"], "smtp_default", "sensor-lstm@localhost")  # fmt: skip

@@ -4,9 +4,12 @@ through the scheduler, the API and a Spark cluster: tests/stack."""
 
 from __future__ import annotations
 
+import email
 import json
 import os
+import socketserver
 import subprocess
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,6 +68,68 @@ def test_day_without_input_fails_with_one_clear_line_or_succeeds_when_allowed(pi
     allowed = dags_test(env, "2026-10-01", *HISTORY_ONLY, allow_empty_input=True)
     assert allowed.returncode == 0, allowed.stdout[-3000:]
     assert report(lake, "ingest", "2026-10-01")["status"] == "no_data"
+
+
+class SmtpSink(socketserver.ThreadingTCPServer):
+    """Just enough of an SMTP server on a free loopback port to take mail: each message's
+    envelope recipients and text, in ``messages``."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        super().__init__(("127.0.0.1", 0), SmtpSession)
+
+
+class SmtpSession(socketserver.StreamRequestHandler):
+    def reply(self, line: str) -> None:
+        self.wfile.write(f"{line}\r\n".encode())
+
+    def handle(self) -> None:
+        self.reply("220 sink ESMTP")
+        recipients = []
+        while line := self.rfile.readline():
+            command = line.decode().strip()
+            verb = command.split(" ", 1)[0].upper()
+            if verb == "DATA":
+                self.reply("354 end with <CRLF>.<CRLF>")
+                text = b"".join(iter(self.rfile.readline, b".\r\n")).decode()
+                self.server.messages.append({"to": recipients, "message": email.message_from_string(text)})
+                recipients = []
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                recipients.append(command.split(":", 1)[1].strip(" <>"))
+                self.reply("250 OK")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:  # EHLO, HELO, MAIL, RSET, NOOP
+                self.reply("250 OK")
+
+
+def test_a_task_that_fails_for_good_mails_the_alert_recipients(pipeline):
+    env, lake = pipeline
+    sink = SmtpSink()
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        alerting = env | {
+            "SENSOR_LSTM_ALERT_EMAILS": "ops@example.com,data@example.com",
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
+                                                     "port": sink.server_address[1],
+                                                     "extra": {"disable_tls": True, "disable_ssl": True}}),
+        }  # fmt: skip
+        failed = dags_test(alerting, "2026-10-02", *HISTORY_ONLY)
+    finally:
+        sink.shutdown()
+        sink.server_close()
+    assert failed.returncode != 0
+    (sent,) = sink.messages  # one mail: only ingest failed, and for good (no retries here)
+    assert sorted(sent["to"]) == ["data@example.com", "ops@example.com"]
+    message = sent["message"]
+    assert message["From"] == "sensor-lstm@localhost"
+    assert message["Subject"].startswith("[sensor-lstm] sensor_lstm_pipeline.ingest failed (run manual__")
+    body = next(part for part in message.walk() if part.get_content_type() == "text/html").get_payload(decode=True)
+    assert "ingest: bad input or arguments, not retried" in body.decode()
 
 
 @pytest.mark.timeout(1500)

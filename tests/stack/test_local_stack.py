@@ -220,6 +220,28 @@ def test_backfill_ingests_exactly_three_days_and_a_second_changes_nothing(stack)
         assert len(rows) == len({(sensor, moment) for sensor, moment, _ in rows}) == expected["valid_unique"], day
     after_first = lake_digest(lake)
     assert len(after_first) == len(LAKE_DATASETS) * len(DAYS)
+    # What each day's run wrote, as Airflow asset events through the REST API, with its counts.
+    assets = {asset["name"]: asset for asset in stack.api("GET", "/assets")["assets"]}
+    assert {"sensor_lstm.readings", "sensor_lstm.sequences", "sensor_lstm.champion", "sensor_lstm.forecasts"} <= set(assets)
+    assert assets["sensor_lstm.readings"]["uri"] == f"file://{lake}/readings"
+
+    def events(name: str) -> list[dict]:
+        found = stack.api("GET", "/assets/events", params={"asset_id": assets[name]["id"], "limit": 100})
+        return sorted((event["extra"] for event in found["asset_events"]), key=lambda extra: extra["run_date"])
+
+    assert [(extra["run_date"], extra["rows_written"]) for extra in events("sensor_lstm.readings")] == [
+        (day, stack.manifest["files"][f"sensor_readings_{day}.csv"]["valid_unique"]) for day in DAYS]  # fmt: skip
+    assert [extra["run_date"] for extra in events("sensor_lstm.sequences")] == DAYS
+    assert all(extra["windows"]["train"] > 0 for extra in events("sensor_lstm.sequences"))
+    champion = events("sensor_lstm.champion")
+    forecasts = events("sensor_lstm.forecasts")
+    assert [extra["run_date"] for extra in forecasts] == DAYS
+    # A day with a champion (its own or an earlier day's) forecast each sensor 12 steps, or said why not.
+    for evaluated, forecast in zip(champion, forecasts):
+        assert forecast["status"] == ("forecast" if evaluated["champion_version"] else "no_champion"), forecast
+        not_forecast = sum(len(sensors) for sensors in forecast.get("sensors_not_forecast", {}).values())
+        assert forecast["forecasts"] == 12 * forecast["sensors_forecast"], forecast
+        assert forecast["sensors_forecast"] + not_forecast == (SENSORS if evaluated["champion_version"] else 0)
 
     runs, versions = stack.dag_runs(), stack.model_versions()
     assert backfill(stack) == []  # every day already succeeded: Airflow creates no run
