@@ -282,15 +282,16 @@ def test_run_at_default_params_through_the_rest_api(stack):
     assert len({rank["hostname"] for rank in distributed["ranks"]}) == 2, distributed["ranks"]
 
     # MLflow through the server's REST API: Postgres behind it, artifacts served by it.
-    try:
-        experiment = stack.mlflow("GET", "/experiments/get-by-name", params={"experiment_name": "sensor_lstm_pipeline"})
-    except StackError:
-        return 0  # no stage has created the experiment yet
+    experiment = stack.mlflow("GET", "/experiments/get-by-name", params={"experiment_name": "sensor_lstm_pipeline"})
     found = stack.mlflow("POST", "/runs/search", json={
         "experiment_ids": [experiment["experiment"]["experiment_id"]], "filter": f"tags.airflow_run_id = '{run_id}'",
     })["runs"]  # fmt: skip
-    by_task = {next(t["value"] for t in r["data"]["tags"] if t["key"] == "task"): r for r in found}
+    tags_of = {r["info"]["run_id"]: {t["key"]: t["value"] for t in r["data"]["tags"]} for r in found}
+    # One run stands for the DAG run and every stage's run nests under it.
+    [parent_id] = [run for run, tags in tags_of.items() if tags.get("run_kind") == "dag_run"]
+    by_task = {tags["task"]: r for r in found if "task" in (tags := tags_of[r["info"]["run_id"]])}
     assert set(by_task) == {"train_baseline", "train_distributed", "evaluate"}
+    assert all(tags_of[r["info"]["run_id"]]["mlflow.parentRunId"] == parent_id for r in by_task.values())
     trained = by_task["train_distributed"]
     assert trained["info"]["run_id"] == distributed["mlflow_run_id"]
     assert trained["info"]["artifact_uri"].startswith("mlflow-artifacts:/")
