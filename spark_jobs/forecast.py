@@ -182,13 +182,15 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     needed = readings_needed(seq_len, horizon)
 
     readings_path = lake.dataset_path(args.lake, "readings")
-    days = [day for day in days_to_read(args.run_date, needed, interval)
-            if lake_fs.exists(f"{readings_path}/{lake.partition_dir(day)}")]  # fmt: skip
-    latest = pd.DataFrame(columns=["sensor_id", "timestamp", "value"])
-    if days:
-        readings = spark.read.schema(lake.READINGS_SCHEMA).option("basePath", readings_path).parquet(
-            *(f"{readings_path}/{lake.partition_dir(day)}" for day in days))  # fmt: skip
-        latest = latest_readings(readings.select("sensor_id", "timestamp", F.col("reading").alias("value")), needed).toPandas()
+    reachable = days_to_read(args.run_date, needed, interval)
+    with lake.readings_locked(lake_fs, args.lake, reachable):
+        days = [day for day in reachable if lake_fs.exists(f"{readings_path}/{lake.partition_dir(day)}")]
+        latest = pd.DataFrame(columns=["sensor_id", "timestamp", "value"])
+        if days:
+            readings = spark.read.schema(lake.READINGS_SCHEMA).option("basePath", readings_path).parquet(
+                *(f"{readings_path}/{lake.partition_dir(day)}" for day in days))  # fmt: skip
+            latest = latest_readings(readings.select("sensor_id", "timestamp", F.col("reading").alias("value")),
+                                     needed).toPandas()  # fmt: skip
 
     run_day_start_us = int(lake.utc_day_start(args.run_date).timestamp() * 1_000_000)
     not_forecast: dict[str, str] = {}

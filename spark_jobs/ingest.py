@@ -278,6 +278,7 @@ def check_deliveries(marked: DataFrame, files: list[str], args: argparse.Namespa
 def replace_partitions(
     spark: SparkSession,
     lake_fs: lake.LakeFileSystem,
+    lake_root: str,
     marked: DataFrame,
     datasets: dict[str, str],
     run_key: str,
@@ -308,8 +309,10 @@ def replace_partitions(
     partitions = set(delivered_partitions)
     for name in outputs:
         partitions |= {path.rsplit("/", 1)[-1] for path in lake_fs.glob(f"{staged[name]}/date=*")}
-    for name in outputs:
-        lake.swap_in_partitions(lake_fs, staged[name], datasets[name], sorted(partitions))
+    days = [date.fromisoformat(partition.removeprefix("date=")) for partition in partitions]
+    with lake.readings_locked(lake_fs, lake_root, days):
+        for name in outputs:
+            lake.swap_in_partitions(lake_fs, staged[name], datasets[name], sorted(partitions))
     return sorted(partitions)
 
 
@@ -385,7 +388,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         # A day is replaced when its file had readings, or when another day's file had rows for it;
         # a day without either keeps what it has.
         partitions = replace_partitions(
-            spark, lake_fs, marked, datasets, run_day.isoformat(), counts,
+            spark, lake_fs, args.lake, marked, datasets, run_day.isoformat(), counts,
             {f"date={day}" for day in delivered_days if day not in empty_days},
         )  # fmt: skip
     finally:

@@ -230,6 +230,12 @@ LOCKS_DIR = "_locks"
 # job that died (a killed driver never releases it) and the next writer takes it over.
 LOCK_HEARTBEAT_SECONDS = 5
 LOCK_STALE_SECONDS = 30
+# Readings of a day are swapped in by ingest and read by the jobs of any run whose lookback holds
+# the day: each holds the day's readings lock while it swaps or reads, waiting this long at most
+# for another's turn (runs for different days go side by side; only their shared days take turns).
+READINGS_LOCK = "readings"
+READINGS_WAIT_SECONDS = 900
+LOCK_POLL_SECONDS = 2
 EXIT_INPUT_ERROR = 2  # bad input or arguments: a retry cannot help
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run writes the same day; a later retry may succeed
 
@@ -246,7 +252,23 @@ def lock_path(lake: str, job: str, day: date) -> str:
     return f"{dataset_path(lake, LOCKS_DIR)}/{job}/{partition_dir(day)}.lock"
 
 
-def acquire(lake_fs: LakeFileSystem, path: str, holder: dict) -> None:
+def acquire(lake_fs: LakeFileSystem, path: str, holder: dict, wait_seconds: float = 0) -> None:
+    """Take the lock at ``path``; while another holds it, wait up to ``wait_seconds`` for it."""
+    deadline = time_module.monotonic() + wait_seconds
+    while True:
+        try:
+            take(lake_fs, path, holder)
+            return
+        except LakeBusyError as busy:
+            if time_module.monotonic() >= deadline:
+                if wait_seconds:
+                    raise LakeBusyError(f"waited {wait_seconds:.0f} s for its turn: {busy}") from None
+                raise
+            log.info("waiting for %s: %s", path, busy)
+            time_module.sleep(LOCK_POLL_SECONDS)
+
+
+def take(lake_fs: LakeFileSystem, path: str, holder: dict) -> None:
     text = json.dumps(holder, sort_keys=True)
     if lake_fs.create_exclusive(path, text):
         return
@@ -271,14 +293,17 @@ def acquire(lake_fs: LakeFileSystem, path: str, holder: dict) -> None:
 
 
 @contextmanager
-def day_locks(lake_fs: LakeFileSystem, lake: str, job: str, days: Iterable[date]) -> Iterator[None]:
+def day_locks(lake_fs: LakeFileSystem, lake: str, job: str, days: Iterable[date], wait_seconds: float = 0) -> Iterator[None]:
     """Hold ``<lake>/_locks/<job>/date=<day>.lock`` for each day while the job runs, so two runs
     for one day (a backfill beside a manual run) never write it at once: the second fails with
-    LakeBusyError and writes nothing."""
+    LakeBusyError and writes nothing, or with ``wait_seconds`` first waits that long for its turn.
+    Days are taken in order, so two holders of overlapping days never wait for each other."""
     holder = {
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "job": job,
         "airflow_run_id": os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
+        "task": os.environ.get("AIRFLOW_CTX_TASK_ID", ""),
         "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     held: list[str] = []
@@ -290,9 +315,9 @@ def day_locks(lake_fs: LakeFileSystem, lake: str, job: str, days: Iterable[date]
                 lake_fs.touch(path)
 
     try:
-        for day in days:
+        for day in sorted(set(days)):
             path = lock_path(lake, job, day)
-            acquire(lake_fs, path, holder)
+            acquire(lake_fs, path, holder, wait_seconds)
             held.append(path)
         threading.Thread(target=heartbeat, name="lake-lock-heartbeat", daemon=True).start()
         yield
@@ -302,6 +327,12 @@ def day_locks(lake_fs: LakeFileSystem, lake: str, job: str, days: Iterable[date]
             lake_fs.delete(path)
         for leftover in lake_fs.glob(f"{dataset_path(lake, LOCKS_DIR)}/{job}/*.lock.stale-*"):
             lake_fs.delete(leftover)
+
+
+def readings_locked(lake_fs: LakeFileSystem, lake: str, days: Iterable[date]):
+    """Hold the readings of ``days`` while swapping them in or reading them: a reader never sees
+    a day between ingest's two renames, or its files deleted under it."""
+    return day_locks(lake_fs, lake, READINGS_LOCK, days, wait_seconds=READINGS_WAIT_SECONDS)
 
 
 def run_job(name: str, parse_args, run, argv: list[str] | None) -> None:

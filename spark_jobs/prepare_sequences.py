@@ -348,6 +348,13 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         )
     lake_fs = lake.LakeFileSystem(spark, args.lake)
     days = lookback_days(args.run_date, args.lookback_days)
+    # Spark reads lazily, up to the last write: the lookback's readings are held until then.
+    with lake.readings_locked(lake_fs, args.lake, days):
+        return cut_windows(spark, args, lake_fs, days)
+
+
+def cut_windows(spark: SparkSession, args: argparse.Namespace, lake_fs: lake.LakeFileSystem, days: list[date]) -> dict:
+    """The run's windows and statistics from the readings of ``days``, swapped in; its report."""
     run_day = lake.partition_dir(args.run_date)
     sequences = lake.dataset_path(args.lake, "sequences")
     stats_dataset = lake.dataset_path(args.lake, "sequence_stats")

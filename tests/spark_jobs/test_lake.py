@@ -3,8 +3,9 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,52 @@ def test_a_second_run_for_the_same_day_fails_clearly_and_writes_nothing(spark, t
         line,
     )
     assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_ingest_swaps_a_day_in_only_once_the_jobs_reading_it_are_done(spark, tmp_path, monkeypatch):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    write_landing(tmp_path, "2026-11-25", "s9,2026-11-25T00:00:00Z,9.0")
+    lake_fs = lake.LakeFileSystem(spark, str(tmp_path))
+    # Another run's prepare_sequences, whose lookback holds the day, reads for a few seconds.
+    reader = lake.readings_locked(lake_fs, str(tmp_path), [DAY, DAY + timedelta(days=1)])
+    reader.__enter__()
+    released_at = []
+    threading.Timer(4, lambda: (released_at.append(time.monotonic()), reader.__exit__(None, None, None))).start()
+    run_ingest(spark, tmp_path, "2026-11-25")
+    assert released_at and time.monotonic() > released_at[0]
+    assert readings_of(spark, tmp_path) == [("s9", "2026-11-25T00:00:00", 9.0, "2026-11-25")]
+
+    # A reader that never finishes: ingest gives up after the wait, and the day stays as it was.
+    monkeypatch.setattr(lake, "READINGS_WAIT_SECONDS", 2)
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    with lake.readings_locked(lake_fs, str(tmp_path), [DAY]):
+        with pytest.raises(lake.LakeBusyError, match=r"^waited 2 s for its turn: .*readings/date=2026-11-25.lock is held"):
+            run_ingest(spark, tmp_path, "2026-11-25")
+    assert readings_of(spark, tmp_path) == [("s9", "2026-11-25T00:00:00", 9.0, "2026-11-25")]
+    assert list((tmp_path / "_locks" / "readings").iterdir()) == []
+
+
+def test_jobs_reading_overlapping_days_take_turns_without_deadlock(spark, tmp_path):
+    lake_fs = lake.LakeFileSystem(spark, str(tmp_path))
+    order = []
+
+    def read(name: str, days: list[date]) -> None:
+        with lake.readings_locked(lake_fs, str(tmp_path), days):
+            order.append(f"{name} in")
+            time.sleep(1)
+            order.append(f"{name} out")
+
+    # Each asks for its days in another order: both take them in date order, so neither holds one
+    # the other waits for while it waits itself.
+    days = [DAY + timedelta(days=offset) for offset in range(3)]
+    readers = [threading.Thread(target=read, args=("a", days)), threading.Thread(target=read, args=("b", days[::-1]))]
+    for thread in readers:
+        thread.start()
+    for thread in readers:
+        thread.join(timeout=60)
+    assert sorted(order) == ["a in", "a out", "b in", "b out"]
+    assert order[0][0] == order[1][0]  # one after the other
 
 
 SLOW_JOB = """
