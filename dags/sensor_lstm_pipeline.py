@@ -35,8 +35,9 @@ from pathlib import Path
 import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.providers.standard.sensors.filesystem import FileSensor
 from airflow.sdk import DAG, Asset, Param, task
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 DAG_ID = "sensor_lstm_pipeline"
@@ -57,6 +58,8 @@ SPARK_CONF = {
 SPARK_ENV = {"PYTHONPATH": PROJECT_DIR}
 
 RUN_DAY = "{{ run_day(params, data_interval_start, dag_run) }}"
+# Runs of the DAG at once (a backfill's own --max-active-runs can only lower it).
+MAX_ACTIVE_RUNS = int(os.environ.get("SENSOR_LSTM_MAX_ACTIVE_RUNS", "4"))
 # Cores the Spark cluster offers (all workers together); 0 when unknown, as with a local[*] master.
 SPARK_CLUSTER_CORES = int(os.environ.get("SENSOR_LSTM_SPARK_CORES", "0"))
 # The network interfaces Horovod's ranks and its driver talk over, comma-separated; empty: the ones
@@ -86,6 +89,7 @@ def baseline_cores(params: dict, cluster_cores: int = SPARK_CLUSTER_CORES) -> in
 
 
 SECONDS_PER_DAY = 86400
+LANDING_WAIT_MAX_MINUTES = 24 * 60
 # A job's exit code for bad input or arguments (spark_jobs/lake.py): retrying cannot help.
 EXIT_INPUT_ERROR = 2
 
@@ -169,6 +173,46 @@ class SparkJobOperator(SparkSubmitOperator):
         return json.loads(path.read_text())
 
 
+class LandingFileSensor(FileSensor):
+    """Waits for the run day's landing file (``.csv`` or ``.csv.gz``) deferred, in the triggerer,
+    so a late file is ingested when it lands and a waiting run holds no worker slot. No file within
+    the Param ``landing_file_timeout_minutes`` fails the task once, not retried, saying so. With
+    ``allow_empty_input`` it looks once and leaves a missing file to ingest's "no data". A lake on
+    another file system (hdfs://, s3a://) is not watched: ingest says when a file is missing."""
+
+    def __init__(self, **kwargs):
+        landing = local_lake_path(LAKE)
+        filepath = f"{landing}/landing/sensor_readings_{RUN_DAY}.csv*" if landing else ""
+        # The trigger fires as soon as a name matches: a delivery lands under its final name in
+        # one rename, never written in place.
+        super().__init__(filepath=filepath, deferrable=True, poke_interval=30, **kwargs)
+
+    @property
+    def path(self) -> str:  # the file sensor's own adds the fs_default connection's base path
+        return self.filepath
+
+    def execute(self, context) -> None:
+        params = context["params"]
+        if not self.filepath:
+            self.log.info("the lake %s is not a local folder: not waiting for the landing file", LAKE)
+            return
+        if params["allow_empty_input"] and not self.poke(context):
+            self.log.info("no landing file %s; allow_empty_input: ingest records the day as no data", self.filepath)
+            return
+        self.timeout = params["landing_file_timeout_minutes"] * 60
+        super().execute(context)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict | None, context):
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout as timeout:
+            minutes = context["params"]["landing_file_timeout_minutes"]
+            raise AirflowSensorTimeout(
+                f"no landing file {self.filepath} after waiting {minutes} minutes (landing_file_timeout_minutes); "
+                "not retried: deliver the file and clear this task"
+            ) from timeout
+
+
 MLFLOW_EXPERIMENT = os.environ.get("SENSOR_LSTM_MLFLOW_EXPERIMENT", "sensor_lstm_pipeline")
 MODEL_NAME = os.environ.get("SENSOR_LSTM_MODEL_NAME", "sensor_lstm")
 
@@ -201,11 +245,14 @@ def spark_job(
     spark_conf: dict[str, str] | None = None,
     outlet: Asset | None = None,
     extra_fields: tuple[str, ...] = (),
+    one_run_at_a_time: bool = False,
 ) -> SparkJobOperator:
     """A task that submits ``spark_jobs/<task_id>.py`` for the run day with the given arguments;
-    ``outlet``: the asset it updates, whose events carry ``extra_fields`` of its report."""
+    ``outlet``: the asset it updates, whose events carry ``extra_fields`` of its report;
+    ``one_run_at_a_time``: never two runs' instances of it at once."""
     return SparkJobOperator(
         task_id=task_id,
+        max_active_tis_per_dag=1 if one_run_at_a_time else None,
         outlets=[outlet] if outlet else [],
         extra_fields=extra_fields,
         conn_id="spark_default",
@@ -263,7 +310,9 @@ with DAG(
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=START_DATE,
     catchup=CATCHUP,
-    max_active_runs=1,
+    # Runs for different days go side by side (a run waiting for its file holds nothing back): the
+    # jobs lock the days they write and the readings they read (spark_jobs/lake.py).
+    max_active_runs=MAX_ACTIVE_RUNS,
     default_args=default_args,
     tags=["sensors", "spark", "lstm"],
     user_defined_macros={"run_day": run_day, "baseline_cores": baseline_cores},
@@ -355,6 +404,13 @@ with DAG(
         "threads_per_rank": Param(
             1, type="integer", minimum=1, maximum=64, description="Cores (spark.task.cpus) and TensorFlow threads of each rank."
         ),
+        "landing_file_timeout_minutes": Param(
+            360,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=LANDING_WAIT_MAX_MINUTES,
+            description="How long the run waits for its day's landing file before it fails, once.",
+        ),
         "allow_empty_input": Param(
             False,
             type="boolean",
@@ -417,7 +473,9 @@ with DAG(
     )  # fmt: skip
 
     # One task (one core) trains each partition. On a standalone cluster an application takes every
-    # free core by default: capped, so train_distributed's ranks beside it always get theirs.
+    # free core by default: capped, so train_distributed's ranks beside it always get theirs. The
+    # cores are shared out between one run's two trainings: each runs for one run at a time, so
+    # concurrent runs queue for them in Airflow instead of in Spark, where Horovod's ranks time out.
     train_baseline = spark_job(
         "train_baseline",
         [
@@ -428,6 +486,7 @@ with DAG(
         ],
         execution_timeout=timedelta(hours=2),
         spark_conf={"spark.cores.max": "{{ baseline_cores(params) }}"},
+        one_run_at_a_time=True,
     )  # fmt: skip
 
     # Each rank is one Spark task holding whole cores; the application asks for no more.
@@ -450,6 +509,7 @@ with DAG(
             "spark.task.maxFailures": "1",
             "spark.cores.max": "{{ params.num_proc * params.threads_per_rank }}",
         },
+        one_run_at_a_time=True,
     )  # fmt: skip
 
     evaluate = spark_job(
@@ -463,6 +523,7 @@ with DAG(
         execution_timeout=timedelta(hours=1),
         outlet=CHAMPION,
         extra_fields=("candidate_version", "champion_promoted", "champion_version"),
+        one_run_at_a_time=True,  # the champion alias is one for all days
     )  # fmt: skip
 
     # Whatever evaluate decided, the champion (new or kept) forecasts the run day's sensors.
@@ -474,4 +535,9 @@ with DAG(
         extra_fields=("status", "model_version", "sensors_forecast", "forecasts", "sensors_not_forecast"),
     )  # fmt: skip
 
-    check_params() >> ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate >> forecast
+    landing_file = LandingFileSensor(
+        task_id="wait_for_landing_file",
+        execution_timeout=timedelta(minutes=LANDING_WAIT_MAX_MINUTES + 10),
+    )
+
+    check_params() >> landing_file >> ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate >> forecast

@@ -53,7 +53,8 @@ def test_dag_file_imports_no_heavy_library(dag_file):
 
 def test_task_graph(dag):
     assert {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks} == {
-        "check_params": ["ingest"],
+        "check_params": ["wait_for_landing_file"],
+        "wait_for_landing_file": ["ingest"],
         "ingest": ["prepare_sequences"],
         "prepare_sequences": ["train_baseline", "train_distributed"],
         "train_baseline": ["evaluate"],
@@ -65,7 +66,10 @@ def test_task_graph(dag):
 
 def test_policy_schedule_retries_and_docs(dag):
     assert dag.catchup is True
-    assert dag.max_active_runs == 1
+    # Runs for different days go side by side; the trainings and the champion's choice take turns.
+    assert dag.max_active_runs == 4
+    assert {task.task_id for task in dag.tasks if task.max_active_tis_per_dag == 1} == {
+        "train_baseline", "train_distributed", "evaluate"}  # fmt: skip
     assert set(dag.tags) == {"sensors", "spark", "lstm"}
     assert dag.doc_md and "sensor_lstm_pipeline" in dag.doc_md
     assert dag.timetable.summary == "0 0 * * *"
@@ -94,6 +98,7 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "champion_min_skill": 0.0,
         "num_proc": 2,
         "threads_per_rank": 1,
+        "landing_file_timeout_minutes": 360,
         "allow_empty_input": False,
         "max_quarantined_fraction": 0.1,
         "reading_min": -1e12,
@@ -416,3 +421,47 @@ def test_failure_alerts_by_mail_are_off_unless_recipients_are_set(monkeypatch):
     assert isinstance(alert, SmtpNotifier)
     assert (alert.to, alert.smtp_conn_id, alert.from_email) == (
         ["ops@example.com", "data@example.com"], "smtp_default", "sensor-lstm@localhost")  # fmt: skip
+
+
+def landing_sensor(dag, params: dict):
+    """The wait_for_landing_file task as the worker runs it, for 2026-11-25, on SENSOR_LSTM_LAKE."""
+    sensor = dag_module()["LandingFileSensor"](task_id="wait_for_landing_file")
+    context = {"params": default_params(dag) | params, "data_interval_start": datetime(2026, 11, 25, tzinfo=timezone.utc),
+               "dag_run": None, **dag.user_defined_macros}  # fmt: skip
+    sensor.render_template_fields(context)
+    return sensor, context
+
+
+def test_the_run_waits_for_its_landing_file_deferred_for_the_timeout_param(dag, monkeypatch, tmp_path):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
+    sensor, context = landing_sensor(dag, {"landing_file_timeout_minutes": 90})
+    assert sensor.filepath == f"{tmp_path}/landing/sensor_readings_2026-11-25.csv*"
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context)
+    assert deferred.value.timeout.total_seconds() == 90 * 60
+    assert deferred.value.trigger.filepath == sensor.filepath
+    assert deferred.value.trigger.__class__.__name__ == "FileTrigger"  # the standard provider's: the triggerer runs it
+
+    (tmp_path / "landing").mkdir()
+    (tmp_path / "landing" / "sensor_readings_2026-11-25.csv.gz").write_bytes(b"")
+    assert sensor.execute(context) is None  # there: no wait
+
+
+def test_with_allow_empty_input_a_missing_file_is_left_to_ingest(dag, monkeypatch, tmp_path):
+    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
+    sensor, context = landing_sensor(dag, {"allow_empty_input": True})
+    assert sensor.execute(context) is None
+
+
+def test_no_landing_file_within_the_timeout_fails_once_saying_what_is_missing(dag, monkeypatch, tmp_path):
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
+    sensor, context = landing_sensor(dag, {"landing_file_timeout_minutes": 45})
+    # What the worker runs once the scheduler finds the deferral timed out.
+    with pytest.raises(AirflowSensorTimeout, match=(
+        rf"^no landing file {tmp_path}/landing/sensor_readings_2026-11-25.csv\* after waiting 45 minutes "
+        r"\(landing_file_timeout_minutes\); not retried: deliver the file and clear this task$")):  # fmt: skip
+        sensor.resume_execution("__fail__", {"error": "Trigger timeout"}, context)  # the scheduler's words

@@ -1,5 +1,6 @@
 """The local stack end to end, as a user drives it: `scripts/stack.sh up`, two backfills over the
-same three days with the Airflow CLI, then `scripts/stack.sh down`.
+same two days with the Airflow CLI (the second day's file lands late), a run whose file never
+lands, then `scripts/stack.sh down`.
 
 The tests run in file order and build on each other (one stack for the module). Spark jobs run on
 the stack's standalone cluster and MLflow is the stack's tracking server. The stack's scheduled
@@ -16,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,7 +32,8 @@ from tools.generate_sensor_data import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
-DAYS = ["2026-11-20", "2026-11-21", "2026-11-22"]
+DAYS = ["2026-11-20", "2026-11-21"]
+NO_FILE_DAY = "2026-11-23"
 SENSORS = 3
 # Small windows on 5-minute readings, trained to convergence at the default model Params: every
 # stage runs for real, in about a minute. The seasonal naive forecast of one hour, since the
@@ -142,19 +145,30 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def backfill(stack: Stack) -> list[dict]:
-    """`airflow backfill create` over DAYS, as the README has it; the runs it created, once finished."""
+def backfill(stack: Stack, before_waiting=lambda runs: None) -> list[dict]:
+    """`airflow backfill create` over DAYS, as the README has it, both days at once; the runs it
+    created, once finished. ``before_waiting`` gets the new runs first."""
     before = {run["dag_run_id"] for run in stack.dag_runs()}
     created = stack.airflow(
         "backfill", "create", "--dag-id", DAG_ID, "--from-date", DAYS[0], "--to-date", DAYS[-1],
-        "--max-active-runs", "1", "--dag-run-conf", json.dumps(RUN_CONF),
+        "--max-active-runs", str(len(DAYS)), "--dag-run-conf", json.dumps(RUN_CONF),
     )  # fmt: skip
     assert created.returncode == 0, created.stdout[-3000:] + created.stderr[-3000:]
     new = [run for run in stack.dag_runs() if run["dag_run_id"] not in before]
+    before_waiting(new)
     finished = [stack.wait_for_run(run["dag_run_id"]) for run in new]
     backfill_id = max(item["id"] for item in stack.api("GET", "/backfills", params={"dag_id": DAG_ID})["backfills"])
     stack.wait_for_backfill(backfill_id)
     return finished
+
+
+def wait_for_state(stack: Stack, run_id: str, task_id: str, state: str, timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while (task := stack.task_instance(run_id, task_id))["state"] != state:
+        if time.monotonic() > deadline:
+            raise StackError(f"{task_id} of {run_id} still {task['state']}, not {state}:\n{stack.task_logs(run_id)}")
+        time.sleep(3)
+    return task
 
 
 def test_up_starts_every_service_healthy(stack):
@@ -204,15 +218,35 @@ def test_mlflow_registry_write_needs_a_login(stack):
     stack.mlflow("DELETE", "/registered-models/delete", json={"name": "auth-probe"})
 
 
-@pytest.mark.timeout(2400)  # three whole DAG runs, one after the other
-def test_backfill_ingests_exactly_three_days_and_a_second_changes_nothing(stack):
+@pytest.mark.timeout(2400)  # two whole DAG runs
+def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_changes_nothing(stack):
     lake = stack.lake
     # New DAGs start paused, and runs of a paused DAG wait: a user unpauses it first.
     assert stack.wait_for_dag()["is_paused"] is True
     stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
-    first = backfill(stack)
+    # The second day's file is late: it lands (in one rename) once the first day's run is done.
+    late_file = lake / "landing" / f"sensor_readings_{DAYS[1]}.csv"
+    held_back = stack.root / late_file.name
+    late_file.rename(held_back)
+    delivered = {}
+
+    def deliver_late(runs: list[dict]) -> None:
+        by_day = {run["logical_date"][:10]: run["dag_run_id"] for run in runs}
+        waiting = wait_for_state(stack, by_day[DAYS[1]], "wait_for_landing_file", "deferred")
+        # The waiting run holds no slot and no lock: the other day's run goes on to the end.
+        delivered["first_done"] = stack.wait_for_run(by_day[DAYS[0]])["end_date"]
+        assert stack.task_instance(by_day[DAYS[1]], "wait_for_landing_file")["state"] == "deferred", waiting
+        held_back.rename(late_file)
+        delivered["at"] = datetime.now(timezone.utc)
+
+    first = backfill(stack, deliver_late)
     assert sorted(run["logical_date"][:10] for run in first) == DAYS
     assert {run["run_type"] for run in first} == {"backfill"}
+    late_run = next(run for run in first if run["logical_date"][:10] == DAYS[1])
+    assert datetime.fromisoformat(delivered["first_done"]) < delivered["at"]
+    sensor = stack.task_instance(late_run["dag_run_id"], "wait_for_landing_file")
+    assert (sensor["state"], sensor["try_number"]) == ("success", 1)  # picked up, never failed
+    assert datetime.fromisoformat(sensor["end_date"]) > delivered["at"]
     assert day_partitions(lake, "readings") == [f"date={day}" for day in DAYS]
     for day in DAYS:
         expected = stack.manifest["files"][f"sensor_readings_{day}.csv"]
@@ -251,6 +285,17 @@ def test_backfill_ingests_exactly_three_days_and_a_second_changes_nothing(stack)
     # One model version per day.
     run_days = [next(tag["value"] for tag in version["tags"] if tag["key"] == "run_day") for version in versions]
     assert sorted(run_days) == DAYS, run_days
+
+
+def test_a_day_whose_file_never_lands_fails_once_after_the_timeout_param(stack):
+    run_id = stack.trigger({**RUN_CONF, "day": NO_FILE_DAY, "landing_file_timeout_minutes": 0.2})
+    finished = stack.wait_for_run(run_id, timeout=600, may_fail=True)
+    assert finished["state"] == "failed"
+    sensor = stack.task_instance(run_id, "wait_for_landing_file")
+    assert (sensor["state"], sensor["try_number"]) == ("failed", 1)
+    assert stack.task_instance(run_id, "ingest")["state"] == "upstream_failed"
+    assert (f"no landing file {stack.lake}/landing/sensor_readings_{NO_FILE_DAY}.csv* after waiting 0.2 minutes "
+            "(landing_file_timeout_minutes)") in stack.task_log(run_id, "wait_for_landing_file", 1)  # fmt: skip
 
 
 def test_down_stops_everything_up_started(stack):
