@@ -288,6 +288,8 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
 
 
 def test_a_day_whose_file_never_lands_fails_once_after_the_timeout_param(stack):
+    stack.wait_for_dag()
+    stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})  # as the backfill's test left it
     run_id = stack.trigger({**RUN_CONF, "day": NO_FILE_DAY, "landing_file_timeout_minutes": 0.2})
     finished = stack.wait_for_run(run_id, timeout=600, may_fail=True)
     assert finished["state"] == "failed"
