@@ -32,6 +32,7 @@ import os
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import jinja2
 import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
@@ -48,12 +49,21 @@ START_DATE = pendulum.parse(os.environ.get("SENSOR_LSTM_START_DATE") or "2026-11
 # Unpausing a catching-up DAG schedules a run for every day since START_DATE.
 CATCHUP = os.environ.get("SENSOR_LSTM_CATCHUP", "true").lower() == "true"
 
+LAKE_URI = LAKE if "://" in LAKE else f"file://{LAKE}"
+# Every application's event log, read by the Spark history server, so a finished task's Spark UI
+# can be opened after the fact; empty: no event logs. The history server's address, for the line
+# each job prints in its task log, comes from SENSOR_LSTM_SPARK_HISTORY_URL.
+SPARK_EVENT_LOG_DIR = os.environ.get("SENSOR_LSTM_SPARK_EVENT_LOG_DIR", f"{LAKE_URI}/_spark_events")
+SPARK_HISTORY_URL = os.environ.get("SENSOR_LSTM_SPARK_HISTORY_URL", "")
+
 # The jobs import the spark_jobs package: the driver and every executor need the project on
 # their Python path (the same path on each machine, as in the image and the local stack).
 SPARK_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.executorEnv.PYTHONPATH": PROJECT_DIR,
     "spark.log.level": os.environ.get("SENSOR_LSTM_SPARK_LOG_LEVEL", "WARN"),
+    **({"spark.eventLog.enabled": "true", "spark.eventLog.dir": SPARK_EVENT_LOG_DIR} if SPARK_EVENT_LOG_DIR else {}),
+    **({"spark.sensorLstm.historyUrl": SPARK_HISTORY_URL} if SPARK_HISTORY_URL else {}),
 }
 SPARK_ENV = {"PYTHONPATH": PROJECT_DIR}
 
@@ -62,6 +72,24 @@ RUN_DAY = "{{ run_day(params, data_interval_start, dag_run) }}"
 MAX_ACTIVE_RUNS = int(os.environ.get("SENSOR_LSTM_MAX_ACTIVE_RUNS", "4"))
 # Cores the Spark cluster offers (all workers together); 0 when unknown, as with a local[*] master.
 SPARK_CLUSTER_CORES = int(os.environ.get("SENSOR_LSTM_SPARK_CORES", "0"))
+# On a cluster of known size, this Airflow pool stands for its cores (both stacks create it at
+# init, one slot per core), and each Spark task takes one slot per core its application may hold
+# (spark.cores.max): runs beside each other queue in Airflow instead of waiting in Spark, where
+# Horovod's ranks time out. The slots follow the run's Params (plugins/airflow_local_settings.py).
+SPARK_CORES_POOL = "spark_cores"
+# The cores of each data job (ingest, prepare_sequences, evaluate, forecast) on such a cluster.
+DATA_JOB_CORES = (
+    str(min(int(os.environ.get("SENSOR_LSTM_SPARK_JOB_CORES", "2")), SPARK_CLUSTER_CORES)) if SPARK_CLUSTER_CORES > 0 else None
+)
+RANK_CORES = "{{ params.num_proc * params.threads_per_rank }}"
+# One core per partition of train_baseline, but never the ones train_distributed's ranks need
+# beside it: on a standalone cluster the first application to register takes what it asks for,
+# and Horovod's ranks must all start together or the attempt times out.
+BASELINE_CORES = (
+    f"{{{{ [1, [params.partitions, {SPARK_CLUSTER_CORES} - params.num_proc * params.threads_per_rank] | min] | max }}}}"
+    if SPARK_CLUSTER_CORES > 0
+    else "{{ params.partitions }}"
+)
 # The network interfaces Horovod's ranks and its driver talk over, comma-separated; empty: the ones
 # they share. On a cluster, name the one that reaches across machines: when every rank lands on
 # one worker, the shared ones include loopback, and the ranks then look for the driver's
@@ -76,16 +104,6 @@ def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
     if data_interval_start is not None:
         return data_interval_start.astimezone(timezone.utc).date().isoformat()
     return (dag_run.run_after.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
-
-
-def baseline_cores(params: dict, cluster_cores: int = SPARK_CLUSTER_CORES) -> int:
-    """The cores train_baseline may hold: one per partition, but never the ones train_distributed's
-    ranks need beside it. On a standalone cluster the first application to register takes what it
-    asks for, and Horovod's ranks must all start together or the attempt times out."""
-    wanted = params["partitions"]
-    if cluster_cores <= 0:
-        return wanted
-    return max(1, min(wanted, cluster_cores - params["num_proc"] * params["threads_per_rank"]))
 
 
 SECONDS_PER_DAY = 86400
@@ -126,7 +144,7 @@ def param_problems(params: dict, today: date, cluster_cores: int = SPARK_CLUSTER
 
 
 def local_lake_path(lake: str) -> str | None:
-    """The lake's folder on this machine, or None for a lake on another file system (hdfs://, s3a://)."""
+    """The folder on this machine a lake path or URI names, or None for another file system (hdfs://, s3a://)."""
     if lake.startswith("file://"):
         return lake[len("file://") :]
     return None if "://" in lake else lake
@@ -147,6 +165,9 @@ class SparkJobOperator(SparkSubmitOperator):
         self.extra_fields = extra_fields
 
     def execute(self, context) -> None:
+        event_logs = local_lake_path(SPARK_EVENT_LOG_DIR)
+        if event_logs:  # Spark refuses to start an application whose event log folder is missing
+            Path(event_logs).mkdir(parents=True, exist_ok=True)
         try:
             super().execute(context)
         except AirflowException as error:
@@ -238,21 +259,35 @@ TRAINING_ARGS = [
 ]  # fmt: skip
 
 
+def cores_at_default_params(cores: str) -> int:
+    """A task's cores (a template over the Params) for a run at the default Params."""
+    return int(jinja2.Environment().from_string(cores).render(params={name: param.value for name, param in PARAMS.items()}))
+
+
 def spark_job(
     task_id: str,
     job_args: list[str],
     execution_timeout: timedelta,
+    cores: str | None = DATA_JOB_CORES,
     spark_conf: dict[str, str] | None = None,
     outlet: Asset | None = None,
     extra_fields: tuple[str, ...] = (),
     one_run_at_a_time: bool = False,
 ) -> SparkJobOperator:
     """A task that submits ``spark_jobs/<task_id>.py`` for the run day with the given arguments;
+    ``cores``: the cores its application may hold (spark.cores.max), a template over the Params
+    alone, and its slots in SPARK_CORES_POOL on a cluster of known size; None: no limit;
     ``outlet``: the asset it updates, whose events carry ``extra_fields`` of its report;
     ``one_run_at_a_time``: never two runs' instances of it at once."""
+    capacity = {}
+    if cores is not None:
+        spark_conf = {"spark.cores.max": cores} | (spark_conf or {})
+        if SPARK_CLUSTER_CORES > 0:
+            capacity = {"pool": SPARK_CORES_POOL, "pool_slots": cores_at_default_params(cores)}
     return SparkJobOperator(
         task_id=task_id,
         max_active_tis_per_dag=1 if one_run_at_a_time else None,
+        **capacity,
         outlets=[outlet] if outlet else [],
         extra_fields=extra_fields,
         conn_id="spark_default",
@@ -266,7 +301,6 @@ def spark_job(
 
 
 # What the DAG writes, as Airflow assets: lineage in the UI, and events other DAGs can be scheduled on.
-LAKE_URI = LAKE if "://" in LAKE else f"file://{LAKE}"
 READINGS = Asset(name="sensor_lstm.readings", uri=f"{LAKE_URI}/readings", group="sensor_lstm")
 SEQUENCES = Asset(name="sensor_lstm.sequences", uri=f"{LAKE_URI}/sequences", group="sensor_lstm")
 CHAMPION = Asset(name="sensor_lstm.champion", uri=f"models:/{MODEL_NAME}@champion", group="sensor_lstm")
@@ -303,6 +337,128 @@ default_args = {
     "on_failure_callback": failure_alert(),
 }
 
+# The trigger form's fields: what a run may change.
+PARAMS = {
+    "day": Param(
+        None,
+        type=["null", "string"],
+        format="date",
+        description="UTC day to process, YYYY-MM-DD; empty: the run's data interval.",
+    ),
+    "seq_len": Param(24, type="integer", minimum=1, maximum=10000, description="Readings per input window."),
+    "horizon": Param(
+        1, type="integer", minimum=1, maximum=10000, description="Steps from the last input to the target."
+    ),
+    "sampling_interval_seconds": Param(
+        60,
+        type="integer",
+        minimum=1,
+        maximum=SECONDS_PER_DAY,
+        description="The sensors' sampling interval; readings further apart start a new segment.",
+    ),
+    "lookback_days": Param(
+        3, type="integer", minimum=1, maximum=366, description="Days of readings, ending with the run's day."
+    ),
+    "train_fraction": Param(
+        0.7, type="number", exclusiveMinimum=0, exclusiveMaximum=1, description="Share of the lookback for training."
+    ),
+    "validation_fraction": Param(
+        0.15,
+        type="number",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+        description="Share of the lookback for validation; test gets the rest.",
+    ),
+    "seasonal_periods": Param(
+        None,
+        type=["null", "array"],
+        items={"type": "integer", "minimum": 1},
+        description="Seasons of the seasonal naive forecasts, in readings (e.g. [24, 168] for hourly data); "
+        "empty: one day at the sampling interval; [] for none.",
+    ),
+    "partitions": Param(
+        4, type="integer", minimum=1, maximum=1024, description="Partitions of sensors for train_baseline, one model each."
+    ),
+    "lstm_units": Param(32, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."),
+    "epochs": Param(
+        200, type="integer", minimum=1, maximum=10000, description="Training epochs at most; early stopping ends sooner."
+    ),
+    "batch_size": Param(
+        256,
+        type="integer",
+        minimum=1,
+        maximum=65536,
+        description="Largest training batch (per rank); smaller on small data, so an epoch takes at least 128 steps.",
+    ),
+    "learning_rate": Param(
+        0.002,
+        type="number",
+        exclusiveMinimum=0,
+        maximum=1,
+        description="Initial Adam learning rate, for the batch one process takes (Horovod scales it by the global "
+        "batch); halved after 4 epochs without improvement.",
+    ),
+    "patience": Param(
+        10, type="integer", minimum=1, maximum=1000, description="Training stops after this many epochs without a better validation loss."
+    ),
+    "training_budget_minutes": Param(
+        30,
+        type="number",
+        exclusiveMinimum=0,
+        maximum=24 * 60,
+        description="Wall-clock limit of each fit; it stops with the best weights so far, and says so.",
+    ),
+    "champion_min_skill": Param(
+        0.0,
+        type="number",
+        minimum=0,
+        exclusiveMaximum=1,
+        description="Quality gate: a new version becomes champion only with a skill (1 - its test RMSE / the best "
+        "naive forecast's) above this.",
+    ),
+    "promote_older_day": Param(
+        False,
+        type="boolean",
+        description="Let a run for an earlier day than the champion's (a backfill) take the champion alias when "
+        "it scores better; off, a backfill never replaces a champion trained on newer data.",
+    ),
+    "num_proc": Param(2, type="integer", minimum=1, maximum=64, description="Horovod ranks of train_distributed."),
+    "threads_per_rank": Param(
+        1, type="integer", minimum=1, maximum=64, description="Cores (spark.task.cpus) and TensorFlow threads of each rank."
+    ),
+    "landing_file_timeout_minutes": Param(
+        360,
+        type="number",
+        exclusiveMinimum=0,
+        maximum=LANDING_WAIT_MAX_MINUTES,
+        description="How long the run waits for its day's landing file before it fails, once.",
+    ),
+    "allow_empty_input": Param(
+        False,
+        type="boolean",
+        description="Succeed with a logged 'no data' when the day has no landing file, or one without readings.",
+    ),
+    "max_quarantined_fraction": Param(
+        0.1,
+        type="number",
+        minimum=0,
+        exclusiveMaximum=1,
+        description="Quality gate of ingest: a day's delivery with a larger share of quarantined rows fails and "
+        "the day keeps the readings it had.",
+    ),
+    "reading_min": Param(-1e12, type="number", description="Smallest valid reading; smaller ones are quarantined."),
+    "reading_max": Param(1e12, type="number", description="Largest valid reading; larger ones are quarantined."),
+    "forecast_steps": Param(
+        12,
+        type="integer",
+        minimum=1,
+        maximum=10000,
+        description="Forecasts per sensor, one sampling interval apart, from its last reading of the run day; "
+        "recursive past the model's horizon.",
+    ),
+}
+
+
 with DAG(
     dag_id=DAG_ID,
     description="Raw sensor CSV -> clean readings -> LSTM training windows",
@@ -315,126 +471,8 @@ with DAG(
     max_active_runs=MAX_ACTIVE_RUNS,
     default_args=default_args,
     tags=["sensors", "spark", "lstm"],
-    user_defined_macros={"run_day": run_day, "baseline_cores": baseline_cores},
-    params={
-        "day": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="UTC day to process, YYYY-MM-DD; empty: the run's data interval.",
-        ),
-        "seq_len": Param(24, type="integer", minimum=1, maximum=10000, description="Readings per input window."),
-        "horizon": Param(
-            1, type="integer", minimum=1, maximum=10000, description="Steps from the last input to the target."
-        ),
-        "sampling_interval_seconds": Param(
-            60,
-            type="integer",
-            minimum=1,
-            maximum=SECONDS_PER_DAY,
-            description="The sensors' sampling interval; readings further apart start a new segment.",
-        ),
-        "lookback_days": Param(
-            3, type="integer", minimum=1, maximum=366, description="Days of readings, ending with the run's day."
-        ),
-        "train_fraction": Param(
-            0.7, type="number", exclusiveMinimum=0, exclusiveMaximum=1, description="Share of the lookback for training."
-        ),
-        "validation_fraction": Param(
-            0.15,
-            type="number",
-            exclusiveMinimum=0,
-            exclusiveMaximum=1,
-            description="Share of the lookback for validation; test gets the rest.",
-        ),
-        "seasonal_periods": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "integer", "minimum": 1},
-            description="Seasons of the seasonal naive forecasts, in readings (e.g. [24, 168] for hourly data); "
-            "empty: one day at the sampling interval; [] for none.",
-        ),
-        "partitions": Param(
-            4, type="integer", minimum=1, maximum=1024, description="Partitions of sensors for train_baseline, one model each."
-        ),
-        "lstm_units": Param(32, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."),
-        "epochs": Param(
-            200, type="integer", minimum=1, maximum=10000, description="Training epochs at most; early stopping ends sooner."
-        ),
-        "batch_size": Param(
-            256,
-            type="integer",
-            minimum=1,
-            maximum=65536,
-            description="Largest training batch (per rank); smaller on small data, so an epoch takes at least 128 steps.",
-        ),
-        "learning_rate": Param(
-            0.002,
-            type="number",
-            exclusiveMinimum=0,
-            maximum=1,
-            description="Initial Adam learning rate, for the batch one process takes (Horovod scales it by the global "
-            "batch); halved after 4 epochs without improvement.",
-        ),
-        "patience": Param(
-            10, type="integer", minimum=1, maximum=1000, description="Training stops after this many epochs without a better validation loss."
-        ),
-        "training_budget_minutes": Param(
-            30,
-            type="number",
-            exclusiveMinimum=0,
-            maximum=24 * 60,
-            description="Wall-clock limit of each fit; it stops with the best weights so far, and says so.",
-        ),
-        "champion_min_skill": Param(
-            0.0,
-            type="number",
-            minimum=0,
-            exclusiveMaximum=1,
-            description="Quality gate: a new version becomes champion only with a skill (1 - its test RMSE / the best "
-            "naive forecast's) above this.",
-        ),
-        "promote_older_day": Param(
-            False,
-            type="boolean",
-            description="Let a run for an earlier day than the champion's (a backfill) take the champion alias when "
-            "it scores better; off, a backfill never replaces a champion trained on newer data.",
-        ),
-        "num_proc": Param(2, type="integer", minimum=1, maximum=64, description="Horovod ranks of train_distributed."),
-        "threads_per_rank": Param(
-            1, type="integer", minimum=1, maximum=64, description="Cores (spark.task.cpus) and TensorFlow threads of each rank."
-        ),
-        "landing_file_timeout_minutes": Param(
-            360,
-            type="number",
-            exclusiveMinimum=0,
-            maximum=LANDING_WAIT_MAX_MINUTES,
-            description="How long the run waits for its day's landing file before it fails, once.",
-        ),
-        "allow_empty_input": Param(
-            False,
-            type="boolean",
-            description="Succeed with a logged 'no data' when the day has no landing file, or one without readings.",
-        ),
-        "max_quarantined_fraction": Param(
-            0.1,
-            type="number",
-            minimum=0,
-            exclusiveMaximum=1,
-            description="Quality gate of ingest: a day's delivery with a larger share of quarantined rows fails and "
-            "the day keeps the readings it had.",
-        ),
-        "reading_min": Param(-1e12, type="number", description="Smallest valid reading; smaller ones are quarantined."),
-        "reading_max": Param(1e12, type="number", description="Largest valid reading; larger ones are quarantined."),
-        "forecast_steps": Param(
-            12,
-            type="integer",
-            minimum=1,
-            maximum=10000,
-            description="Forecasts per sensor, one sampling interval apart, from its last reading of the run day; "
-            "recursive past the model's horizon.",
-        ),
-    },
+    user_defined_macros={"run_day": run_day},
+    params=PARAMS,
 ) as dag:
     @task(execution_timeout=timedelta(minutes=1))
     def check_params(params=None) -> None:
@@ -472,10 +510,9 @@ with DAG(
         extra_fields=("sensors", "windows", "windows_dropped_across_split_cuts", "missing_lookback_days"),
     )  # fmt: skip
 
-    # One task (one core) trains each partition. On a standalone cluster an application takes every
-    # free core by default: capped, so train_distributed's ranks beside it always get theirs. The
-    # cores are shared out between one run's two trainings: each runs for one run at a time, so
-    # concurrent runs queue for them in Airflow instead of in Spark, where Horovod's ranks time out.
+    # One task (one core) trains each partition. Where the cluster's size is unknown there is no
+    # pool to queue in: the trainings run for one run at a time, so runs side by side wait for the
+    # cores in Airflow instead of in Spark.
     train_baseline = spark_job(
         "train_baseline",
         [
@@ -485,8 +522,8 @@ with DAG(
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=2),
-        spark_conf={"spark.cores.max": "{{ baseline_cores(params) }}"},
-        one_run_at_a_time=True,
+        cores=BASELINE_CORES,
+        one_run_at_a_time=SPARK_CLUSTER_CORES <= 0,
     )  # fmt: skip
 
     # Each rank is one Spark task holding whole cores; the application asks for no more.
@@ -502,14 +539,14 @@ with DAG(
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=2),
+        cores=RANK_CORES,
         spark_conf={
             "spark.task.cpus": "{{ params.threads_per_rank }}",
             # A rank run again alone cannot rejoin its peers' gloo ring: a lost rank fails the
             # attempt at once, and Airflow's retry starts every rank afresh.
             "spark.task.maxFailures": "1",
-            "spark.cores.max": "{{ params.num_proc * params.threads_per_rank }}",
         },
-        one_run_at_a_time=True,
+        one_run_at_a_time=SPARK_CLUSTER_CORES <= 0,
     )  # fmt: skip
 
     evaluate = spark_job(

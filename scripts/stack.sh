@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The docker-compose topology as local processes on 127.0.0.1, for machines without Docker:
-# a Spark standalone master and two workers (PySpark's own spark-class), an MLflow tracking server
+# a Spark standalone master, two workers and a history server (PySpark's own spark-class), an MLflow tracking server
 # (SQLite backend, served artifacts) and Airflow's api-server, scheduler (LocalExecutor),
 # dag-processor and triggerer (SQLite metadata database).
 #
@@ -48,6 +48,7 @@ mlflow_port=${MLFLOW_PORT:-5000}
 spark_master_port=${SPARK_MASTER_PORT:-7077}
 spark_master_ui_port=${SPARK_MASTER_UI_PORT:-8081}
 spark_worker_ui_ports=("${SPARK_WORKER_1_UI_PORT:-8082}" "${SPARK_WORKER_2_UI_PORT:-8083}")
+spark_history_ui_port=${SPARK_HISTORY_UI_PORT:-18080}
 scheduler_health_port=${AIRFLOW_SCHEDULER_HEALTH_PORT:-8974}
 spark_master_url=spark://127.0.0.1:$spark_master_port
 
@@ -76,13 +77,17 @@ export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=true
 export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST=127.0.0.1
 export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT=$scheduler_health_port
 export SENSOR_LSTM_CATCHUP=${SENSOR_LSTM_CATCHUP:-false}
+# The two workers' cores: the size of the DAG's spark_cores pool, which airflow-init creates.
+export SENSOR_LSTM_SPARK_CORES=${SENSOR_LSTM_SPARK_CORES:-$((2 * ${SPARK_WORKER_CORES:-2}))}
+# Where each job's task log points for its Spark UI once it has ended.
+export SENSOR_LSTM_SPARK_HISTORY_URL=${SENSOR_LSTM_SPARK_HISTORY_URL:-http://127.0.0.1:$spark_history_ui_port}
 
 source scripts/env.sh "$venv"
 # The tracking server stores artifacts (mlflow-artifacts:/ URIs): no local artifact root.
 unset SENSOR_LSTM_MLFLOW_ARTIFACTS
 
 # Service names in start order; `down` stops them in reverse.
-services=(spark-master spark-worker-1 spark-worker-2 mlflow airflow-api-server airflow-scheduler
+services=(spark-master spark-worker-1 spark-worker-2 spark-history mlflow airflow-api-server airflow-scheduler
           airflow-dag-processor airflow-triggerer)
 
 service_command() {
@@ -95,6 +100,7 @@ service_command() {
             echo spark-class org.apache.spark.deploy.worker.Worker --host 127.0.0.1 \
                 --webui-port "${spark_worker_ui_ports[n-1]}" --work-dir "$stack_dir/$1" \
                 --cores "${SPARK_WORKER_CORES:-2}" --memory "${SPARK_WORKER_MEMORY:-4g}" "$spark_master_url" ;;
+        spark-history) echo bash docker/spark-history-server.sh "$spark_history_ui_port" ;;
         mlflow)
             echo bash docker/mlflow-server.sh --host "$bind_address" --port "$mlflow_port" --workers 1 \
                 --backend-store-uri "sqlite:///$stack_dir/mlflow.db" \
@@ -113,6 +119,7 @@ service_check() {
     case $1 in
         spark-master) "${check[@]}" spark-master "http://127.0.0.1:$spark_master_ui_port/json/" ;;
         spark-worker-[12]) "${check[@]}" spark-workers "http://127.0.0.1:$spark_master_ui_port/json/" "${1##*-}" ;;
+        spark-history) "${check[@]}" http "http://127.0.0.1:$spark_history_ui_port/api/v1/applications?limit=1" ;;
         mlflow) "${check[@]}" http "http://127.0.0.1:$mlflow_port/health" ;;
         airflow-api-server) "${check[@]}" http "http://127.0.0.1:$airflow_port/api/v2/monitor/health" ;;
         airflow-scheduler) "${check[@]}" http "http://127.0.0.1:$scheduler_health_port/health" ;;
@@ -172,8 +179,8 @@ up() {
     mkdir -p "$pid_dir" "$log_dir" "$AIRFLOW_HOME"
     ensure_sample_data
     start spark-master && wait_healthy spark-master
-    start spark-worker-1 && start spark-worker-2 && start mlflow
-    wait_healthy spark-worker-1 && wait_healthy spark-worker-2 && wait_healthy mlflow
+    start spark-worker-1 && start spark-worker-2 && start spark-history && start mlflow
+    wait_healthy spark-worker-1 && wait_healthy spark-worker-2 && wait_healthy spark-history && wait_healthy mlflow
     # airflow-init's work, as in the compose stack: migrate the database, write the UI login.
     bash docker/airflow-init.sh >"$log_dir/airflow-init.log" 2>&1 ||
         { tail -30 "$log_dir/airflow-init.log" >&2; log "airflow-init failed"; return 1; }
@@ -187,6 +194,7 @@ Local stack is up (state and logs in $stack_dir):
   MLflow UI      http://127.0.0.1:$mlflow_port   login $MLFLOW_ADMIN_USER, password MLFLOW_ADMIN_PASSWORD in $env_file
   Spark master   http://127.0.0.1:$spark_master_ui_port   ($spark_master_url)
   Spark workers  http://127.0.0.1:${spark_worker_ui_ports[0]}  http://127.0.0.1:${spark_worker_ui_ports[1]}
+  Spark history  $SENSOR_LSTM_SPARK_HISTORY_URL   (finished applications' Spark UIs)
   Lake           $SENSOR_LSTM_LAKE
 Airflow CLI against it: scripts/stack.sh exec airflow dags list.  Stop it: make down
 EOF

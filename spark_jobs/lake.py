@@ -344,6 +344,7 @@ def run_job(name: str, parse_args, run, argv: list[str] | None) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     args = parse_args(argv)
     spark = spark_session(name)
+    log.info(spark_history_line(spark.sparkContext.applicationId, spark.sparkContext.getConf()))
     days = [args.run_date + timedelta(days=offset) for offset in range(max(1, getattr(args, "days", 1)))]
     try:
         with day_locks(LakeFileSystem(spark, args.lake), args.lake, name, days):
@@ -356,6 +357,19 @@ def run_job(name: str, parse_args, run, argv: list[str] | None) -> None:
         sys.exit(EXIT_BUSY)
     finally:
         spark.stop()
+
+
+def spark_history_line(application_id: str, conf) -> str:
+    """Where the application's Spark UI can be opened once it has ended: the history server's page
+    for it (the DAG sets spark.sensorLstm.historyUrl from SENSOR_LSTM_SPARK_HISTORY_URL), or at
+    least its event log. ``conf``: the application's SparkConf."""
+    line = f"Spark application {application_id}"
+    if conf.get("spark.eventLog.enabled", "false").lower() != "true":
+        return f"{line}: no event log (spark.eventLog.enabled is off), so its Spark UI ends with it"
+    history = conf.get("spark.sensorLstm.historyUrl", "").rstrip("/")
+    if not history:
+        return f"{line}: its event log is in {conf.get('spark.eventLog.dir', 'file:/tmp/spark-events')}, for a Spark history server"
+    return f"{line}: its Spark UI, once it has ended, on the history server: {history}/history/{application_id}/jobs/"
 
 
 def spark_session(app_name: str) -> SparkSession:

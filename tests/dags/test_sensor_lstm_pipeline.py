@@ -12,22 +12,26 @@ DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
 CONNECTION = '{"conn_type": "spark", "host": "spark://spark-master:7077"}'
 
 
-@pytest.fixture(scope="module")
-def dagbag():
+def parse_dags(**environment: str):
     from airflow.dag_processing.dagbag import DagBag
 
     # Deployment settings are read when the file is parsed: fix them so commands are literal.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SENSOR_LSTM_HOME", "/opt/sensor-lstm")
         patch.setenv("SENSOR_LSTM_LAKE", "/data/lake")
-        patch.delenv("SENSOR_LSTM_TASK_RETRIES", raising=False)
-        patch.delenv("SENSOR_LSTM_TASK_RETRY_DELAY_SECONDS", raising=False)
-        patch.delenv("SENSOR_LSTM_SPARK_CORES", raising=False)
+        for name in ("SENSOR_LSTM_TASK_RETRIES", "SENSOR_LSTM_TASK_RETRY_DELAY_SECONDS", "SENSOR_LSTM_SPARK_CORES",
+                     "SENSOR_LSTM_SPARK_JOB_CORES", "SENSOR_LSTM_CATCHUP", "SENSOR_LSTM_MLFLOW_EXPERIMENT",
+                     "SENSOR_LSTM_MODEL_NAME", "SENSOR_LSTM_SPARK_EVENT_LOG_DIR", "SENSOR_LSTM_SPARK_HISTORY_URL"):  # fmt: skip
+            patch.delenv(name, raising=False)
         patch.setenv("SENSOR_LSTM_HOROVOD_NICS", "eth0")
-        patch.delenv("SENSOR_LSTM_CATCHUP", raising=False)
-        patch.delenv("SENSOR_LSTM_MLFLOW_EXPERIMENT", raising=False)
-        patch.delenv("SENSOR_LSTM_MODEL_NAME", raising=False)
+        for name, value in environment.items():
+            patch.setenv(name, value)
         return DagBag(dag_folder=str(DAGS_DIR))
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return parse_dags()
 
 
 @pytest.fixture
@@ -174,6 +178,9 @@ def test_ingest_command_line(dag, monkeypatch):
         "--conf", "spark.sql.session.timeZone=UTC",
         "--conf", "spark.executorEnv.PYTHONPATH=/opt/sensor-lstm",
         "--conf", "spark.log.level=WARN",
+        # Every job's event log, in the lake, for the Spark history server.
+        "--conf", "spark.eventLog.enabled=true",
+        "--conf", "spark.eventLog.dir=file:///data/lake/_spark_events",
         "--name", "sensor_lstm_pipeline.ingest",
         "/opt/sensor-lstm/spark_jobs/ingest.py",
         "--lake", "/data/lake",
@@ -252,15 +259,81 @@ def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, m
     ]  # fmt: skip
 
 
-def test_train_baseline_leaves_train_distributed_its_cores_on_a_cluster_of_known_size():
-    import runpy
+@pytest.fixture(scope="module")
+def cluster_dag():
+    """The DAG as the compose stack parses it: a cluster of 4 cores, and its pool."""
+    return parse_dags(SENSOR_LSTM_SPARK_CORES="4").dags["sensor_lstm_pipeline"]
 
-    baseline_cores = runpy.run_path(str(DAGS_DIR / "sensor_lstm_pipeline.py"))["baseline_cores"]
-    defaults = {"partitions": 4, "num_proc": 2, "threads_per_rank": 1}
-    assert baseline_cores(defaults, cluster_cores=0) == 4  # unknown (local[*]): one core per partition
-    assert baseline_cores(defaults, cluster_cores=4) == 2  # the compose cluster: 2 workers x 2 cores
-    assert baseline_cores(defaults, cluster_cores=16) == 4
-    assert baseline_cores({**defaults, "threads_per_rank": 2}, cluster_cores=4) == 1  # never zero
+
+SPARK_TASKS = ["ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"]
+
+
+def test_on_a_cluster_of_known_size_every_spark_task_takes_a_slot_per_core_of_the_spark_cores_pool(cluster_dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    # At the default Params: 2 ranks, and train_baseline's 4 partitions on the 2 cores they leave.
+    assert {task.task_id: (task.pool, task.pool_slots) for task in cluster_dag.tasks} == {
+        "check_params": ("default_pool", 1),
+        "wait_for_landing_file": ("default_pool", 1),  # deferred, it holds no core and no worker slot
+        **{task_id: ("spark_cores", 2) for task_id in SPARK_TASKS},
+    }
+    for task_id in SPARK_TASKS:
+        command = rendered_command(cluster_dag, task_id, extra_context=run_context(task_id))
+        assert "spark.cores.max=2" in command, task_id
+    # The pool queues them: the trainings need not take turns across runs. The champion's choice does.
+    assert {task.task_id for task in cluster_dag.tasks if task.max_active_tis_per_dag == 1} == {"evaluate"}
+
+
+@pytest.mark.parametrize(
+    ("params", "cores"),
+    [
+        ({}, 2),
+        ({"partitions": 1}, 1),
+        ({"num_proc": 1}, 3),
+        ({"threads_per_rank": 2}, 1),  # the ranks take all 4: never zero, it waits in the pool
+        ({"partitions": 16, "num_proc": 1, "threads_per_rank": 1}, 3),
+    ],
+)
+def test_train_baseline_leaves_train_distributed_its_cores_on_a_cluster_of_known_size(cluster_dag, monkeypatch, params, cores):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    command = rendered_command(cluster_dag, "train_baseline", params, extra_context=run_context("train_baseline"))
+    assert f"spark.cores.max={cores}" in command
+
+
+def test_each_run_s_spark_tasks_take_the_pool_slots_of_its_own_params(cluster_dag):
+    # As the scheduler sees the DAG (serialized) and makes a run's task instances: Airflow applies
+    # the cluster policy in plugins/airflow_local_settings.py, which scripts/env.sh's plugins folder loads.
+    import uuid
+
+    import airflow.settings
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    assert airflow.settings.task_instance_mutation_hook.is_noop is False
+    scheduled = DagSerialization.from_dict(DagSerialization.to_dict(cluster_dag))
+
+    def slots(run_conf: dict) -> dict:
+        run = DagRun(dag_id=scheduled.dag_id, run_id="manual__probe", conf=run_conf, run_type="manual")
+        taken = {}
+        for task in scheduled.tasks:
+            instance = TaskInstance(task, run_id=run.run_id, dag_version_id=uuid.uuid4())
+            instance.refresh_from_task(task, dag_run=run)
+            taken[task.task_id] = (instance.pool, instance.pool_slots)
+        return taken
+
+    at_defaults = slots({})
+    assert at_defaults == {task.task_id: (task.pool, task.pool_slots) for task in cluster_dag.tasks}
+    assert slots({"num_proc": 3, "threads_per_rank": 1}) == at_defaults | {
+        "train_distributed": ("spark_cores", 3), "train_baseline": ("spark_cores", 1)}  # fmt: skip
+    assert slots({"num_proc": 1, "threads_per_rank": 2, "partitions": 1}) == at_defaults | {
+        "train_distributed": ("spark_cores", 2), "train_baseline": ("spark_cores", 1)}  # fmt: skip
+
+
+def test_where_the_cluster_size_is_unknown_no_pool_is_used_and_the_trainings_take_turns(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    assert {task.pool for task in dag.tasks} == {"default_pool"}
+    assert "spark.cores.max=4" in rendered_command(dag, "train_baseline", extra_context=run_context("train_baseline"))
+    assert not any("spark.cores.max" in part for part in rendered_command(dag, "ingest"))  # local[*]: all it has
 
 
 def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
@@ -409,6 +482,36 @@ def test_a_jobs_asset_event_carries_the_counts_of_its_report_for_the_run_day(mon
     assert events[readings].extra == {"run_date": "2026-11-25", "status": "ok", "rows_written": 48}
     assert module["local_lake_path"]("hdfs://namenode/lake") is None
     assert module["local_lake_path"]("file:///data/lake") == "/data/lake"
+
+
+def test_a_jobs_task_log_links_its_spark_ui_on_the_history_server_and_its_event_log_lands_in_the_lake(
+    monkeypatch, tmp_path, capfd
+):
+    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
+    monkeypatch.setenv("SENSOR_LSTM_SPARK_HISTORY_URL", "http://history.example:18080")
+    monkeypatch.delenv("SENSOR_LSTM_SPARK_EVENT_LOG_DIR", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", '{"conn_type": "spark", "host": "local[1]"}')
+    module = dag_module()
+    job = tmp_path / "probe.py"
+    job.write_text(
+        "import argparse, sys\nfrom datetime import date\nfrom spark_jobs import lake\n"
+        "parser = argparse.ArgumentParser()\nparser.add_argument('--lake')\n"
+        "parser.add_argument('--run-date', type=date.fromisoformat)\n"
+        "lake.run_job('probe', parser.parse_args, lambda spark, args: None, sys.argv[1:])\n"
+    )
+    operator = module["SparkJobOperator"](
+        task_id="probe", conn_id="spark_default", application=str(job), conf=module["SPARK_CONF"],
+        env_vars=module["SPARK_ENV"], application_args=["--lake", str(tmp_path), "--run-date", "2026-11-25"],
+    )  # fmt: skip
+    operator.execute({})
+    task_log = "".join(capfd.readouterr())  # the hook logs each line of spark-submit's output
+    (event_log,) = (tmp_path / "_spark_events").iterdir()  # the folder made for it, as Spark needs
+    application = event_log.name.removeprefix("eventlog_v2_")  # Spark 4's rolling event log: a folder
+    assert application.startswith("local-")
+    assert (
+        f"Spark application {application}: its Spark UI, once it has ended, on the history server: "
+        f"http://history.example:18080/history/{application}/jobs/"
+    ) in task_log
 
 
 def test_failure_alerts_by_mail_are_off_unless_recipients_are_set(monkeypatch):

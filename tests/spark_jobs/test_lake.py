@@ -175,3 +175,19 @@ def test_a_files_digest_changes_with_any_file_name_or_size_and_not_with_their_or
     assert len(digest) == 32 and digest == lake.files_digest(files[::-1])
     assert lake.files_digest([("split=train/part-1.parquet", 100), files[1]]) != digest
     assert lake.files_digest([("split=train/part-0.parquet", 101), files[1]]) != digest
+
+
+def test_a_jobs_log_says_where_its_spark_ui_is_once_it_has_ended():
+    app = "app-20261125000000-0007"
+    history = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": "file:///data/lake/_spark_events",
+               "spark.sensorLstm.historyUrl": "http://localhost:18080/"}  # fmt: skip
+    assert lake.spark_history_line(app, history) == (
+        f"Spark application {app}: its Spark UI, once it has ended, on the history server: "
+        f"http://localhost:18080/history/{app}/jobs/"
+    )
+    assert lake.spark_history_line(app, {k: v for k, v in history.items() if "historyUrl" not in k}) == (
+        f"Spark application {app}: its event log is in file:///data/lake/_spark_events, for a Spark history server"
+    )
+    assert lake.spark_history_line(app, {}) == (
+        f"Spark application {app}: no event log (spark.eventLog.enabled is off), so its Spark UI ends with it"
+    )

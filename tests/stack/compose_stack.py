@@ -23,6 +23,7 @@ PORTS = {
     "SPARK_MASTER_UI_PORT": 28081,
     "SPARK_WORKER_1_UI_PORT": 28082,
     "SPARK_WORKER_2_UI_PORT": 28083,
+    "SPARK_HISTORY_UI_PORT": 28084,
 }
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -78,6 +79,7 @@ class ComposeStack(Services):
             mlflow_url=url("MLFLOW_PORT"),
             spark_master_url=url("SPARK_MASTER_UI_PORT"),
             spark_worker_urls=[url("SPARK_WORKER_1_UI_PORT"), url("SPARK_WORKER_2_UI_PORT")],
+            spark_history_url=url("SPARK_HISTORY_UI_PORT"),
             user=settings["AIRFLOW_ADMIN_USER"],
             password=settings["AIRFLOW_ADMIN_PASSWORD"],
             mlflow_auth=(self.settings["MLFLOW_ADMIN_USER"], self.settings["MLFLOW_ADMIN_PASSWORD"]),

@@ -19,6 +19,7 @@ PORTS = {
     "SPARK_MASTER_UI_PORT": 18081,
     "SPARK_WORKER_1_UI_PORT": 18082,
     "SPARK_WORKER_2_UI_PORT": 18083,
+    "SPARK_HISTORY_UI_PORT": 18084,
     "AIRFLOW_SCHEDULER_HEALTH_PORT": 18974,
 }
 
@@ -36,6 +37,7 @@ class Stack(Services):
             mlflow_url=url("MLFLOW_PORT"),
             spark_master_url=url("SPARK_MASTER_UI_PORT"),
             spark_worker_urls=[url("SPARK_WORKER_1_UI_PORT"), url("SPARK_WORKER_2_UI_PORT")],
+            spark_history_url=url("SPARK_HISTORY_UI_PORT"),
             user=user,
             password=password,
             mlflow_auth=mlflow_auth,

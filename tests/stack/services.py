@@ -25,12 +25,13 @@ def log_line(item: dict) -> str:
 class Services:
     def __init__(
         self, *, airflow_url: str, mlflow_url: str, spark_master_url: str, spark_worker_urls: list[str],
-        user: str, password: str, mlflow_auth: tuple[str, str] | None = None,
+        spark_history_url: str, user: str, password: str, mlflow_auth: tuple[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.airflow_url = airflow_url
         self.mlflow_url = mlflow_url
         self.spark_master_url = spark_master_url
         self.spark_worker_urls = spark_worker_urls
+        self.spark_history_url = spark_history_url
         self.user = user
         self.password = password
         self.mlflow_auth = mlflow_auth  # the tracking server's login (MLflow's basic-auth app)
@@ -80,6 +81,9 @@ class Services:
     def task_instance(self, run_id: str, task_id: str) -> dict:
         return self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}")
 
+    def task_instances(self, run_id: str) -> list[dict]:
+        return self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
     def task_log(self, run_id: str, task_id: str, try_number: int) -> str:
         """A try's log lines, as the UI shows them."""
         log = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}")
@@ -89,7 +93,7 @@ class Services:
         """Each task's state, and the end of the log of every one that did not succeed. With
         ``log_dir`` set, every try's whole log is also kept there, for the post-mortem."""
         lines = []
-        for task in self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]:
+        for task in self.task_instances(run_id):
             lines.append(f"{task['task_id']}: {task['state']}")
             if self.log_dir is not None:
                 for try_number in range(1, (task["try_number"] or 0) + 1):
@@ -163,6 +167,13 @@ class Services:
 
     def spark_workers(self) -> list[dict]:
         return [requests.get(f"{url}/json/", timeout=30).json() for url in self.spark_worker_urls]
+
+    def spark_history(self, path: str) -> list | dict:
+        """The history server's REST API (``/api/v1/...``), as its UI reads it."""
+        answer = requests.get(f"{self.spark_history_url}/api/v1{path}", timeout=30)
+        if not answer.ok:
+            raise StackError(f"Spark history {path}: {answer.status_code} {answer.text[:500]}")
+        return answer.json()
 
 
 def listening_addresses(ports) -> dict[int, set[str]]:

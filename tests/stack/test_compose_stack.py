@@ -40,7 +40,7 @@ DEFAULTS_DAY = "2026-11-22"
 FAULT_DAY = "2026-11-21"
 SERVICES = [
     "airflow-api-server", "airflow-dag-processor", "airflow-init", "airflow-scheduler", "airflow-triggerer",
-    "check-secrets", "mlflow", "postgres", "spark-master", "spark-worker-1", "spark-worker-2",
+    "check-secrets", "mlflow", "postgres", "spark-history", "spark-master", "spark-worker-1", "spark-worker-2",
 ]  # fmt: skip
 STAGE_APPS = {"ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"}
 # The README's command, run in the scheduler's container: the demo's sample in the lake volume.
@@ -146,6 +146,18 @@ def epochs_logged(stack: ComposeStack, run_id: str) -> int:
         "filter": f"tags.airflow_run_id = '{run_id}' and tags.task = 'train_distributed'",
     }).get("runs", [])  # fmt: skip
     return sum(int(metric["step"]) + 1 for run in found for metric in run["data"].get("metrics", []) if metric["key"] == "val_loss")
+
+
+def wait_for_history(stack: ComposeStack, app_id: str, timeout: float = 120) -> dict:
+    """The history server's record of a finished application, once it has read its event log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return stack.spark_history(f"/applications/{app_id}")
+        except StackError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(5)
 
 
 def run_day_versions(stack: ComposeStack, day: str) -> list[dict]:
@@ -280,6 +292,12 @@ def test_run_at_default_params_through_the_rest_api(stack):
     assert [rank["rank"] for rank in distributed["ranks"]] == [0, 1]
     assert len({rank["weights_digest"] for rank in distributed["ranks"]}) == 1
     assert len({rank["hostname"] for rank in distributed["ranks"]}) == 2, distributed["ranks"]
+    # Its Spark UI after the fact: the history server read its event log from the lake, and the
+    # task log links the page at the published port.
+    page = f"http://localhost:{PORTS['SPARK_HISTORY_UI_PORT']}/history/{apps['train_distributed']['id']}/jobs/"
+    assert page in stack.task_log(run_id, "train_distributed", 1)
+    assert wait_for_history(stack, apps["train_distributed"]["id"])["name"] == "train_distributed"
+    assert requests.get(page, timeout=60).status_code == 200
 
     # MLflow through the server's REST API: Postgres behind it, artifacts served by it.
     experiment = stack.mlflow("GET", "/experiments/get-by-name", params={"experiment_name": "sensor_lstm_pipeline"})
@@ -343,7 +361,11 @@ def test_airflow_mlflow_and_spark_uis_in_headless_chromium(stack):
         browser.wait_for_text(driver, "Completed Applications")
         browser.wait_for_text(driver, "train_distributed")
         spark_shot = browser.screenshot(driver, shots, "spark-master")
-    for shot in (airflow_shot, mlflow_shot, spark_shot):
+
+        driver.get(f"{stack.spark_history_url}/")
+        browser.wait_for_text(driver, "train_distributed")
+        history_shot = browser.screenshot(driver, shots, "spark-history")
+    for shot in (airflow_shot, mlflow_shot, spark_shot, history_shot):
         assert shot.stat().st_size > 10_000, shot
 
 

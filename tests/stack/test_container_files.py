@@ -25,7 +25,7 @@ BIN_DIR = Path(sys.executable).parent  # not resolved: a venv's python is often 
 
 AIRFLOW_SERVICES = ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
 SPARK_WORKERS = ["spark-worker-1", "spark-worker-2"]
-LONG_RUNNING = ["postgres", *AIRFLOW_SERVICES, "spark-master", *SPARK_WORKERS, "mlflow"]
+LONG_RUNNING = ["postgres", *AIRFLOW_SERVICES, "spark-master", *SPARK_WORKERS, "spark-history", "mlflow"]
 MASTER_URL = "spark://spark-master:7077"
 LAKE_PATH = "/data/lake"
 REFERENCE = re.compile(r"\$\{[A-Z][A-Z0-9_]*(:?[-?][^}]*)?\}")
@@ -166,6 +166,7 @@ def test_services_start_in_dependency_order(services):
         "spark-master": secrets_checked,
         "spark-worker-1": {"spark-master": "service_healthy"},
         "spark-worker-2": {"spark-master": "service_healthy"},
+        "spark-history": secrets_checked,
         "mlflow": {"postgres": "service_healthy"},
     }  # fmt: skip
 
@@ -283,6 +284,7 @@ def test_published_ports(services):
         "spark-master": [f"{bind}:${{SPARK_MASTER_UI_PORT:-8081}}:8080"],
         "spark-worker-1": [f"{bind}:${{SPARK_WORKER_1_UI_PORT:-8082}}:8081"],
         "spark-worker-2": [f"{bind}:${{SPARK_WORKER_2_UI_PORT:-8083}}:8081"],
+        "spark-history": [f"{bind}:${{SPARK_HISTORY_UI_PORT:-18080}}:18080"],
         "mlflow": [f"{bind}:${{MLFLOW_PORT:-5000}}:5000"],
     }
 
@@ -444,3 +446,14 @@ def test_healthcheck_counts_workers_and_airflow_components(healthcheck):
     assert healthcheck.airflow_unhealthy({"metadatabase": {"status": "healthy"}}) == [
         "scheduler", "triggerer", "dag_processor",
     ]  # fmt: skip
+
+
+def test_the_spark_history_server_reads_the_event_logs_the_jobs_write_into_the_lake(services):
+    history = services["spark-history"]
+    assert f"lake:{LAKE_PATH}" in history["volumes"]
+    assert history["command"] == ["bash", "/opt/sensor-lstm/docker/spark-history-server.sh", "18080"]
+    # The DAG's default event log folder (SENSOR_LSTM_SPARK_EVENT_LOG_DIR unset): the script's too.
+    assert "SENSOR_LSTM_SPARK_EVENT_LOG_DIR" not in environment(services["airflow-scheduler"])
+    assert "file://$lake/_spark_events" in (ROOT / "docker" / "spark-history-server.sh").read_text()
+    assert environment(services["airflow-scheduler"])["SENSOR_LSTM_SPARK_HISTORY_URL"] == (
+        "${SENSOR_LSTM_SPARK_HISTORY_URL:-http://localhost:${SPARK_HISTORY_UI_PORT:-18080}}")  # fmt: skip

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -48,10 +49,12 @@ RUN_CONF = {
     "num_proc": 2,
 }
 SERVICES = [
-    "spark-master", "spark-worker-1", "spark-worker-2", "mlflow",
+    "spark-master", "spark-worker-1", "spark-worker-2", "spark-history", "mlflow",
     "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
 ]  # fmt: skip
 LAKE_DATASETS = ["readings", "quarantine/ingest", "sequences", "sequence_stats"]
+SPARK_TASKS = ["ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"]
+CLUSTER_CORES = 4  # two workers of 2 cores: the spark_cores pool's slots
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +174,23 @@ def wait_for_state(stack: Stack, run_id: str, task_id: str, state: str, timeout:
     return task
 
 
+def peak_slots(task_instances: list[dict]) -> int:
+    """The most pool slots the task instances held at one instant, from their start and end times."""
+    spans = [(datetime.fromisoformat(task["start_date"]), datetime.fromisoformat(task["end_date"]), task["pool_slots"])
+             for task in task_instances]  # fmt: skip
+    return max(sum(slots for start, end, slots in spans if start <= instant < end) for instant, _, _ in spans)
+
+
+def wait_for_applications(stack: Stack, count: int, timeout: float = 120) -> list[dict]:
+    """The history server's finished applications, once it has read ``count`` (it rescans every 10 s)."""
+    deadline = time.monotonic() + timeout
+    while len(applications := stack.spark_history("/applications?status=completed")) < count:
+        if time.monotonic() > deadline:
+            raise StackError(f"the history server lists {len(applications)} applications, not {count}")
+        time.sleep(5)
+    return applications
+
+
 def test_up_starts_every_service_healthy(stack):
     status = stack.script("status")
     assert status.returncode == 0, status.stderr
@@ -179,6 +199,8 @@ def test_up_starts_every_service_healthy(stack):
     master = stack.spark_master()
     assert master["status"] == "ALIVE" and master["url"] == f"spark://127.0.0.1:{PORTS['SPARK_MASTER_PORT']}"
     assert sorted(worker["state"] for worker in master["workers"]) == ["ALIVE", "ALIVE"]
+    assert stack.api("GET", "/pools/spark_cores")["slots"] == CLUSTER_CORES
+    assert stack.spark_history("/applications") == []  # no job has run yet
     health = stack.api("GET", "/monitor/health")
     assert {name: health[name]["status"] for name in ("metadatabase", "scheduler", "triggerer", "dag_processor")} == {
         "metadatabase": "healthy", "scheduler": "healthy", "triggerer": "healthy", "dag_processor": "healthy",
@@ -224,7 +246,7 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
     # New DAGs start paused, and runs of a paused DAG wait: a user unpauses it first.
     assert stack.wait_for_dag()["is_paused"] is True
     stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
-    # The second day's file is late: it lands (in one rename) once the first day's run is done.
+    # The second day's file is late: it lands (in one rename) once the first day's run is training.
     late_file = lake / "landing" / f"sensor_readings_{DAYS[1]}.csv"
     held_back = stack.root / late_file.name
     late_file.rename(held_back)
@@ -233,8 +255,9 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
     def deliver_late(runs: list[dict]) -> None:
         by_day = {run["logical_date"][:10]: run["dag_run_id"] for run in runs}
         waiting = wait_for_state(stack, by_day[DAYS[1]], "wait_for_landing_file", "deferred")
-        # The waiting run holds no slot and no lock: the other day's run goes on to the end.
-        delivered["first_done"] = stack.wait_for_run(by_day[DAYS[0]])["end_date"]
+        # The waiting run holds no slot and no lock: the other day's run goes on. Its trainings
+        # take the cluster's 4 cores: the late day's jobs queue in the spark_cores pool for them.
+        wait_for_state(stack, by_day[DAYS[0]], "train_distributed", "running")
         assert stack.task_instance(by_day[DAYS[1]], "wait_for_landing_file")["state"] == "deferred", waiting
         held_back.rename(late_file)
         delivered["at"] = datetime.now(timezone.utc)
@@ -243,10 +266,24 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
     assert sorted(run["logical_date"][:10] for run in first) == DAYS
     assert {run["run_type"] for run in first} == {"backfill"}
     late_run = next(run for run in first if run["logical_date"][:10] == DAYS[1])
-    assert datetime.fromisoformat(delivered["first_done"]) < delivered["at"]
+    early_run = next(run for run in first if run["logical_date"][:10] == DAYS[0])
+    assert datetime.fromisoformat(stack.task_instance(early_run["dag_run_id"], "prepare_sequences")["end_date"]) < delivered["at"]
     sensor = stack.task_instance(late_run["dag_run_id"], "wait_for_landing_file")
     assert (sensor["state"], sensor["try_number"]) == ("success", 1)  # picked up, never failed
     assert datetime.fromisoformat(sensor["end_date"]) > delivered["at"]
+    # Every Spark task took a slot of the spark_cores pool per core it may hold, and the two runs
+    # together never held more than the cluster has: the late day's jobs queued in Airflow.
+    spark_tasks = [task for run in first for task in stack.task_instances(run["dag_run_id"]) if task["task_id"] in SPARK_TASKS]
+    assert {(task["task_id"], task["pool"], task["pool_slots"]) for task in spark_tasks} == {
+        (task_id, "spark_cores", 2) for task_id in SPARK_TASKS}  # fmt: skip
+    assert peak_slots(spark_tasks) <= CLUSTER_CORES
+    # Each job's Spark UI, after the fact, on the history server its task log points to.
+    applications = wait_for_applications(stack, len(SPARK_TASKS) * len(DAYS))
+    assert sorted(app["name"] for app in applications) == sorted(SPARK_TASKS * len(DAYS))
+    forecast_log = stack.task_log(early_run["dag_run_id"], "forecast", 1)
+    (page,) = re.findall(rf"on the history server: ({re.escape(stack.spark_history_url)}/history/\S+/jobs/)", forecast_log)
+    assert page.split("/")[-3] in {app["id"] for app in applications}
+    assert requests.get(page, timeout=60).status_code == 200
     assert day_partitions(lake, "readings") == [f"date={day}" for day in DAYS]
     for day in DAYS:
         expected = stack.manifest["files"][f"sensor_readings_{day}.csv"]
@@ -290,7 +327,10 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
 def test_a_day_whose_file_never_lands_fails_once_after_the_timeout_param(stack):
     stack.wait_for_dag()
     stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})  # as the backfill's test left it
-    run_id = stack.trigger({**RUN_CONF, "day": NO_FILE_DAY, "landing_file_timeout_minutes": 0.2})
+    run_id = stack.trigger({**RUN_CONF, "day": NO_FILE_DAY, "landing_file_timeout_minutes": 0.2, "num_proc": 3})
+    # The run's task instances take the pool slots of its own Params: 3 ranks, 1 core left for 2 partitions.
+    slots = {task["task_id"]: task["pool_slots"] for task in stack.task_instances(run_id) if task["pool"] == "spark_cores"}
+    assert slots == {"ingest": 2, "prepare_sequences": 2, "train_baseline": 1, "train_distributed": 3, "evaluate": 2, "forecast": 2}
     finished = stack.wait_for_run(run_id, timeout=600, may_fail=True)
     assert finished["state"] == "failed"
     sensor = stack.task_instance(run_id, "wait_for_landing_file")
