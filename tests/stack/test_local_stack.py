@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from tests.stack import browser
 from tests.stack.compose_stack import stack_settings
 from tests.stack.local_stack import PORTS, Stack
 from tests.stack.services import DAG_ID, StackError, listening_addresses
@@ -322,6 +323,24 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
     # One model version per day.
     run_days = [next(tag["value"] for tag in version["tags"] if tag["key"] == "run_day") for version in versions]
     assert sorted(run_days) == DAYS, run_days
+
+
+def test_the_dags_assets_show_in_the_airflow_ui(stack):
+    assets = {asset["name"]: asset["id"] for asset in stack.api("GET", "/assets")["assets"]}
+    with browser.chromium() as driver:
+        driver.get(f"{stack.airflow_url}/")
+        browser.wait_for_element(driver, "name", "username").send_keys(stack.user)
+        driver.find_element("name", "password").send_keys(stack.password + "\n")
+        browser.wait_for_url(driver, lambda url: "/auth/login" not in url)
+        driver.get(f"{stack.airflow_url}/assets")
+        for name in ("sensor_lstm.readings", "sensor_lstm.sequences", "sensor_lstm.champion", "sensor_lstm.forecasts"):
+            browser.wait_for_text(driver, name)
+        listed = browser.screenshot(driver, stack.root / "screenshots", "airflow-assets")
+        driver.get(f"{stack.airflow_url}/assets/{assets['sensor_lstm.readings']}")
+        browser.wait_for_text(driver, "sensor_lstm.readings")
+        browser.wait_for_text(driver, DAG_ID)  # the lineage graph: the DAG that updates it
+        detail = browser.screenshot(driver, stack.root / "screenshots", "airflow-asset-readings")
+    assert listed.stat().st_size > 10_000 and detail.stat().st_size > 10_000
 
 
 def test_a_day_whose_file_never_lands_fails_once_after_the_timeout_param(stack):
