@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=1000)
     args = parser.parse_args(argv)
     elements = lstm_parameters(args.units)
-    result = {"gradient_elements": elements, **{f"ms_{ranks}_rank": measure(ranks, elements, args.calls) for ranks in (1, 2)}}
+    result = {
+        "gradient_elements": elements,
+        **{f"ms_{ranks}_rank": measure(ranks, elements, args.calls) for ranks in (1, 2)},
+    }
     print(json.dumps(result))
 
 

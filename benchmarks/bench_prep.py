@@ -31,30 +31,34 @@ FIRST_DAY = date(2026, 11, 1)
 
 
 def spark_submit(master: str, driver_memory: str, script: Path, *args: str, conf: dict | None = None) -> list[str]:
-    settings = {"spark.log.level": "WARN", "spark.ui.enabled": "false",
-                "spark.executorEnv.PYTHONPATH": str(PROJECT_DIR), **(conf or {})}  # fmt: skip
+    settings = {
+        "spark.log.level": "WARN",
+        "spark.ui.enabled": "false",
+        "spark.executorEnv.PYTHONPATH": str(PROJECT_DIR),
+        **(conf or {}),
+    }
     conf_args = [part for name, value in settings.items() for part in ("--conf", f"{name}={value}")]
     return ["spark-submit", "--master", master, "--driver-memory", driver_memory, *conf_args, str(script), *args]
 
 
 def measure(command: list[str]) -> tuple[float, int]:
     """Run a command; return its wall seconds and the peak summed RSS of its process tree."""
-    log = tempfile.TemporaryFile(mode="w+")  # a pipe could fill up and stall the job
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
-    root = psutil.Process(process.pid)
-    peak = 0
-    while process.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.5)
-    elapsed = time.perf_counter() - started
-    if process.returncode:
-        log.seek(0)
-        sys.exit(f"{' '.join(command)} failed:\n{log.read()[-4000:]}")
+    with tempfile.TemporaryFile(mode="w+") as log:  # a pipe could fill up and stall the job
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
+        root = psutil.Process(process.pid)
+        peak = 0
+        while process.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - started
+        if process.returncode:
+            log.seek(0)
+            sys.exit(f"{' '.join(command)} failed:\n{log.read()[-4000:]}")
     return elapsed, peak
 
 
@@ -74,10 +78,19 @@ def prepare_lake(workdir: Path, sensors: int, days: int, master: str, driver_mem
         seed=1,
     )
     subprocess.run(
-        spark_submit(master, driver_memory, PROJECT_DIR / "spark_jobs" / "ingest.py",
-                     "--lake", str(lake), "--run-date", FIRST_DAY.isoformat(), "--days", str(days)),
+        spark_submit(
+            master,
+            driver_memory,
+            PROJECT_DIR / "spark_jobs" / "ingest.py",
+            "--lake",
+            str(lake),
+            "--run-date",
+            FIRST_DAY.isoformat(),
+            "--days",
+            str(days),
+        ),
         check=True,
-    )  # fmt: skip
+    )
     marker.touch()
     return lake
 
@@ -100,37 +113,79 @@ def main(argv: list[str] | None = None) -> None:
     lake = prepare_lake(args.workdir, args.sensors, args.days, args.master, args.driver_memory)
     readings = parquet_rows(lake / "readings")
     run_date = (FIRST_DAY + timedelta(days=args.days - 1)).isoformat()
-    window_args = ["--run-date", run_date, "--lookback-days", str(args.days),
-                   "--seq-len", str(args.seq_len), "--horizon", str(args.horizon)]  # fmt: skip
+    window_args = [
+        "--run-date",
+        run_date,
+        "--lookback-days",
+        str(args.days),
+        "--seq-len",
+        str(args.seq_len),
+        "--horizon",
+        str(args.horizon),
+    ]
     recipe_output = args.workdir / "collect-list-recipe-output"
 
-    prep_command = spark_submit(args.master, args.driver_memory, PROJECT_DIR / "spark_jobs" / "prepare_sequences.py",
-                                "--lake", str(lake), *window_args)  # fmt: skip
-    recipe_command = spark_submit(args.master, args.driver_memory, PROJECT_DIR / "benchmarks" / "collect_list_recipe.py",
-                                  "--lake", str(lake), *window_args, "--output", str(recipe_output))  # fmt: skip
+    prep_command = spark_submit(
+        args.master,
+        args.driver_memory,
+        PROJECT_DIR / "spark_jobs" / "prepare_sequences.py",
+        "--lake",
+        str(lake),
+        *window_args,
+    )
+    recipe_command = spark_submit(
+        args.master,
+        args.driver_memory,
+        PROJECT_DIR / "benchmarks" / "collect_list_recipe.py",
+        "--lake",
+        str(lake),
+        *window_args,
+        "--output",
+        str(recipe_output),
+    )
     alone = {"prepare_sequences": measure(prep_command), "collect_list_recipe": measure(recipe_command)}
     windows = {
         "prepare_sequences": parquet_rows(lake / "sequences" / f"date={run_date}"),
         "collect_list_recipe": parquet_rows(recipe_output),
     }
     timing_file = args.workdir / "warm-session-timing.json"
-    measure(spark_submit(args.master, args.driver_memory, PROJECT_DIR / "benchmarks" / "warm_session_timing.py",
-                         "--lake", str(lake), *window_args, "--recipe-output", str(recipe_output),
-                         "--result", str(timing_file)))  # fmt: skip
+    measure(
+        spark_submit(
+            args.master,
+            args.driver_memory,
+            PROJECT_DIR / "benchmarks" / "warm_session_timing.py",
+            "--lake",
+            str(lake),
+            *window_args,
+            "--recipe-output",
+            str(recipe_output),
+            "--result",
+            str(timing_file),
+        )
+    )
     warm = json.loads(timing_file.read_text())["timed"]
 
-    print(f"{readings} readings, {args.sensors} sensors, seq_len {args.seq_len}, horizon {args.horizon}, "
-          f"master {args.master}, driver memory {args.driver_memory}, {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"{readings} readings, {args.sensors} sensors, seq_len {args.seq_len}, horizon {args.horizon}, "
+        f"master {args.master}, driver memory {args.driver_memory}, {os.cpu_count()} cores"
+    )
     print(f"{'':<21}{'submitted alone (cold start)':^38}{'in one warm session':^26}")
-    print(f"{'job':<21}{'wall s':>9}{'windows/s':>11}{'peak RSS MiB':>15}   {'wall s':>9}{'windows/s':>11}   {'windows':>9}")
+    print(
+        f"{'job':<21}{'wall s':>9}{'windows/s':>11}{'peak RSS MiB':>15}   "
+        f"{'wall s':>9}{'windows/s':>11}   {'windows':>9}"
+    )
     for job in alone:
         seconds, peak = alone[job]
-        print(f"{job:<21}{seconds:>9.1f}{windows[job] / seconds:>11.0f}{peak / 2**20:>15.0f}   "
-              f"{warm[job]:>9.1f}{windows[job] / warm[job]:>11.0f}   {windows[job]:>9}")  # fmt: skip
+        print(
+            f"{job:<21}{seconds:>9.1f}{windows[job] / seconds:>11.0f}{peak / 2**20:>15.0f}   "
+            f"{warm[job]:>9.1f}{windows[job] / warm[job]:>11.0f}   {windows[job]:>9}"
+        )
     ratio_alone = alone["collect_list_recipe"][0] / alone["prepare_sequences"][0]
     ratio_warm = warm["collect_list_recipe"] / warm["prepare_sequences"]
-    print(f"speed-up of prepare_sequences over the recipe: {ratio_alone:.1f}x submitted alone, "
-          f"{ratio_warm:.1f}x in a warm session")  # fmt: skip
+    print(
+        f"speed-up of prepare_sequences over the recipe: {ratio_alone:.1f}x submitted alone, "
+        f"{ratio_warm:.1f}x in a warm session"
+    )
     summary = {
         "readings": readings,
         "windows": windows,

@@ -35,7 +35,7 @@ REFERENCE = "reference"
 
 
 def submit(command: list[str], env: dict) -> str:
-    result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
     return result.stdout
@@ -44,9 +44,15 @@ def submit(command: list[str], env: dict) -> str:
 def with_reference(rows: list[dict], reference: dict) -> list[dict]:
     """Evaluate's rows plus the reference's, skill against the same best naive forecast."""
     best_naive = evaluate.best_naive(rows)
-    added = {"model": REFERENCE, "naive": False, "source": "single-process Keras LSTM (benchmarks/reference_fit.py)",
-             "rmse": reference["rmse"], "mae": reference["mae"], "windows": reference["windows"],
-             "skill": 1 - reference["rmse"] / best_naive["rmse"]}  # fmt: skip
+    added = {
+        "model": REFERENCE,
+        "naive": False,
+        "source": "single-process Keras LSTM (benchmarks/reference_fit.py)",
+        "rmse": reference["rmse"],
+        "mae": reference["mae"],
+        "windows": reference["windows"],
+        "skill": 1 - reference["rmse"] / best_naive["rmse"],
+    }
     return sorted([*rows, added], key=lambda row: (row.get("rmse") is None, row.get("rmse") or 0.0, row["model"]))
 
 
@@ -71,13 +77,20 @@ class SeriesLake:
         self.manifest = real_series.write_landing(series, self.lake / "landing")
         self.day = self.manifest["last_day"]
         self.job("ingest", "--run-date", self.manifest["first_day"], "--days", str(self.manifest["days"]), day=False)
-        self.job("prepare_sequences", "--lookback-days", str(min(self.manifest["days"], 366)),
-                 "--sampling-interval-seconds", str(series.interval_seconds))  # fmt: skip
+        self.job(
+            "prepare_sequences",
+            "--lookback-days",
+            str(min(self.manifest["days"], 366)),
+            "--sampling-interval-seconds",
+            str(series.interval_seconds),
+        )
 
     def job(self, name: str, *args: str, conf: dict | None = None, day: bool = True) -> None:
         script = PROJECT_DIR / "spark_jobs" / f"{name}.py"
         run_date = ["--run-date", self.day] if day else []
-        command = spark_submit(self.master, self.driver_memory, script, "--lake", str(self.lake), *run_date, *args, conf=conf)
+        command = spark_submit(
+            self.master, self.driver_memory, script, "--lake", str(self.lake), *run_date, *args, conf=conf
+        )
         submit(command, self.env)
 
     def report(self, job: str) -> dict:
@@ -88,13 +101,35 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
     lake = SeriesLake(series, workdir, master, driver_memory, env)
     tracking = ["--experiment", "bench-quality", "--tag", f"series={series.name}"]
     lake.job("train_baseline", *tracking)
-    lake.job("train_distributed", "--num-proc", "2", "--model-name", f"bench-quality-{series.name}", *tracking,
-             conf={"spark.task.cpus": "1"})  # fmt: skip
+    lake.job(
+        "train_distributed",
+        "--num-proc",
+        "2",
+        "--model-name",
+        f"bench-quality-{series.name}",
+        *tracking,
+        conf={"spark.task.cpus": "1"},
+    )
     lake.job("evaluate", *tracking)
     evaluation, distributed = lake.report("evaluate"), lake.report("train_distributed")
-    reference = json.loads(submit([sys.executable, "-m", "benchmarks.reference_fit", "--lake", str(lake.lake),
-                                   "--run-date", lake.day, "--units", str(distributed["units"])],
-                                  env).strip().splitlines()[-1])  # fmt: skip
+    reference = json.loads(
+        submit(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.reference_fit",
+                "--lake",
+                str(lake.lake),
+                "--run-date",
+                lake.day,
+                "--units",
+                str(distributed["units"]),
+            ],
+            env,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     rows = with_reference(evaluation["comparison"], reference)
     return {
         "series": series.name,
@@ -102,13 +137,15 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
         "readings": lake.manifest["readings"],
         "windows": lake.report("prepare_sequences")["windows"],
         "rows": rows,
-        "distributed": {name: distributed[name] for name in ("epochs_trained", "best_epoch", "stopped_by", "batch_size",
-                                                             "train_seconds")},
+        "distributed": {
+            name: distributed[name]
+            for name in ("epochs_trained", "best_epoch", "stopped_by", "batch_size", "train_seconds")
+        },
         "reference": reference,
         "champion_decision": evaluation["champion_decision"],
         "test_windows_left_out": evaluation["test_windows_left_out"],
         **verdict(rows),
-    }  # fmt: skip
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,14 +168,22 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{name}: {result['description']}; {result['readings']} readings, windows {result['windows']}")
         print(evaluate.comparison_text(result["rows"]))
         if result["test_windows_left_out"]:
-            print(f"{result['test_windows_left_out']} test windows without a seasonal naive forecast left out of every row")
+            print(
+                f"{result['test_windows_left_out']} test windows without a seasonal naive forecast "
+                "left out of every row"
+            )
         trained, reference = result["distributed"], result["reference"]
-        print(f"distributed: {trained['epochs_trained']} epochs (best {trained['best_epoch'] + 1}, stopped by "
-              f"{trained['stopped_by']}, batch {trained['batch_size']}/rank) in {trained['train_seconds']:.0f} s; "
-              f"reference: {reference['epochs_trained']} epochs (best {reference['best_epoch'] + 1}) in "
-              f"{reference['train_seconds']:.0f} s")  # fmt: skip
-        print(f"distributed / reference RMSE: {result['ratio_to_reference']:.3f} (target <= 1.10); beats every naive "
-              f"forecast: {'yes' if result['beats_every_naive_forecast'] else 'NO'}; champion: {result['champion_decision']}")  # fmt: skip
+        print(
+            f"distributed: {trained['epochs_trained']} epochs (best {trained['best_epoch'] + 1}, stopped by "
+            f"{trained['stopped_by']}, batch {trained['batch_size']}/rank) in {trained['train_seconds']:.0f} s; "
+            f"reference: {reference['epochs_trained']} epochs (best {reference['best_epoch'] + 1}) in "
+            f"{reference['train_seconds']:.0f} s"
+        )
+        print(
+            f"distributed / reference RMSE: {result['ratio_to_reference']:.3f} (target <= 1.10); beats every naive "
+            f"forecast: {'yes' if result['beats_every_naive_forecast'] else 'NO'}; "
+            f"champion: {result['champion_decision']}"
+        )
     (workdir / "bench-quality.json").write_text(json.dumps(results, indent=2) + "\n")
 
 

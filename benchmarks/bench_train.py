@@ -56,8 +56,16 @@ def submit(command: list[str], env: dict) -> None:
 def fit_throughput(cores: list[int], batch_size: int, env: dict) -> list[float]:
     """Plain fits (benchmarks/fit_throughput.py) started together, each pinned to one core."""
     command = [sys.executable, "-m", "benchmarks.fit_throughput", "--batch-size", str(batch_size)]
-    fits = [subprocess.Popen(["taskset", "-c", str(core), *command], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True) for core in cores]  # fmt: skip
+    fits = [
+        subprocess.Popen(
+            ["taskset", "-c", str(core), *command],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for core in cores
+    ]
     outputs = [fit.communicate()[0] for fit in fits]
     if any(fit.returncode for fit in fits):
         sys.exit(f"{' '.join(command)} failed")
@@ -65,8 +73,14 @@ def fit_throughput(cores: list[int], batch_size: int, env: dict) -> list[float]:
 
 
 def allreduce_latency(units: int, env: dict) -> dict:
-    output = subprocess.run([sys.executable, "-m", "benchmarks.allreduce_latency", "--units", str(units)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True).stdout  # fmt: skip
+    output = subprocess.run(
+        [sys.executable, "-m", "benchmarks.allreduce_latency", "--units", str(units)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -92,14 +106,17 @@ def scaling_by_batch(runs: list[dict]) -> list[dict]:
     for batch_size in dict.fromkeys(run["batch_size"] for run in runs):
         rounds = [run for run in runs if run["batch_size"] == batch_size]
         efficiencies = [run["windows_per_second"][2] / (2 * run["windows_per_second"][1]) for run in rounds]
-        summary.append({
-            "batch_size": batch_size,
-            "rounds": len(rounds),
-            "windows_per_second": {ranks: statistics.median(run["windows_per_second"][ranks] for run in rounds)
-                                   for ranks in (1, 2)},
-            "scaling_efficiency": statistics.median(efficiencies),
-            "scaling_efficiency_range": [min(efficiencies), max(efficiencies)],
-        })  # fmt: skip
+        summary.append(
+            {
+                "batch_size": batch_size,
+                "rounds": len(rounds),
+                "windows_per_second": {
+                    ranks: statistics.median(run["windows_per_second"][ranks] for run in rounds) for ranks in (1, 2)
+                },
+                "scaling_efficiency": statistics.median(efficiencies),
+                "scaling_efficiency_range": [min(efficiencies), max(efficiencies)],
+            }
+        )
     return summary
 
 
@@ -110,8 +127,11 @@ def time_to_quality(reports: dict[int, dict]) -> dict:
     reached = {}
     for ranks, report in reports.items():
         elapsed = itertools.accumulate(report["epoch_seconds"])
-        epoch, seconds = next((epoch, seconds) for epoch, (seconds, loss) in enumerate(zip(elapsed, report["val_loss"]))
-                              if loss <= target)  # fmt: skip
+        epoch, seconds = next(
+            (epoch, seconds)
+            for epoch, (seconds, loss) in enumerate(zip(elapsed, report["val_loss"], strict=True))
+            if loss <= target
+        )
         reached[ranks] = {"seconds": seconds, "epochs": epoch + 1}
     return {"target_val_loss": target, "reached": reached, "speedup": reached[1]["seconds"] / reached[2]["seconds"]}
 
@@ -137,34 +157,87 @@ def main(argv: list[str] | None = None) -> None:
         "MLFLOW_TRACKING_URI": f"sqlite:///{args.workdir.resolve()}/mlflow.db",
         "SENSOR_LSTM_MLFLOW_ARTIFACTS": str(args.workdir.resolve() / "mlflow-artifacts"),
     }
-    common = ["--lake", str(lake), "--run-date", run_date, "--epochs", str(args.epochs), "--units", str(args.units),
-              "--experiment", "bench-train"]  # fmt: skip
-    submit(spark_submit(args.master, args.driver_memory, job("prepare_sequences"), *common[:4],
-                        "--lookback-days", str(args.days)), env)  # fmt: skip
+    common = [
+        "--lake",
+        str(lake),
+        "--run-date",
+        run_date,
+        "--epochs",
+        str(args.epochs),
+        "--units",
+        str(args.units),
+        "--experiment",
+        "bench-train",
+    ]
+    submit(
+        spark_submit(
+            args.master, args.driver_memory, job("prepare_sequences"), *common[:4], "--lookback-days", str(args.days)
+        ),
+        env,
+    )
     windows = read_report(lake, "prepare_sequences", run_date)["windows"]["train"]
 
     def distributed(batch_size: int, ranks: int) -> dict:
-        submit(spark_submit(args.master, args.driver_memory, job("train_distributed"), *common,
-                            "--batch-size", str(batch_size), "--min-steps-per-epoch", "1", "--num-proc", str(ranks),
-                            "--threads-per-rank", "1", "--bind-cores", "--patience", str(args.epochs),
-                            "--model-name", "bench-train",
-                            conf={"spark.task.cpus": "1"}), env)  # fmt: skip
+        submit(
+            spark_submit(
+                args.master,
+                args.driver_memory,
+                job("train_distributed"),
+                *common,
+                "--batch-size",
+                str(batch_size),
+                "--min-steps-per-epoch",
+                "1",
+                "--num-proc",
+                str(ranks),
+                "--threads-per-rank",
+                "1",
+                "--bind-cores",
+                "--patience",
+                str(args.epochs),
+                "--model-name",
+                "bench-train",
+                conf={"spark.task.cpus": "1"},
+            ),
+            env,
+        )
         return read_report(lake, "train_distributed", run_date)
 
     runs = []
     for round_number in range(1, args.rounds + 1):
         for batch_size in batch_sizes:
             reports = {ranks: distributed(batch_size, ranks) for ranks in (1, 2)}
-            runs.append({"round": round_number, "batch_size": batch_size,
-                         "windows_per_second": {ranks: report["windows_per_second"] for ranks, report in reports.items()},
-                         "epoch_seconds": {ranks: report["epoch_seconds"] for ranks, report in reports.items()},
-                         "test_rmse": {ranks: report["test"]["test_rmse"] for ranks, report in reports.items()}})  # fmt: skip
-            print(f"round {round_number}, batch {batch_size}/rank: "
-                  f"{runs[-1]['windows_per_second'][2] / (2 * runs[-1]['windows_per_second'][1]):.1%}", flush=True)  # fmt: skip
+            runs.append(
+                {
+                    "round": round_number,
+                    "batch_size": batch_size,
+                    "windows_per_second": {ranks: report["windows_per_second"] for ranks, report in reports.items()},
+                    "epoch_seconds": {ranks: report["epoch_seconds"] for ranks, report in reports.items()},
+                    "test_rmse": {ranks: report["test"]["test_rmse"] for ranks, report in reports.items()},
+                }
+            )
+            print(
+                f"round {round_number}, batch {batch_size}/rank: "
+                f"{runs[-1]['windows_per_second'][2] / (2 * runs[-1]['windows_per_second'][1]):.1%}",
+                flush=True,
+            )
     scaling = scaling_by_batch(runs)
 
-    submit(spark_submit(args.master, args.driver_memory, job("train_baseline"), *common,
-                        "--batch-size", str(batch_sizes[0]), "--partitions", "2", "--threads-per-task", "1"), env)  # fmt: skip
+    submit(
+        spark_submit(
+            args.master,
+            args.driver_memory,
+            job("train_baseline"),
+            *common,
+            "--batch-size",
+            str(batch_sizes[0]),
+            "--partitions",
+            "2",
+            "--threads-per-task",
+            "1",
+        ),
+        env,
+    )
     baseline = baseline_windows_per_second(read_report(lake, "train_baseline", run_date), args.epochs)
     # Alone before and after the pair: this machine's speed drifts by more than the effect.
     alone_before = fit_throughput([0], batch_sizes[0], env)[0]
@@ -172,61 +245,97 @@ def main(argv: list[str] | None = None) -> None:
     alone = (alone_before + fit_throughput([0], batch_sizes[0], env)[0]) / 2
     latency = allreduce_latency(args.units, env)
 
-    quality_lake = SeriesLake(real_series.SERIES[args.quality_series], args.workdir.resolve(), args.master,
-                              args.driver_memory, env)  # fmt: skip
+    quality_lake = SeriesLake(
+        real_series.SERIES[args.quality_series], args.workdir.resolve(), args.master, args.driver_memory, env
+    )
     quality = []
     for round_number in range(1, args.rounds + 1):
         reports = {}
         for ranks in (1, 2):
-            quality_lake.job("train_distributed", "--num-proc", str(ranks), "--threads-per-rank", "1", "--bind-cores",
-                             "--model-name", "bench-train-quality", "--experiment", "bench-train",
-                             conf={"spark.task.cpus": "1"})  # fmt: skip
+            quality_lake.job(
+                "train_distributed",
+                "--num-proc",
+                str(ranks),
+                "--threads-per-rank",
+                "1",
+                "--bind-cores",
+                "--model-name",
+                "bench-train-quality",
+                "--experiment",
+                "bench-train",
+                conf={"spark.task.cpus": "1"},
+            )
             report = quality_lake.report("train_distributed")
-            reports[ranks] = {name: report[name] for name in ("val_loss", "epoch_seconds", "train_seconds",
-                                                              "epochs_trained", "batch_size", "test")}  # fmt: skip
+            reports[ranks] = {
+                name: report[name]
+                for name in ("val_loss", "epoch_seconds", "train_seconds", "epochs_trained", "batch_size", "test")
+            }
         quality.append({"round": round_number, "runs": reports, **time_to_quality(reports)})
         print(f"round {round_number}, time to quality: {quality[-1]['speedup']:.2f}x with 2 ranks", flush=True)
 
-    print(f"{windows} training windows ({args.sensors} sensors x {args.days} days, seq_len 24), {args.epochs} epochs, "
-          f"{args.units} LSTM units, master {args.master}, {os.cpu_count()} cores, one TensorFlow thread per rank "
-          f"(pinned to its core) or task; medians of {args.rounds} rounds")  # fmt: skip
+    print(
+        f"{windows} training windows ({args.sensors} sensors x {args.days} days, seq_len 24), {args.epochs} epochs, "
+        f"{args.units} LSTM units, master {args.master}, {os.cpu_count()} cores, one TensorFlow thread per rank "
+        f"(pinned to its core) or task; medians of {args.rounds} rounds"
+    )
     print(f"{'training':<34}{'batch/rank':>11}{'windows/s':>11}{'scaling efficiency (range)':>30}")
     for row in scaling:
         efficiency, (low, high) = row["scaling_efficiency"], row["scaling_efficiency_range"]
         for ranks in (1, 2):
             shown = f"{efficiency:.1%} ({low:.0%}-{high:.0%})" if ranks == 2 else ""
-            print(f"{f'train_distributed, {ranks} rank(s)':<34}{row['batch_size']:>11}"
-                  f"{row['windows_per_second'][ranks]:>11.0f}{shown:>30}".rstrip())  # fmt: skip
+            print(
+                f"{f'train_distributed, {ranks} rank(s)':<34}{row['batch_size']:>11}"
+                f"{row['windows_per_second'][ranks]:>11.0f}{shown:>30}".rstrip()
+            )
     print(f"{'train_baseline, 2 partitions':<34}{batch_sizes[0]:>11}{baseline:>11.0f}")
     print(f"{'plain fit, alone':<34}{batch_sizes[0]:>11}{alone:>11.0f}")
-    print(f"{'2 plain fits side by side':<34}{batch_sizes[0]:>11}{side_by_side:>11.0f}{side_by_side / (2 * alone):>30.1%}")
+    print(
+        f"{'2 plain fits side by side':<34}{batch_sizes[0]:>11}{side_by_side:>11.0f}{side_by_side / (2 * alone):>30.1%}"
+    )
     print("scaling efficiency = windows/s with 2 ranks / (2 x windows/s with 1 rank)")
-    print(f"one allreduce of the {latency['gradient_elements']} gradients: {latency['ms_1_rank']:.2f} ms with 1 rank, "
-          f"{latency['ms_2_rank']:.2f} ms with 2 ranks (every training step pays it once)")  # fmt: skip
+    print(
+        f"one allreduce of the {latency['gradient_elements']} gradients: {latency['ms_1_rank']:.2f} ms with 1 rank, "
+        f"{latency['ms_2_rank']:.2f} ms with 2 ranks (every training step pays it once)"
+    )
     print_time_to_quality(quality, quality_lake)
-    summary = {"training_windows": windows, "epochs": args.epochs, "runs": runs, "scaling": scaling,
-               "baseline_windows_per_second": baseline,
-               "plain_fit": {"alone": alone, "side_by_side": side_by_side}, "allreduce": latency,
-               "time_to_quality": {"series": args.quality_series, "rounds": quality}}  # fmt: skip
+    summary = {
+        "training_windows": windows,
+        "epochs": args.epochs,
+        "runs": runs,
+        "scaling": scaling,
+        "baseline_windows_per_second": baseline,
+        "plain_fit": {"alone": alone, "side_by_side": side_by_side},
+        "allreduce": latency,
+        "time_to_quality": {"series": args.quality_series, "rounds": quality},
+    }
     (args.workdir / "bench-train.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def print_time_to_quality(rounds: list[dict], lake: SeriesLake) -> None:
     windows = lake.report("prepare_sequences")["windows"]["train"]
-    print(f"\ntime to quality on {lake.series.name} ({windows} training windows), the DAG's default model Params, "
-          f"medians of {len(rounds)} rounds; target: the validation loss both runs of a round reached")  # fmt: skip
-    print(f"{'ranks':<7}{'batch/rank':>11}{'to target s':>13}{'epochs':>8}{'whole fit s':>13}{'epochs':>8}{'test RMSE':>11}")
+    print(
+        f"\ntime to quality on {lake.series.name} ({windows} training windows), the DAG's default model Params, "
+        f"medians of {len(rounds)} rounds; target: the validation loss both runs of a round reached"
+    )
+    print(
+        f"{'ranks':<7}{'batch/rank':>11}{'to target s':>13}{'epochs':>8}"
+        f"{'whole fit s':>13}{'epochs':>8}{'test RMSE':>11}"
+    )
     for ranks in (1, 2):
         runs = [quality["runs"][ranks] for quality in rounds]
         reached = [quality["reached"][ranks] for quality in rounds]
-        print(f"{ranks:<7}{runs[0]['batch_size']:>11}{statistics.median(r['seconds'] for r in reached):>13.1f}"
-              f"{statistics.median(r['epochs'] for r in reached):>8.0f}"
-              f"{statistics.median(run['train_seconds'] for run in runs):>13.1f}"
-              f"{statistics.median(run['epochs_trained'] for run in runs):>8.0f}"
-              f"{statistics.median(run['test']['test_rmse'] for run in runs):>11.3f}")  # fmt: skip
+        print(
+            f"{ranks:<7}{runs[0]['batch_size']:>11}{statistics.median(r['seconds'] for r in reached):>13.1f}"
+            f"{statistics.median(r['epochs'] for r in reached):>8.0f}"
+            f"{statistics.median(run['train_seconds'] for run in runs):>13.1f}"
+            f"{statistics.median(run['epochs_trained'] for run in runs):>8.0f}"
+            f"{statistics.median(run['test']['test_rmse'] for run in runs):>11.3f}"
+        )
     speedups = [quality["speedup"] for quality in rounds]
-    print(f"time-to-quality speed-up with 2 ranks: {statistics.median(speedups):.2f}x "
-          f"(rounds: {', '.join(f'{speedup:.2f}x' for speedup in speedups)})")
+    print(
+        f"time-to-quality speed-up with 2 ranks: {statistics.median(speedups):.2f}x "
+        f"(rounds: {', '.join(f'{speedup:.2f}x' for speedup in speedups)})"
+    )
 
 
 if __name__ == "__main__":

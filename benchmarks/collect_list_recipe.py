@@ -13,14 +13,15 @@ Example:
 from __future__ import annotations
 
 import argparse
-from datetime import date, timedelta
+from datetime import timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs import lake
 from spark_jobs import prepare_sequences as prep
+from spark_jobs.job import run_job
+from spark_jobs.lake import add_lake_arguments, utc_day_start
 
 WINDOW = T.StructType(
     [
@@ -38,10 +39,14 @@ def collect_list_windows(readings: DataFrame, stats: DataFrame, seq_len: int, ho
         history = sorted(history, key=lambda point: point["timestamp"])
         values = [(point["reading"] - mean) / std for point in history]
         return [
-            (history[i]["timestamp"], history[i + seq_len - 1 + horizon]["timestamp"], values[i : i + seq_len],
-             values[i + seq_len - 1 + horizon])
+            (
+                history[i]["timestamp"],
+                history[i + seq_len - 1 + horizon]["timestamp"],
+                values[i : i + seq_len],
+                values[i + seq_len - 1 + horizon],
+            )
             for i in range(len(values) - seq_len - horizon + 1)
-        ]  # fmt: skip
+        ]
 
     histories = readings.groupBy("sensor_id").agg(F.collect_list(F.struct("timestamp", "reading")).alias("history"))
     return (
@@ -54,8 +59,8 @@ def collect_list_windows(readings: DataFrame, stats: DataFrame, seq_len: int, ho
 def run(spark: SparkSession, args: argparse.Namespace) -> None:
     """Same input, statistics and window shape as prepare_sequences; writes to ``args.output``."""
     days = prep.lookback_days(args.run_date, args.lookback_days)
-    readings = prep.read_lookback(spark, lake.LakeFileSystem(spark, args.lake), f"{args.lake}/readings", days)
-    period_start, period_end = lake.utc_day_start(days[0]), lake.utc_day_start(days[-1] + timedelta(days=1))
+    readings, _ = prep.read_lookback(spark, args.lake, days)
+    period_start, period_end = utc_day_start(days[0]), utc_day_start(days[-1] + timedelta(days=1))
     train_cut, _ = prep.split_cuts(period_start, period_end, args.train_fraction, args.validation_fraction)
     stats = prep.training_statistics(readings, train_cut).where("train_readings > 0")
     windows = collect_list_windows(readings, stats, args.seq_len, args.horizon)
@@ -64,8 +69,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lake", required=True)
-    parser.add_argument("--run-date", type=date.fromisoformat, required=True)
+    add_lake_arguments(parser)
     parser.add_argument("--lookback-days", type=int, required=True)
     parser.add_argument("--seq-len", type=int, required=True)
     parser.add_argument("--horizon", type=int, required=True)
@@ -76,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    lake.run_job("collect_list_recipe", parse_args, run, argv)
+    run_job("collect_list_recipe", parse_args, run, argv)
 
 
 if __name__ == "__main__":

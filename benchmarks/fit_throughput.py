@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> None:
             seconds.append(time.perf_counter() - self.started)
 
     model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=0, callbacks=[EpochTimer()])
-    print(json.dumps({"windows_per_second": args.windows / float(np.median(seconds[1:] or seconds)), "epoch_seconds": seconds}))
+    print(
+        json.dumps(
+            {"windows_per_second": args.windows / float(np.median(seconds[1:] or seconds)), "epoch_seconds": seconds}
+        )
+    )
 
 
 if __name__ == "__main__":

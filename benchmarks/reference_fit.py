@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     keras = forecasting.tf_keras()
-    train, validation = (forecasting.arrow_window_tensors(windows(args.lake, args.run_date, split))
-                         for split in ("train", "validation"))  # fmt: skip
+    train, validation = (
+        forecasting.arrow_window_tensors(windows(args.lake, args.run_date, split)) for split in ("train", "validation")
+    )
     test = with_every_seasonal_forecast(windows(args.lake, args.run_date, "test"))
     stats = pq.read_table(f"{args.lake}/sequence_stats/date={args.run_date}")
     row = pc.index_in(test.column("sensor_id"), value_set=stats.column("sensor_id")).to_numpy()
@@ -70,14 +71,18 @@ def main(argv: list[str] | None = None) -> None:
     actual = forecasting.to_original_units(y, mean, std)
     predicted = forecasting.to_original_units(model.predict(x, verbose=0)[:, 0], mean, std)
     val_losses = history.history["val_loss"]
-    print(json.dumps({
-        **forecasting.scores(predicted, actual),
-        "windows": len(y),
-        "epochs_trained": len(val_losses),
-        "best_epoch": int(np.argmin(val_losses)),
-        "best_val_loss": float(min(val_losses)),
-        "train_seconds": seconds,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                **forecasting.scores(predicted, actual),
+                "windows": len(y),
+                "epochs_trained": len(val_losses),
+                "best_epoch": int(np.argmin(val_losses)),
+                "best_val_loss": float(min(val_losses)),
+                "train_seconds": seconds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

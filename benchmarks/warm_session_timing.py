@@ -17,8 +17,8 @@ import time
 from datetime import date
 
 from benchmarks import collect_list_recipe
-from spark_jobs import lake
 from spark_jobs import prepare_sequences as prep
+from spark_jobs.job import spark_session
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,11 +31,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recipe-output", required=True)
     parser.add_argument("--result", required=True, help="JSON file for the timings")
     args = parser.parse_args(argv)
-    window = ["--lake", args.lake, "--run-date", args.run_date, "--seq-len", str(args.seq_len),
-              "--horizon", str(args.horizon)]  # fmt: skip
+    window = [
+        "--lake",
+        args.lake,
+        "--run-date",
+        args.run_date,
+        "--seq-len",
+        str(args.seq_len),
+        "--horizon",
+        str(args.horizon),
+    ]
     recipe_output = ["--output", args.recipe_output]
 
-    spark = lake.spark_session("warm_session_timing")
+    spark = spark_session("warm_session_timing")
     timings = {}
     for phase, lookback in (("warm-up", 1), ("timed", args.lookback_days)):
         days = ["--lookback-days", str(lookback)]

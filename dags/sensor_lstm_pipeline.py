@@ -4,14 +4,8 @@
 Turns a day of raw sensor readings into LSTM training windows, per-partition baseline models and
 one distributed (Horovod) model, and keeps the best model under the registry alias `champion`.
 
-| task | Spark job | reads | writes |
-| --- | --- | --- | --- |
-| `ingest` | `spark_jobs/ingest.py` | `landing/sensor_readings_<day>.csv` | `readings/date=<day>`, `quarantine/ingest/date=<day>` |
-| `prepare_sequences` | `spark_jobs/prepare_sequences.py` | `readings/` over the lookback days | `sequences/date=<day>/split=...`, `sequence_stats/date=<day>` |
-| `train_baseline` | `spark_jobs/train_baseline.py` | the day's windows and statistics | one MLflow run: per-partition LSTMs and scores vs persistence |
-| `train_distributed` | `spark_jobs/train_distributed.py` | the day's windows and statistics, one shard per Horovod rank | one MLflow run and a new version of the registered model |
-| `evaluate` | `spark_jobs/evaluate.py` | the day's test windows, both trainings' models, the champion | the comparison table (models and naive forecasts) in MLflow; the `champion` alias when the new model passes the quality gate and beats it |
-| `forecast` | `spark_jobs/forecast.py` | the `champion` model, every sensor's latest readings | `forecasts/date=<day>`: each sensor's next `forecast_steps` readings, in original units |
+What each task reads and writes, and the Spark job behind it: the task table in the project's
+README.md, section "The pipeline".
 
 Each run owns one UTC day, its **run day**: the day of its data interval (`@daily`: the day before
 the run fires; a backfill run, the day it is for), or the `day` Param when a user sets it. It
@@ -29,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import jinja2
@@ -40,6 +34,9 @@ from airflow.providers.standard.sensors.filesystem import FileSensor
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow.timetables.interval import CronDataIntervalTimetable
+
+from spark_jobs.model_config import DEFAULT_MODEL, TRAINING_BUDGET_MINUTES
+from spark_jobs.names import CHAMPION_ALIAS, EXPERIMENT, MODEL_NAME
 
 DAG_ID = "sensor_lstm_pipeline"
 PROJECT_DIR = os.environ.get("SENSOR_LSTM_HOME", str(Path(__file__).resolve().parents[1]))
@@ -79,7 +76,9 @@ SPARK_CLUSTER_CORES = int(os.environ.get("SENSOR_LSTM_SPARK_CORES", "0"))
 SPARK_CORES_POOL = "spark_cores"
 # The cores of each data job (ingest, prepare_sequences, evaluate, forecast) on such a cluster.
 DATA_JOB_CORES = (
-    str(min(int(os.environ.get("SENSOR_LSTM_SPARK_JOB_CORES", "2")), SPARK_CLUSTER_CORES)) if SPARK_CLUSTER_CORES > 0 else None
+    str(min(int(os.environ.get("SENSOR_LSTM_SPARK_JOB_CORES", "2")), SPARK_CLUSTER_CORES))
+    if SPARK_CLUSTER_CORES > 0
+    else None
 )
 RANK_CORES = "{{ params.num_proc * params.threads_per_rank }}"
 # One core per partition of train_baseline, but never the ones train_distributed's ranks need
@@ -102,8 +101,8 @@ def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
     if params.get("day"):
         return date.fromisoformat(params["day"]).isoformat()
     if data_interval_start is not None:
-        return data_interval_start.astimezone(timezone.utc).date().isoformat()
-    return (dag_run.run_after.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
+        return data_interval_start.astimezone(UTC).date().isoformat()
+    return (dag_run.run_after.astimezone(UTC) - timedelta(days=1)).date().isoformat()
 
 
 SECONDS_PER_DAY = 86400
@@ -234,34 +233,47 @@ class LandingFileSensor(FileSensor):
             ) from timeout
 
 
-MLFLOW_EXPERIMENT = os.environ.get("SENSOR_LSTM_MLFLOW_EXPERIMENT", "sensor_lstm_pipeline")
-MODEL_NAME = os.environ.get("SENSOR_LSTM_MODEL_NAME", "sensor_lstm")
+MLFLOW_EXPERIMENT = os.environ.get("SENSOR_LSTM_MLFLOW_EXPERIMENT", EXPERIMENT)
+REGISTERED_MODEL = os.environ.get("SENSOR_LSTM_MODEL_NAME", MODEL_NAME)
 
 # Every MLflow run says which Airflow run and task made it (a retry's run carries its try number).
 # A run triggered from the UI without a logical date has none in its context, not even None.
 MLFLOW_ARGS = [
-    "--experiment", MLFLOW_EXPERIMENT,
-    "--tag", f"dag_id={DAG_ID}",
-    "--tag", "airflow_run_id={{ run_id }}",
-    "--tag", "logical_date={{ logical_date.isoformat() if logical_date is defined and logical_date else '' }}",
-    "--tag", "task={{ ti.task_id }}",
-    "--tag", "try_number={{ ti.try_number }}",
-]  # fmt: skip
+    "--experiment",
+    MLFLOW_EXPERIMENT,
+    "--tag",
+    f"dag_id={DAG_ID}",
+    "--tag",
+    "airflow_run_id={{ run_id }}",
+    "--tag",
+    "logical_date={{ logical_date.isoformat() if logical_date is defined and logical_date else '' }}",
+    "--tag",
+    "task={{ ti.task_id }}",
+    "--tag",
+    "try_number={{ ti.try_number }}",
+]
 
 
 # How both training stages fit their models (spark_jobs/training.py).
 TRAINING_ARGS = [
-    "--epochs", "{{ params.epochs }}",
-    "--patience", "{{ params.patience }}",
-    "--training-budget-minutes", "{{ params.training_budget_minutes }}",
-    "--batch-size", "{{ params.batch_size }}",
-    "--learning-rate", "{{ params.learning_rate }}",
-]  # fmt: skip
+    "--epochs",
+    "{{ params.epochs }}",
+    "--patience",
+    "{{ params.patience }}",
+    "--training-budget-minutes",
+    "{{ params.training_budget_minutes }}",
+    "--batch-size",
+    "{{ params.batch_size }}",
+    "--learning-rate",
+    "{{ params.learning_rate }}",
+]
 
 
 def cores_at_default_params(cores: str) -> int:
     """A task's cores (a template over the Params) for a run at the default Params."""
-    return int(jinja2.Environment().from_string(cores).render(params={name: param.value for name, param in PARAMS.items()}))
+    return int(
+        jinja2.Environment().from_string(cores).render(params={name: param.value for name, param in PARAMS.items()})
+    )
 
 
 def spark_job(
@@ -303,13 +315,15 @@ def spark_job(
 # What the DAG writes, as Airflow assets: lineage in the UI, and events other DAGs can be scheduled on.
 READINGS = Asset(name="sensor_lstm.readings", uri=f"{LAKE_URI}/readings", group="sensor_lstm")
 SEQUENCES = Asset(name="sensor_lstm.sequences", uri=f"{LAKE_URI}/sequences", group="sensor_lstm")
-CHAMPION = Asset(name="sensor_lstm.champion", uri=f"models:/{MODEL_NAME}@champion", group="sensor_lstm")
+CHAMPION = Asset(name="sensor_lstm.champion", uri=f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}", group="sensor_lstm")
 FORECASTS = Asset(name="sensor_lstm.forecasts", uri=f"{LAKE_URI}/forecasts", group="sensor_lstm")
 
 # Mail when a task has failed for good (after its retries), through the smtp provider's notifier;
 # off unless SENSOR_LSTM_ALERT_EMAILS names recipients. The server is the connection smtp_default
 # (e.g. AIRFLOW_CONN_SMTP_DEFAULT).
-ALERT_EMAILS = [address.strip() for address in os.environ.get("SENSOR_LSTM_ALERT_EMAILS", "").split(",") if address.strip()]
+ALERT_EMAILS = [
+    address.strip() for address in os.environ.get("SENSOR_LSTM_ALERT_EMAILS", "").split(",") if address.strip()
+]
 ALERT_SUBJECT = "[sensor-lstm] {{ ti.dag_id }}.{{ ti.task_id }} failed (run {{ ti.run_id }}, try {{ ti.try_number }})"
 ALERT_BODY = (
     "<p>Task <b>{{ ti.task_id }}</b> of {{ ti.dag_id }} failed for good in run {{ ti.run_id }} "
@@ -345,7 +359,9 @@ PARAMS = {
         format="date",
         description="UTC day to process, YYYY-MM-DD; empty: the run's data interval.",
     ),
-    "seq_len": Param(24, type="integer", minimum=1, maximum=10000, description="Readings per input window."),
+    "seq_len": Param(
+        DEFAULT_MODEL.seq_len, type="integer", minimum=1, maximum=10000, description="Readings per input window."
+    ),
     "horizon": Param(
         1, type="integer", minimum=1, maximum=10000, description="Steps from the last input to the target."
     ),
@@ -377,32 +393,47 @@ PARAMS = {
         "empty: one day at the sampling interval; [] for none.",
     ),
     "partitions": Param(
-        4, type="integer", minimum=1, maximum=1024, description="Partitions of sensors for train_baseline, one model each."
+        4,
+        type="integer",
+        minimum=1,
+        maximum=1024,
+        description="Partitions of sensors for train_baseline, one model each.",
     ),
-    "lstm_units": Param(32, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."),
+    "lstm_units": Param(
+        DEFAULT_MODEL.units, type="integer", minimum=1, maximum=1024, description="LSTM units of each model."
+    ),
     "epochs": Param(
-        200, type="integer", minimum=1, maximum=10000, description="Training epochs at most; early stopping ends sooner."
+        DEFAULT_MODEL.schedule.max_epochs,
+        type="integer",
+        minimum=1,
+        maximum=10000,
+        description="Training epochs at most; early stopping ends sooner.",
     ),
     "batch_size": Param(
-        256,
+        DEFAULT_MODEL.batch_size,
         type="integer",
         minimum=1,
         maximum=65536,
-        description="Largest training batch (per rank); smaller on small data, so an epoch takes at least 128 steps.",
+        description="Largest training batch (per rank); smaller on small data, so an epoch takes at least "
+        f"{DEFAULT_MODEL.schedule.min_steps_per_epoch} steps.",
     ),
     "learning_rate": Param(
-        0.002,
+        DEFAULT_MODEL.learning_rate,
         type="number",
         exclusiveMinimum=0,
         maximum=1,
         description="Initial Adam learning rate, for the batch one process takes (Horovod scales it by the global "
-        "batch); halved after 4 epochs without improvement.",
+        f"batch); halved after {DEFAULT_MODEL.schedule.lr_patience} epochs without improvement.",
     ),
     "patience": Param(
-        10, type="integer", minimum=1, maximum=1000, description="Training stops after this many epochs without a better validation loss."
+        DEFAULT_MODEL.schedule.patience,
+        type="integer",
+        minimum=1,
+        maximum=1000,
+        description="Training stops after this many epochs without a better validation loss.",
     ),
     "training_budget_minutes": Param(
-        30,
+        TRAINING_BUDGET_MINUTES,
         type="number",
         exclusiveMinimum=0,
         maximum=24 * 60,
@@ -424,7 +455,11 @@ PARAMS = {
     ),
     "num_proc": Param(2, type="integer", minimum=1, maximum=64, description="Horovod ranks of train_distributed."),
     "threads_per_rank": Param(
-        1, type="integer", minimum=1, maximum=64, description="Cores (spark.task.cpus) and TensorFlow threads of each rank."
+        1,
+        type="integer",
+        minimum=1,
+        maximum=64,
+        description="Cores (spark.task.cpus) and TensorFlow threads of each rank.",
     ),
     "landing_file_timeout_minutes": Param(
         360,
@@ -474,10 +509,11 @@ with DAG(
     user_defined_macros={"run_day": run_day},
     params=PARAMS,
 ) as dag:
+
     @task(execution_timeout=timedelta(minutes=1))
     def check_params(params=None) -> None:
         """Refuse a run whose Params do not fit together, before any job writes."""
-        problems = param_problems(params, datetime.now(timezone.utc).date())
+        problems = param_problems(params, datetime.now(UTC).date())
         if problems:
             raise AirflowFailException("Params refused: " + "; ".join(problems))
 
@@ -485,30 +521,39 @@ with DAG(
         "ingest",
         [
             "{{ '--allow-empty' if params.allow_empty_input else '--no-allow-empty' }}",
-            "--max-quarantined-fraction", "{{ params.max_quarantined_fraction }}",
-            "--reading-min", "{{ params.reading_min }}",
-            "--reading-max", "{{ params.reading_max }}",
+            "--max-quarantined-fraction",
+            "{{ params.max_quarantined_fraction }}",
+            "--reading-min",
+            "{{ params.reading_min }}",
+            "--reading-max",
+            "{{ params.reading_max }}",
         ],
         execution_timeout=timedelta(minutes=30),
         outlet=READINGS,
         extra_fields=("status", "rows_read", "rows_written", "rows_quarantined", "duplicates_dropped"),
-    )  # fmt: skip
+    )
     prepare_sequences = spark_job(
         "prepare_sequences",
         [
-            "--lookback-days", "{{ params.lookback_days }}",
-            "--sampling-interval-seconds", "{{ params.sampling_interval_seconds }}",
-            "--seq-len", "{{ params.seq_len }}",
-            "--horizon", "{{ params.horizon }}",
-            "--train-fraction", "{{ params.train_fraction }}",
-            "--validation-fraction", "{{ params.validation_fraction }}",
+            "--lookback-days",
+            "{{ params.lookback_days }}",
+            "--sampling-interval-seconds",
+            "{{ params.sampling_interval_seconds }}",
+            "--seq-len",
+            "{{ params.seq_len }}",
+            "--horizon",
+            "{{ params.horizon }}",
+            "--train-fraction",
+            "{{ params.train_fraction }}",
+            "--validation-fraction",
+            "{{ params.validation_fraction }}",
             "--seasonal-periods",
             "{{ 'day' if params.seasonal_periods is none else (params.seasonal_periods | join(',') or 'none') }}",
         ],
         execution_timeout=timedelta(hours=1),
         outlet=SEQUENCES,
         extra_fields=("sensors", "windows", "windows_dropped_across_split_cuts", "missing_lookback_days"),
-    )  # fmt: skip
+    )
 
     # One task (one core) trains each partition. Where the cluster's size is unknown there is no
     # pool to queue in: the trainings run for one run at a time, so runs side by side wait for the
@@ -516,26 +561,32 @@ with DAG(
     train_baseline = spark_job(
         "train_baseline",
         [
-            "--partitions", "{{ params.partitions }}",
-            "--units", "{{ params.lstm_units }}",
+            "--partitions",
+            "{{ params.partitions }}",
+            "--units",
+            "{{ params.lstm_units }}",
             *TRAINING_ARGS,
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=2),
         cores=BASELINE_CORES,
         one_run_at_a_time=SPARK_CLUSTER_CORES <= 0,
-    )  # fmt: skip
+    )
 
     # Each rank is one Spark task holding whole cores; the application asks for no more.
     train_distributed = spark_job(
         "train_distributed",
         [
-            "--num-proc", "{{ params.num_proc }}",
-            "--threads-per-rank", "{{ params.threads_per_rank }}",
+            "--num-proc",
+            "{{ params.num_proc }}",
+            "--threads-per-rank",
+            "{{ params.threads_per_rank }}",
             *(["--nics", HOROVOD_NICS] if HOROVOD_NICS else []),
-            "--units", "{{ params.lstm_units }}",
+            "--units",
+            "{{ params.lstm_units }}",
             *TRAINING_ARGS,
-            "--model-name", MODEL_NAME,
+            "--model-name",
+            REGISTERED_MODEL,
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=2),
@@ -547,34 +598,44 @@ with DAG(
             "spark.task.maxFailures": "1",
         },
         one_run_at_a_time=SPARK_CLUSTER_CORES <= 0,
-    )  # fmt: skip
+    )
 
     evaluate = spark_job(
         "evaluate",
         [
-            "--min-skill", "{{ params.champion_min_skill }}",
+            "--min-skill",
+            "{{ params.champion_min_skill }}",
             "{{ '--promote-older-day' if params.promote_older_day else '--no-promote-older-day' }}",
-            "--model-name", MODEL_NAME,
+            "--model-name",
+            REGISTERED_MODEL,
             *MLFLOW_ARGS,
         ],
         execution_timeout=timedelta(hours=1),
         outlet=CHAMPION,
         extra_fields=("candidate_version", "champion_promoted", "champion_version"),
         one_run_at_a_time=True,  # the champion alias is one for all days
-    )  # fmt: skip
+    )
 
     # Whatever evaluate decided, the champion (new or kept) forecasts the run day's sensors.
     forecast = spark_job(
         "forecast",
-        ["--steps", "{{ params.forecast_steps }}", "--model-name", MODEL_NAME],
+        ["--steps", "{{ params.forecast_steps }}", "--model-name", REGISTERED_MODEL],
         execution_timeout=timedelta(hours=1),
         outlet=FORECASTS,
         extra_fields=("status", "model_version", "sensors_forecast", "forecasts", "sensors_not_forecast"),
-    )  # fmt: skip
+    )
 
     landing_file = LandingFileSensor(
         task_id="wait_for_landing_file",
         execution_timeout=timedelta(minutes=LANDING_WAIT_MAX_MINUTES + 10),
     )
 
-    check_params() >> landing_file >> ingest >> prepare_sequences >> [train_baseline, train_distributed] >> evaluate >> forecast
+    (
+        check_params()
+        >> landing_file
+        >> ingest
+        >> prepare_sequences
+        >> [train_baseline, train_distributed]
+        >> evaluate
+        >> forecast
+    )

@@ -68,9 +68,7 @@ def read(path: str | Path) -> dict[str, str]:
 
 def exports(path: str | Path, environ: dict[str, str]) -> str:
     """Shell lines exporting the file's settings that ``environ`` does not already have."""
-    return "".join(
-        f"export {key}={shlex.quote(value)}\n" for key, value in read(path).items() if key not in environ
-    )
+    return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in read(path).items() if key not in environ)
 
 
 def example_secrets_in_use(example: dict[str, str], environ: dict[str, str]) -> list[str]:

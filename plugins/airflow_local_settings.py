@@ -41,8 +41,12 @@ def task_instance_mutation_hook(task_instance, dag_run=None) -> None:
         cores = spark_cores(task, run_params(task, dag_run.conf))
     except (jinja2.TemplateError, TypeError, ValueError) as error:
         # A run's Params are checked by the form and check_params: keep the DAG's slots here.
-        log.warning("%s: cannot size its pool slots from spark.cores.max (%s): keeping %s",
-                    task_instance.task_id, error, task_instance.pool_slots)  # fmt: skip
+        log.warning(
+            "%s: cannot size its pool slots from spark.cores.max (%s): keeping %s",
+            task_instance.task_id,
+            error,
+            task_instance.pool_slots,
+        )
         return
     if cores is not None:
         task_instance.pool_slots = max(1, cores)

@@ -37,24 +37,24 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import horovod.tensorflow as hvd_tf  # noqa: E402  (after TF_USE_LEGACY_KERAS)
-import horovod.tensorflow.keras as hvd  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.compute as pc  # noqa: E402
-import pyarrow.fs as pafs  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
+import horovod.tensorflow as hvd_tf
+import horovod.tensorflow.keras as hvd
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import tensorflow as tf
+import tf_keras as keras
 
-from spark_jobs import forecasting, tracking, training  # noqa: E402
-from spark_jobs.ranks import TRAINED_FILE, RankSpec  # noqa: E402
+from spark_jobs import forecasting, tracking, training
+from spark_jobs.ranks import TRAINED_FILE, RankSpec
 
 log = logging.getLogger("train_distributed")
 
@@ -115,7 +115,9 @@ def read_shard(directory: str, rank: int, size: int, equal: bool) -> pa.Table | 
     for piece, first, rows in shard_slices([rows for _, _, rows in groups], rank, size, equal):
         path, group, _ = groups[piece]
         with filesystem.open_input_file(path) as source:
-            table = pq.ParquetFile(source).read_row_group(group, columns=["sensor_id", "target_time", "inputs", "target"])
+            table = pq.ParquetFile(source).read_row_group(
+                group, columns=["sensor_id", "target_time", "inputs", "target"]
+            )
         pieces.append(table.slice(first, rows))
     return pa.concat_tables(pieces) if pieces else None
 
@@ -190,17 +192,27 @@ class LogEpochs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
 
-        log.info("epoch %d/%d: train_loss %.5f, val_loss %.5f, learning rate %.2g",
-                 epoch + 1, self.epochs, logs["loss"], logs["val_loss"], logs["lr"])  # fmt: skip
+        log.info(
+            "epoch %d/%d: train_loss %.5f, val_loss %.5f, learning rate %.2g",
+            epoch + 1,
+            self.epochs,
+            logs["loss"],
+            logs["val_loss"],
+            logs["lr"],
+        )
         if self.unlogged_from is not None:
             return
         try:
-            mlflow.log_metrics({"train_loss": logs["loss"], "val_loss": logs["val_loss"], "learning_rate": logs["lr"]},
-                               step=epoch)  # fmt: skip
+            mlflow.log_metrics(
+                {"train_loss": logs["loss"], "val_loss": logs["val_loss"], "learning_rate": logs["lr"]}, step=epoch
+            )
         except Exception as error:  # MlflowException, or requests' errors from the REST client
             self.unlogged_from = epoch
-            log.warning("MLflow did not take epoch %d's metrics, training goes on and logs them at the end: %s",
-                        epoch + 1, " ".join(str(error).split())[:200])  # fmt: skip
+            log.warning(
+                "MLflow did not take epoch %d's metrics, training goes on and logs them at the end: %s",
+                epoch + 1,
+                " ".join(str(error).split())[:200],
+            )
 
 
 def log_epochs_late(run_id: str, fitted: dict, first_epoch: int) -> None:
@@ -246,7 +258,7 @@ def forecast_plot(windows: Windows, predicted: np.ndarray, sensors: int):
     chosen = list(dict.fromkeys(windows.sensor_id))[:sensors]
     figure, axes = plt.subplots(len(chosen), 1, figsize=(10, 2.6 * len(chosen)), squeeze=False, sharex=True)
     actual = original_units(windows, windows.y)
-    for axis, sensor in zip(axes[:, 0], chosen):
+    for axis, sensor in zip(axes[:, 0], chosen, strict=True):
         mine = windows.sensor_id == sensor
         axis.plot(windows.target_time[mine], actual[mine], label="actual", linewidth=1)
         axis.plot(windows.target_time[mine], predicted[mine], label="LSTM forecast", linewidth=1)
@@ -297,10 +309,11 @@ def train(spec: RankSpec) -> dict:
 
     stats = read_statistics(spec.stats)
     shards = {
-        split: with_statistics(read_shard(f"{spec.sequences}/split={split}", rank, size, equal=split == "train"),
-                               stats, spec.seq_len)
+        split: with_statistics(
+            read_shard(f"{spec.sequences}/split={split}", rank, size, equal=split == "train"), stats, spec.model.seq_len
+        )
         for split in ("train", "validation", "test")
-    }  # fmt: skip
+    }
     train_set, validation, test = shards["train"], shards["validation"], shards["test"]
     if len(train_set) == 0 or len(validation) == 0:
         raise ValueError(
@@ -309,11 +322,17 @@ def train(spec: RankSpec) -> dict:
         )
 
     global_train_windows = int(allreduce_sum([len(train_set)], name="train_windows")[0])
-    batch_size = forecasting.batch_size_for(len(train_set), spec.batch_size, spec.schedule.min_steps_per_epoch)
+    batch_size = forecasting.batch_size_for(
+        len(train_set), spec.model.batch_size, spec.model.schedule.min_steps_per_epoch
+    )
     # Horovod: the learning rate grows with the global batch, against what one process would take.
-    one_process_batch = forecasting.batch_size_for(global_train_windows, spec.batch_size, spec.schedule.min_steps_per_epoch)
-    learning_rate = forecasting.scaled_learning_rate(spec.learning_rate, batch_size * size, one_process_batch)
-    model = forecasting.build_lstm(spec.seq_len, spec.units, learning_rate, seed=0, wrap_optimizer=distributed_optimizer)
+    one_process_batch = forecasting.batch_size_for(
+        global_train_windows, spec.model.batch_size, spec.model.schedule.min_steps_per_epoch
+    )
+    learning_rate = forecasting.scaled_learning_rate(spec.model.learning_rate, batch_size * size, one_process_batch)
+    model = forecasting.build_lstm(
+        spec.model.seq_len, spec.model.units, learning_rate, seed=0, wrap_optimizer=distributed_optimizer
+    )
 
     result = {"rank": rank, "size": size, "train_windows": len(train_set), "effective_learning_rate": learning_rate}
     try:
@@ -339,16 +358,19 @@ def train(spec: RankSpec) -> dict:
 def fit_or_tag_divergence(model, train_set: Windows, validation: Windows, batch_size: int, spec: RankSpec, rank: int):
     """training.fit with Horovod's callbacks; rank 0 tags a diverged run. The result says from which
     epoch on MLflow did not take the epoch metrics (``unlogged_from``, rank 0; None: every one)."""
-    epoch_logger = LogEpochs(spec.schedule.max_epochs) if rank == 0 else None
+    epoch_logger = LogEpochs(spec.model.schedule.max_epochs) if rank == 0 else None
     try:
         return training.fit(
             model,
             (train_set.x, train_set.y),
             (validation.x, validation.y),
             batch_size=batch_size,
-            schedule=spec.schedule,
+            schedule=spec.model.schedule,
             # Horovod: rank 0's initial weights everywhere; the losses averaged over the ranks.
-            before=[hvd.callbacks.BroadcastGlobalVariablesCallback(0), AverageOverRanks(len(train_set), len(validation))],
+            before=[
+                hvd.callbacks.BroadcastGlobalVariablesCallback(0),
+                AverageOverRanks(len(train_set), len(validation)),
+            ],
             after=[epoch_logger] if epoch_logger else [],
             agree=agree_over_ranks,
         ) | {"unlogged_from": epoch_logger.unlogged_from if epoch_logger else None}
@@ -387,7 +409,9 @@ def load_trained(directory: str, model) -> dict:
         model.load_weights(local)
     if weights_digest(model) != record.pop("weights_digest"):
         raise ValueError(f"the weights in {directory} are not the ones {TRAINED_FILE} was written for")
-    log.info("loaded the trained weights from %s (MLflow run %s): not training again", directory, record["mlflow_run_id"])
+    log.info(
+        "loaded the trained weights from %s (MLflow run %s): not training again", directory, record["mlflow_run_id"]
+    )
     return record
 
 
@@ -402,7 +426,9 @@ def end_interrupted_run(experiment_id: str, run_id: str) -> None:
     mlflow.set_tag("resumed_from_run", run_id)
 
 
-def score_and_log(spec: RankSpec, model, result: dict, fitted: dict, test: Windows, global_train_windows: int, run) -> dict:
+def score_and_log(
+    spec: RankSpec, model, result: dict, fitted: dict, test: Windows, global_train_windows: int, run
+) -> dict:
     """Score the test shard (the error sums added up over the ranks); rank 0 logs everything."""
     predicted = original_units(test, model.predict(test.x, verbose=0)[:, 0]) if len(test) else np.zeros(0)
     persistence = original_units(test, forecasting.persistence_forecast(test.x))
@@ -431,8 +457,9 @@ def tracked_run(spec: RankSpec):
     # System metrics (CPU, memory, network of rank 0's host) over the training, every 10 s by default
     # (MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL).
     parent = {tracking.PARENT_TAG: spec.parent_run_id} if spec.parent_run_id else {}
-    return mlflow.start_run(experiment_id=spec.experiment_id, run_name=spec.run_name, tags={**spec.tags, **parent},
-                            log_system_metrics=True)  # fmt: skip
+    return mlflow.start_run(
+        experiment_id=spec.experiment_id, run_name=spec.run_name, tags={**spec.tags, **parent}, log_system_metrics=True
+    )
 
 
 def log_results(spec, model, result, test: Windows, predicted, train_windows) -> dict:
@@ -441,13 +468,26 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
     import mlflow.tensorflow
 
     size = result["size"]
-    logged_spec = {name: value for name, value in asdict(spec).items()
-                   if name not in ("tags", "experiment_id", "run_name", "model_name", "schedule", "trained",
-                                   "resume", "windows_input", "parent_run_id")}  # fmt: skip
+    logged_spec = {
+        name: value
+        for name, value in asdict(spec).items()
+        if name
+        not in (
+            "tags",
+            "experiment_id",
+            "run_name",
+            "model_name",
+            "model",
+            "trained",
+            "resume",
+            "windows_input",
+            "parent_run_id",
+        )
+    }
     mlflow.log_params(
         {
             **logged_spec,
-            **asdict(spec.schedule),
+            **spec.model.settings(),
             "num_proc": size,
             "effective_learning_rate": result["effective_learning_rate"],
             "batch_size_per_rank": result["batch_size"],
@@ -474,14 +514,16 @@ def log_results(spec, model, result, test: Windows, predicted, train_windows) ->
         model.save_weights(checkpoint)
         mlflow.log_artifact(checkpoint, artifact_path="checkpoint")
     # The trained model's optimizer is Horovod's; the logged one must load without Horovod.
-    serving = forecasting.build_lstm(spec.seq_len, spec.units, result["effective_learning_rate"])
+    serving = forecasting.build_lstm(spec.model.seq_len, spec.model.units, result["effective_learning_rate"])
     serving.set_weights(model.get_weights())
-    example = test.x[:5] if len(test) else np.zeros((1, spec.seq_len, 1), np.float32)
+    example = test.x[:5] if len(test) else np.zeros((1, spec.model.seq_len, 1), np.float32)
     signature = mlflow.models.infer_signature(example, serving.predict(example, verbose=0))
     logged = mlflow.tensorflow.log_model(serving, name="model", signature=signature, input_example=example)
     run_id = mlflow.active_run().info.run_id
     data = {"sequences": spec.windows_input["sequences"], "data_digest": spec.windows_input["digest"]}
-    version = mlflow.register_model(logged.model_uri, spec.model_name, tags={**spec.tags, "mlflow_run_id": run_id, **data})
+    version = mlflow.register_model(
+        logged.model_uri, spec.model_name, tags={**spec.tags, "mlflow_run_id": run_id, **data}
+    )
     # After the model: a figure that fails to draw must not cost the trained model.
     if len(test):
         mlflow.log_figure(forecast_plot(test, predicted, spec.plot_sensors), "forecast_vs_actual.png")

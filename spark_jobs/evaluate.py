@@ -35,18 +35,19 @@ row only (its window count shows it).
 from __future__ import annotations
 
 import argparse
-import re
 import logging
 import math
-from datetime import date
-from typing import Iterator
+import re
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import forecasting, lake, tracking
+from spark_jobs import forecasting, names, tracking
+from spark_jobs.job import JobInputError, run_job
+from spark_jobs.lake import Lake, add_lake_arguments
 
 log = logging.getLogger("evaluate")
 
@@ -55,7 +56,11 @@ SUMS_SCHEMA = "model string, windows double, squared double, absolute double"
 
 
 def batch_error_sums(
-    batch: pa.RecordBatch, models: dict, partition_models: dict, sensor_partition: dict[str, int], seasons: dict[int, int]
+    batch: pa.RecordBatch,
+    models: dict,
+    partition_models: dict,
+    sensor_partition: dict[str, int],
+    seasons: dict[int, int],
 ) -> dict[str, np.ndarray]:
     """Each model's and naive forecast's error sums (forecasting.error_sums) on one batch of
     windows with statistics, in original units. ``seasons``: each scored season's column in the
@@ -81,8 +86,9 @@ def batch_error_sums(
     return sums
 
 
-def score_windows(windows: DataFrame, model_specs: dict, partition_specs: dict, sensor_partition: dict,
-                  seasons: dict[int, int]) -> dict:  # fmt: skip
+def score_windows(
+    windows: DataFrame, model_specs: dict, partition_specs: dict, sensor_partition: dict, seasons: dict[int, int]
+) -> dict:
     """Each model's scores over all windows: partial sums per Spark task, added on the driver."""
 
     def score_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -101,7 +107,9 @@ def score_windows(windows: DataFrame, model_specs: dict, partition_specs: dict, 
         .agg(*(F.sum(column).alias(column) for column in ("windows", "squared", "absolute")))
         .collect()
     )
-    return {row["model"]: forecasting.scores_from_sums([row["windows"], row["squared"], row["absolute"]]) for row in totals}
+    return {
+        row["model"]: forecasting.scores_from_sums([row["windows"], row["squared"], row["absolute"]]) for row in totals
+    }
 
 
 def skill(rmse: float, naive_rmse: float) -> float:
@@ -196,9 +204,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Score the day's models and the champion on the same test windows; move the champion alias.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--lake", required=True, help="root of the data lake")
-    parser.add_argument("--run-date", type=date.fromisoformat, required=True)
-    parser.add_argument("--alias", default=tracking.CHAMPION_ALIAS, help="the registry alias of the best model")
+    add_lake_arguments(parser)
+    parser.add_argument("--alias", default=names.CHAMPION_ALIAS, help="the registry alias of the best model")
     parser.add_argument(
         "--min-skill",
         type=float,
@@ -206,7 +213,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the quality gate: the new version becomes champion only with a skill (1 - its test RMSE / the best "
         "naive forecast's) above this",
     )
-    parser.add_argument("--model-name", default=tracking.MODEL_NAME, help="the registered model it scores and promotes")
+    parser.add_argument("--model-name", default=names.MODEL_NAME, help="the registered model it scores and promotes")
     parser.add_argument(
         "--promote-older-day",
         action=argparse.BooleanOptionalAction,
@@ -224,12 +231,12 @@ def check_models_named(distributed: dict, baseline: dict, model_name: str) -> No
     """Loading a model runs its code: load only what this pipeline registered. The lake's reports
     name the version and run to load; refuse ones that point anywhere else."""
     if distributed.get("model_name") != model_name or not isinstance(distributed.get("model_version"), int):
-        raise lake.JobInputError(
+        raise JobInputError(
             f"train_distributed's report names model {distributed.get('model_name')!r} version "
             f"{distributed.get('model_version')!r}; this pipeline loads only versions of {model_name!r}"
         )
     if not MLFLOW_RUN_ID.fullmatch(str(baseline.get("mlflow_run_id"))):
-        raise lake.JobInputError(f"train_baseline's report names run {baseline.get('mlflow_run_id')!r}, not a run id")
+        raise JobInputError(f"train_baseline's report names run {baseline.get('mlflow_run_id')!r}, not a run id")
 
 
 def scored_seasons(windows: DataFrame, seasons: list[int]) -> dict[int, int]:
@@ -239,7 +246,10 @@ def scored_seasons(windows: DataFrame, seasons: list[int]) -> dict[int, int]:
     if not seasons:
         return {}
     found = windows.agg(
-        *(F.max(F.col("seasonal_naive")[column].isNotNull().cast("int")).alias(str(column)) for column in range(len(seasons)))
+        *(
+            F.max(F.col("seasonal_naive")[column].isNotNull().cast("int")).alias(str(column))
+            for column in range(len(seasons))
+        )
     ).first()
     return {season: column for column, season in enumerate(seasons) if found[str(column)]}
 
@@ -258,7 +268,7 @@ def windows_with_every_naive_forecast(
     excluded = windows.where(~complete).count()
     windows = windows.where(complete)
     if windows.isEmpty():
-        raise lake.JobInputError(
+        raise JobInputError(
             f"no test window in {test_path} has every scored seasonal naive forecast ({excluded} have not): the "
             "readings a season before the test period are missing; lengthen lookback_days or change seasonal_periods"
         )
@@ -270,18 +280,17 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     import mlflow
 
     if not 0 <= args.min_skill < 1:
-        raise lake.JobInputError(f"--min-skill must be in [0, 1), got {args.min_skill}")
+        raise JobInputError(f"--min-skill must be in [0, 1), got {args.min_skill}")
     experiment_id = tracking.reachable_experiment(args.experiment)
-    lake_fs = lake.LakeFileSystem(spark, args.lake)
-    sequences = lake.read_report(lake_fs, args.lake, "prepare_sequences", args.run_date)
-    distributed = lake.read_report(lake_fs, args.lake, "train_distributed", args.run_date)
-    baseline = lake.read_report(lake_fs, args.lake, "train_baseline", args.run_date)
+    lake: Lake = args.lake
+    sequences = lake.read_report("prepare_sequences", args.run_date)
+    distributed = lake.read_report("train_distributed", args.run_date)
+    baseline = lake.read_report("train_baseline", args.run_date)
     check_models_named(distributed, baseline, args.model_name)
-    day = lake.partition_dir(args.run_date)
-    test_path = f"{lake.dataset_path(args.lake, 'sequences')}/{day}/split=test"
-    stats_path = f"{lake.dataset_path(args.lake, 'sequence_stats')}/{day}"
-    if not lake_fs.exists(test_path):
-        raise lake.JobInputError(f"no test windows for {args.run_date} in {test_path}")
+    test_path = f"{lake.partition('sequences', args.run_date)}/split=test"
+    stats_path = lake.partition("sequence_stats", args.run_date)
+    if not lake.exists(test_path):
+        raise JobInputError(f"no test windows for {args.run_date} in {test_path}")
 
     client = mlflow.MlflowClient()
     model_name, version = distributed["model_name"], distributed["model_version"]
@@ -307,7 +316,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     sensor_partition = {sensor: row["partition"] for row in trained for sensor in row["sensors"]}
     sources[BASELINES] = f"runs:/{baseline['mlflow_run_id']}/partition-* ({len(trained)} models)"
     seasons = sequences["seasonal_periods"]
-    lags = dict(zip(seasons, sequences["seasonal_lags"]))
+    lags = dict(zip(seasons, sequences["seasonal_lags"], strict=True))
     windows, excluded, scored = windows_with_every_naive_forecast(spark, test_path, stats_path, seasons)
     naive = forecasting.naive_sources(list(scored), [lags[season] for season in scored])
     sources |= naive
@@ -316,8 +325,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     table = comparison_text(rows)
     unscored = [season for season in seasons if season not in scored]
     for season in unscored:
-        table += (f"\n{forecasting.seasonal_naive_name(season)} is not scored: no test window has the reading "
-                  f"{lags[season]} steps before its target (the lake's readings start too late)")  # fmt: skip
+        table += (
+            f"\n{forecasting.seasonal_naive_name(season)} is not scored: no test window has the reading "
+            f"{lags[season]} steps before its target (the lake's readings start too late)"
+        )
     if excluded:
         table += f"\n{excluded} test windows without a seasonal naive forecast are left out of every row"
 
@@ -339,18 +350,34 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     if run_tags.get("airflow_run_id"):
         # After both trainings, which may each have created the DAG run's parent run.
         tracking.merge_dag_run_parents(experiment_id, run_tags["airflow_run_id"])
-    tags = {**tracking.nested_under_dag_run(experiment_id, run_tags),
-            "champion_decision": reason, "champion_promoted": str(promote), "best_naive_forecast": gate["model"]}  # fmt: skip
+    tags = {
+        **tracking.nested_under_dag_run(experiment_id, run_tags),
+        "champion_decision": reason,
+        "champion_promoted": str(promote),
+        "best_naive_forecast": gate["model"],
+    }
     with mlflow.start_run(run_name=f"evaluate {args.run_date}", tags=tags) as evaluation:
-        mlflow.log_params({"model_name": model_name, "candidate_version": version, "alias": args.alias,
-                           "min_skill": args.min_skill, "seasonal_periods": seasons,
-                           "champion_version_before": champion["version"] if champion else None,
-                           "train_distributed_run_id": distributed["mlflow_run_id"],
-                           "train_baseline_run_id": baseline["mlflow_run_id"]})  # fmt: skip
+        mlflow.log_params(
+            {
+                "model_name": model_name,
+                "candidate_version": version,
+                "alias": args.alias,
+                "min_skill": args.min_skill,
+                "seasonal_periods": seasons,
+                "champion_version_before": champion["version"] if champion else None,
+                "train_distributed_run_id": distributed["mlflow_run_id"],
+                "train_baseline_run_id": baseline["mlflow_run_id"],
+            }
+        )
         mlflow.log_metrics(
-            {f"{row['model']}.test_{name}": row[name] for row in rows for name in ("rmse", "mae", "skill", "windows")
-             if name in row} | {"test_windows_left_out": excluded}
-        )  # fmt: skip
+            {
+                f"{row['model']}.test_{name}": row[name]
+                for row in rows
+                for name in ("rmse", "mae", "skill", "windows")
+                if name in row
+            }
+            | {"test_windows_left_out": excluded}
+        )
         mlflow.log_text(table + "\n", "comparison.txt")
         mlflow.log_dict(rows, "comparison.json")
     report = {
@@ -368,14 +395,14 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "champion_decision": reason,
         "champion_version": kept,
     }
-    report_path = lake.write_report(lake_fs, args.lake, "evaluate", args.run_date, report)
+    report_path = lake.write_report("evaluate", args.run_date, report)
     print(f"Test scores for {args.run_date}, original units:\n{table}", flush=True)
     log.info("%s: %s: %s; report %s", args.alias, outcome, reason, report_path)
     return report
 
 
 def main(argv: list[str] | None = None) -> None:
-    tracking.run_stage("evaluate", parse_args, run, argv)
+    run_job("evaluate", parse_args, run, argv)
 
 
 if __name__ == "__main__":

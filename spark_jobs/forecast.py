@@ -31,15 +31,17 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from spark_jobs import lake, tracking
+from spark_jobs import names, tracking
+from spark_jobs.job import JobInputError, run_job
+from spark_jobs.lake import READINGS_SCHEMA, SECONDS_PER_DAY, Lake, add_lake_arguments, utc_day_start
 
 log = logging.getLogger("forecast")
 
@@ -52,8 +54,10 @@ NOT_FORECAST = (NO_STATISTICS, NO_READING_ON_RUN_DAY, TOO_FEW_READINGS, GAP_IN_L
 # A run's status: forecasts made, or none since no version holds the alias yet.
 FORECAST, NO_CHAMPION = "forecast", "no_champion"
 
-FORECASTS_SCHEMA = ("sensor_id string, issued_at timestamp, step int, target_time timestamp, forecast double, "
-                    "model_name string, model_version int")  # fmt: skip
+FORECASTS_SCHEMA = (
+    "sensor_id string, issued_at timestamp, step int, target_time timestamp, forecast double, "
+    "model_name string, model_version int"
+)
 
 
 def readings_needed(seq_len: int, horizon: int) -> int:
@@ -63,7 +67,7 @@ def readings_needed(seq_len: int, horizon: int) -> int:
 
 def days_to_read(run_date: date, needed: int, sampling_interval_seconds: int) -> list[date]:
     """The run day and the days before it that ``needed`` readings ending on the run day can reach."""
-    earlier = math.ceil(needed * sampling_interval_seconds / lake.SECONDS_PER_DAY)
+    earlier = math.ceil(needed * sampling_interval_seconds / SECONDS_PER_DAY)
     return [run_date - timedelta(days=offset) for offset in range(earlier, -1, -1)]
 
 
@@ -127,7 +131,7 @@ def champion_version(client, model_name: str, alias: str):
     that: any other MLflow error is raised)."""
     version = tracking.current_champion(client, model_name, alias)
     if version is not None and "run_day" not in version.tags:
-        raise lake.JobInputError(f"{model_name} version {version.version} has no run_day tag: not this pipeline's")
+        raise JobInputError(f"{model_name} version {version.version} has no run_day tag: not this pipeline's")
     return version
 
 
@@ -136,21 +140,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Forecast every sensor's next readings with the champion model.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--lake", required=True, help="root of the data lake")
-    parser.add_argument("--run-date", type=date.fromisoformat, required=True)
+    add_lake_arguments(parser)
     parser.add_argument("--steps", type=int, default=12, help="forecasts per sensor, one sampling interval apart")
-    parser.add_argument("--model-name", default=tracking.MODEL_NAME, help="the registered model")
-    parser.add_argument("--alias", default=tracking.CHAMPION_ALIAS, help="the alias of the version that forecasts")
+    parser.add_argument("--model-name", default=names.MODEL_NAME, help="the registered model")
+    parser.add_argument("--alias", default=names.CHAMPION_ALIAS, help="the alias of the version that forecasts")
     return parser.parse_args(argv)
 
 
-def read_model_inputs(spark: SparkSession, lake_fs: lake.LakeFileSystem, lake_root: str, trained_day: date):
+def read_model_inputs(spark: SparkSession, lake: Lake, trained_day: date):
     """The trained day's prepare_sequences report and statistics (sensor -> (mean, std))."""
-    prepared = lake.read_report(lake_fs, lake_root, "prepare_sequences", trained_day)
-    stats_path = f"{lake.dataset_path(lake_root, 'sequence_stats')}/{lake.partition_dir(trained_day)}"
-    if not lake_fs.exists(stats_path):
-        raise lake.JobInputError(f"the champion was trained on {trained_day}, but {stats_path} is missing: "
-                                 "run prepare_sequences for that day")  # fmt: skip
+    prepared = lake.read_report("prepare_sequences", trained_day)
+    stats_path = lake.partition("sequence_stats", trained_day)
+    if not lake.exists(stats_path):
+        raise JobInputError(
+            f"the champion was trained on {trained_day}, but {stats_path} is missing: "
+            "run prepare_sequences for that day"
+        )
     stats = {row["sensor_id"]: (row["mean"], row["std"]) for row in spark.read.parquet(stats_path).collect()}
     return prepared, stats
 
@@ -159,40 +164,53 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     import mlflow
 
     if args.steps < 1:
-        raise lake.JobInputError(f"--steps must be at least 1, got {args.steps}")
-    lake_fs = lake.LakeFileSystem(spark, args.lake)
-    forecasts = lake.dataset_path(args.lake, "forecasts")
-    run_day = lake.partition_dir(args.run_date)
-    lake.restore_interrupted_swaps(lake_fs, forecasts, [run_day])
+        raise JobInputError(f"--steps must be at least 1, got {args.steps}")
+    lake: Lake = args.lake
+    lake.restore_interrupted_swaps("forecasts", [args.run_date])
     version = champion_version(mlflow.MlflowClient(), args.model_name, args.alias)
     if version is None:
         # Not a failure of this run: no version has passed evaluate's quality gate yet. The day's
         # forecasts from an earlier attempt, made with a champion since demoted by hand, go too.
-        lake.swap_in_partitions(lake_fs, lake.new_staging_path(forecasts, args.run_date.isoformat()), forecasts, [run_day])
-        report = {"run_date": args.run_date.isoformat(), "status": NO_CHAMPION, "model_name": args.model_name,
-                  "alias": args.alias, "sensors_forecast": 0, "forecasts": 0}  # fmt: skip
-        lake.write_report(lake_fs, args.lake, "forecast", args.run_date, report)
-        log.warning("no version of %s holds the alias %s, so there are no forecasts for %s: evaluate promotes a "
-                    "version once one beats the naive forecasts", args.model_name, args.alias, args.run_date)  # fmt: skip
+        nothing = lake.new_staging_path("forecasts", args.run_date.isoformat())
+        lake.swap_in_partitions(nothing, "forecasts", [args.run_date])
+        report = {
+            "run_date": args.run_date.isoformat(),
+            "status": NO_CHAMPION,
+            "model_name": args.model_name,
+            "alias": args.alias,
+            "sensors_forecast": 0,
+            "forecasts": 0,
+        }
+        lake.write_report("forecast", args.run_date, report)
+        log.warning(
+            "no version of %s holds the alias %s, so there are no forecasts for %s: evaluate promotes a "
+            "version once one beats the naive forecasts",
+            args.model_name,
+            args.alias,
+            args.run_date,
+        )
         return report
     trained_day = date.fromisoformat(version.tags["run_day"])
     model_uri = f"models:/{args.model_name}/{version.version}"
-    prepared, stats = read_model_inputs(spark, lake_fs, args.lake, trained_day)
+    prepared, stats = read_model_inputs(spark, lake, trained_day)
     seq_len, horizon, interval = prepared["seq_len"], prepared["horizon"], prepared["sampling_interval_seconds"]
     needed = readings_needed(seq_len, horizon)
 
-    readings_path = lake.dataset_path(args.lake, "readings")
     reachable = days_to_read(args.run_date, needed, interval)
-    with lake.readings_locked(lake_fs, args.lake, reachable):
-        days = [day for day in reachable if lake_fs.exists(f"{readings_path}/{lake.partition_dir(day)}")]
+    with lake.readings_locked(reachable):
+        days = [day for day in reachable if lake.exists(lake.partition("readings", day))]
         latest = pd.DataFrame(columns=["sensor_id", "timestamp", "value"])
         if days:
-            readings = spark.read.schema(lake.READINGS_SCHEMA).option("basePath", readings_path).parquet(
-                *(f"{readings_path}/{lake.partition_dir(day)}" for day in days))  # fmt: skip
-            latest = latest_readings(readings.select("sensor_id", "timestamp", F.col("reading").alias("value")),
-                                     needed).toPandas()  # fmt: skip
+            readings = (
+                spark.read.schema(READINGS_SCHEMA)
+                .option("basePath", lake.dataset("readings"))
+                .parquet(*(lake.partition("readings", day) for day in days))
+            )
+            latest = latest_readings(
+                readings.select("sensor_id", "timestamp", F.col("reading").alias("value")), needed
+            ).toPandas()
 
-    run_day_start_us = int(lake.utc_day_start(args.run_date).timestamp() * 1_000_000)
+    run_day_start_us = int(utc_day_start(args.run_date).timestamp() * 1_000_000)
     not_forecast: dict[str, str] = {}
     contexts, origins = {}, {}
     for sensor, rows in latest.sort_values(["sensor_id", "timestamp"]).groupby("sensor_id", sort=True):
@@ -218,17 +236,25 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
             mean, std = stats[sensor]
             issued_at = pd.Timestamp(origins[sensor]).tz_localize("UTC").to_pydatetime()
             rows += [
-                (sensor, issued_at, step, issued_at + timedelta(seconds=interval * step),
-                 float(normalized[index, step - 1]) * std + mean, args.model_name, int(version.version))
+                (
+                    sensor,
+                    issued_at,
+                    step,
+                    issued_at + timedelta(seconds=interval * step),
+                    float(normalized[index, step - 1]) * std + mean,
+                    args.model_name,
+                    int(version.version),
+                )
                 for step in range(1, args.steps + 1)
-            ]  # fmt: skip
+            ]
 
     run_key = args.run_date.isoformat()
-    lake.clear_stale_staging(lake_fs, forecasts, run_key)
-    staged = lake.new_staging_path(forecasts, run_key)
-    spark.createDataFrame(rows, FORECASTS_SCHEMA).withColumn("date", F.lit(args.run_date)).coalesce(1).write.partitionBy(
-        "date").parquet(staged)  # fmt: skip
-    lake.swap_in_partitions(lake_fs, staged, forecasts, [run_day])
+    lake.clear_stale_staging("forecasts", run_key)
+    staged = lake.new_staging_path("forecasts", run_key)
+    spark.createDataFrame(rows, FORECASTS_SCHEMA).withColumn("date", F.lit(args.run_date)).coalesce(
+        1
+    ).write.partitionBy("date").parquet(staged)
+    lake.swap_in_partitions(staged, "forecasts", [args.run_date])
     reasons = {reason: sorted(s for s, why in not_forecast.items() if why == reason) for reason in NOT_FORECAST}
     report = {
         "run_date": run_key,
@@ -246,19 +272,29 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "sensors_forecast": len(sensors),
         "forecasts": len(rows),
         "sensors_not_forecast": {reason: names for reason, names in reasons.items() if names},
-        "forecasts_path": f"{forecasts}/{run_day}",
+        "forecasts_path": lake.partition("forecasts", args.run_date),
     }
-    report_path = lake.write_report(lake_fs, args.lake, "forecast", args.run_date, report)
+    report_path = lake.write_report("forecast", args.run_date, report)
     if not_forecast:
-        log.warning("%d sensors get no forecast: %s", len(not_forecast),
-                    "; ".join(f"{reason}: {', '.join(names[:5])}" for reason, names in reasons.items() if names))  # fmt: skip
-    log.info("forecast %s: %d sensors x %d steps with %s (trained on %s); report %s",
-             run_key, len(sensors), args.steps, model_uri, trained_day, report_path)  # fmt: skip
+        log.warning(
+            "%d sensors get no forecast: %s",
+            len(not_forecast),
+            "; ".join(f"{reason}: {', '.join(names[:5])}" for reason, names in reasons.items() if names),
+        )
+    log.info(
+        "forecast %s: %d sensors x %d steps with %s (trained on %s); report %s",
+        run_key,
+        len(sensors),
+        args.steps,
+        model_uri,
+        trained_day,
+        report_path,
+    )
     return report
 
 
 def main(argv: list[str] | None = None) -> None:
-    tracking.run_stage("forecast", parse_args, run, argv)
+    run_job("forecast", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -8,25 +8,14 @@ on the same scale.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-from dataclasses import asdict, dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow.compute as pc
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FitSchedule:
-    max_epochs: int
-    patience: int  # epochs without a better validation loss before the fit ends
-    lr_patience: int  # epochs without a better validation loss before the learning rate halves
-    budget_seconds: float  # wall-clock seconds the fit may take
-    min_steps_per_epoch: int  # the batch shrinks on small data so an epoch takes at least this many steps
 
 
 def batch_size_for(windows: int, largest_batch: int, min_steps_per_epoch: int) -> int:
@@ -37,32 +26,6 @@ def batch_size_for(windows: int, largest_batch: int, min_steps_per_epoch: int) -
 def scaled_learning_rate(learning_rate: float, global_batch: int, one_process_batch: int) -> float:
     """The linear scaling rule: ``learning_rate`` is for the batch one process would take."""
     return learning_rate * global_batch / one_process_batch
-
-
-def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
-    """The fit schedule's arguments, the same for every training job (spark_jobs/training.py)."""
-    parser.add_argument("--epochs", type=int, default=200, help="at most; early stopping usually ends sooner")
-    parser.add_argument("--patience", type=int, default=10, help="epochs without a better validation loss: stop")
-    parser.add_argument("--lr-patience", type=int, default=4, help="epochs without a better validation loss: "
-                        "halve the learning rate")  # fmt: skip
-    parser.add_argument("--training-budget-minutes", type=float, default=30.0,
-                        help="wall-clock limit of the fit; it ends with the best weights so far")  # fmt: skip
-    parser.add_argument("--min-steps-per-epoch", type=int, default=128,
-                        help="the batch shrinks below --batch-size where an epoch would take fewer steps")  # fmt: skip
-
-
-def schedule_from_arguments(args: argparse.Namespace) -> FitSchedule:
-    schedule = FitSchedule(
-        max_epochs=args.epochs,
-        patience=args.patience,
-        lr_patience=args.lr_patience,
-        budget_seconds=args.training_budget_minutes * 60,
-        min_steps_per_epoch=args.min_steps_per_epoch,
-    )
-    for name, value in asdict(schedule).items():
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, got {value}")
-    return schedule
 
 
 def window_tensors(inputs: Sequence[Sequence[float]], targets: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +93,10 @@ def naive_sources(seasons: Sequence[int], lags: Sequence[int]) -> dict[str, str]
     """What each naive forecast is, for the comparison table."""
     return {
         PERSISTENCE: "the last input",
-        **{seasonal_naive_name(season): f"the reading {lag} steps before the target" for season, lag in zip(seasons, lags)},
+        **{
+            seasonal_naive_name(season): f"the reading {lag} steps before the target"
+            for season, lag in zip(seasons, lags, strict=True)
+        },
         TRAINING_MEAN: "the sensor's training mean",
     }
 
@@ -184,9 +150,7 @@ def build_lstm(seq_len: int, units: int, learning_rate: float, seed: int = 0, wr
     """
     keras = tf_keras()
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [keras.layers.Input(shape=(seq_len, 1)), keras.layers.LSTM(units), keras.layers.Dense(1)]
-    )
+    model = keras.Sequential([keras.layers.Input(shape=(seq_len, 1)), keras.layers.LSTM(units), keras.layers.Dense(1)])
     optimizer = keras.optimizers.Adam(learning_rate)
     model.compile(optimizer=wrap_optimizer(optimizer) if wrap_optimizer else optimizer, loss="mse")
     return model

@@ -33,11 +33,14 @@ from datetime import date, datetime, timedelta
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from spark_jobs import lake
+from spark_jobs.job import JobInputError, run_job
+from spark_jobs.lake import Lake, add_lake_arguments, day_of_partition, partition_name, utc_day_start
 
 log = logging.getLogger("ingest")
 
 HEADER = "sensor_id,timestamp,reading"
+# The datasets ingest writes, by the names of its outputs.
+DATASETS = {"readings": "readings", "quarantine": "quarantine/ingest"}
 LANDING_FILE_PATTERNS = ("sensor_readings_{day}.csv", "sensor_readings_{day}.csv.gz")
 FILE_DAY = re.compile(r"sensor_readings_(\d{4}-\d{2}-\d{2})\.csv(\.gz)?$")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -68,11 +71,11 @@ REASONS = (
 HEADER_LINE = "header"
 
 
-class NoInputError(lake.JobInputError):
+class NoInputError(JobInputError):
     """No landing file, or no reading in them, for the data interval."""
 
 
-class RejectedInputError(lake.JobInputError):
+class RejectedInputError(JobInputError):
     """A day's delivery fails the data-quality gate; the day's existing partitions stay."""
 
 
@@ -239,18 +242,18 @@ def read_landing_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     )
 
 
-def landing_files(lake_fs: lake.LakeFileSystem, landing_dir: str, days: list[date]) -> list[str]:
+def landing_files(lake: Lake, landing_dir: str, days: list[date]) -> list[str]:
     found = []
     for day in days:
         for pattern in LANDING_FILE_PATTERNS:
-            found.extend(lake_fs.glob(f"{landing_dir}/{pattern.format(day=day.isoformat())}"))
+            found.extend(lake.glob(f"{landing_dir}/{pattern.format(day=day.isoformat())}"))
     return found
 
 
-def check_not_compressed(lake_fs: lake.LakeFileSystem, files: list[str]) -> None:
+def check_not_compressed(lake: Lake, files: list[str]) -> None:
     for path in files:
-        if not path.endswith(".gz") and lake_fs.read_head(path, len(GZIP_MAGIC)) == GZIP_MAGIC:
-            raise lake.JobInputError(f"{path} is gzip-compressed: name it .csv.gz, or deliver plain text")
+        if not path.endswith(".gz") and lake.read_head(path, len(GZIP_MAGIC)) == GZIP_MAGIC:
+            raise JobInputError(f"{path} is gzip-compressed: name it .csv.gz, or deliver plain text")
 
 
 def check_deliveries(marked: DataFrame, files: list[str], args: argparse.Namespace) -> tuple[list, list, dict]:
@@ -261,10 +264,15 @@ def check_deliveries(marked: DataFrame, files: list[str], args: argparse.Namespa
     day_counts = {day: summarize(by_day.get(day, {})) for day in delivered_days}
     empty_days = [day for day in delivered_days if day_counts[day]["rows_read"] == 0]
     if empty_days and not args.allow_empty:
-        raise NoInputError(f"no readings in the landing files for {', '.join(empty_days)} (empty, or a header only); "
-                           "the days' existing partitions are kept")  # fmt: skip
-    rejected = {day: failure for day in delivered_days
-                if (failure := gate_failure(day_counts[day], args.max_quarantined_fraction))}  # fmt: skip
+        raise NoInputError(
+            f"no readings in the landing files for {', '.join(empty_days)} (empty, or a header only); "
+            "the days' existing partitions are kept"
+        )
+    rejected = {
+        day: failure
+        for day in delivered_days
+        if (failure := gate_failure(day_counts[day], args.max_quarantined_fraction))
+    }
     if rejected:
         day, failure = next(iter(rejected.items()))
         reasons = {reason: n for reason, n in day_counts[day]["quarantined_by_reason"].items() if n}
@@ -277,13 +285,11 @@ def check_deliveries(marked: DataFrame, files: list[str], args: argparse.Namespa
 
 def replace_partitions(
     spark: SparkSession,
-    lake_fs: lake.LakeFileSystem,
-    lake_root: str,
+    lake: Lake,
     marked: DataFrame,
-    datasets: dict[str, str],
     run_key: str,
     counts: dict,
-    delivered_partitions: set[str],
+    delivered_days: set[date],
 ) -> list[str]:
     """Stage both datasets, check them against the counts, swap in the delivered partitions and
     any other the staged rows fall in; returns the partitions replaced."""
@@ -293,8 +299,8 @@ def replace_partitions(
     }
     staged = {}
     for name, (frame, sort_columns) in outputs.items():
-        lake.clear_stale_staging(lake_fs, datasets[name], run_key)
-        staged[name] = lake.new_staging_path(datasets[name], run_key)
+        lake.clear_stale_staging(DATASETS[name], run_key)
+        staged[name] = lake.new_staging_path(DATASETS[name], run_key)
         frame.repartition("date").sortWithinPartitions(*sort_columns).write.partitionBy("date").parquet(staged[name])
 
     # Count what really reached storage (with the schema given, since an empty write has no file).
@@ -306,14 +312,13 @@ def replace_partitions(
     if counts["rows_read"] != written + quarantined + counts["duplicates_dropped"]:
         raise RuntimeError(f"rows do not add up: {counts}")
 
-    partitions = set(delivered_partitions)
+    days = set(delivered_days)
     for name in outputs:
-        partitions |= {path.rsplit("/", 1)[-1] for path in lake_fs.glob(f"{staged[name]}/date=*")}
-    days = [date.fromisoformat(partition.removeprefix("date=")) for partition in partitions]
-    with lake.readings_locked(lake_fs, lake_root, days):
+        days |= {day_of_partition(path.rsplit("/", 1)[-1]) for path in lake.glob(f"{staged[name]}/date=*")}
+    with lake.readings_locked(days):
         for name in outputs:
-            lake.swap_in_partitions(lake_fs, staged[name], datasets[name], sorted(partitions))
-    return sorted(partitions)
+            lake.swap_in_partitions(staged[name], DATASETS[name], sorted(days))
+    return [partition_name(day) for day in sorted(days)]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -321,8 +326,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Ingest raw sensor CSV files into partitioned Parquet.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--lake", required=True, help="root of the data lake (folder or Hadoop URI)")
-    parser.add_argument("--run-date", type=date.fromisoformat, required=True, help="first UTC day to ingest")
+    add_lake_arguments(parser, run_date_help="first UTC day to ingest")
     parser.add_argument("--landing-dir", help="where the raw files land; default <lake>/landing")
     parser.add_argument("--days", type=int, default=1, help="number of UTC days from the run date")
     parser.add_argument(
@@ -356,31 +360,29 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.max_line_chars < len(HEADER):
         problems.append(f"--max-line-chars must be at least {len(HEADER)}, got {args.max_line_chars}")
     if problems:
-        raise lake.JobInputError("; ".join(problems))
+        raise JobInputError("; ".join(problems))
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     check_arguments(args)
     run_day = args.run_date
     days = [run_day + timedelta(days=offset) for offset in range(args.days)]
-    start, end = lake.utc_day_start(days[0]), lake.utc_day_start(days[-1] + timedelta(days=1))
+    start, end = utc_day_start(days[0]), utc_day_start(days[-1] + timedelta(days=1))
     rules = Rules(start, end, args.reading_min, args.reading_max, args.max_line_chars)
-    landing_dir = args.landing_dir or lake.dataset_path(args.lake, "landing")
-    lake_fs = lake.LakeFileSystem(spark, args.lake)
-    datasets = {"readings": lake.dataset_path(args.lake, "readings"),
-                "quarantine": lake.dataset_path(args.lake, "quarantine/ingest")}  # fmt: skip
-    for dataset in datasets.values():
-        lake.restore_interrupted_swaps(lake_fs, dataset, [lake.partition_dir(day) for day in days])
-    files = landing_files(lake_fs, landing_dir, days)
+    lake: Lake = args.lake
+    landing_dir = args.landing_dir or lake.dataset("landing")
+    for dataset in DATASETS.values():
+        lake.restore_interrupted_swaps(dataset, days)
+    files = landing_files(lake, landing_dir, days)
     interval = f"{start.isoformat()} to {end.isoformat()}"
     if not files:
         if not args.allow_empty:
             raise NoInputError(f"no landing files in {landing_dir} for {interval}")
         log.warning("no data: no landing files in %s for %s; nothing written", landing_dir, interval)
         report = {"status": "no_data", "data_interval": interval, "files": []}
-        lake.write_report(lake_fs, args.lake, "ingest", run_day, report)
+        lake.write_report("ingest", run_day, report)
         return report
-    check_not_compressed(lake_fs, files)
+    check_not_compressed(lake, files)
 
     marked = mark_duplicates(classify_lines(read_landing_lines(spark, files), rules)).persist()
     try:
@@ -388,9 +390,13 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         # A day is replaced when its file had readings, or when another day's file had rows for it;
         # a day without either keeps what it has.
         partitions = replace_partitions(
-            spark, lake_fs, args.lake, marked, datasets, run_day.isoformat(), counts,
-            {f"date={day}" for day in delivered_days if day not in empty_days},
-        )  # fmt: skip
+            spark,
+            lake,
+            marked,
+            run_day.isoformat(),
+            counts,
+            {date.fromisoformat(day) for day in delivered_days if day not in empty_days},
+        )
     finally:
         marked.unpersist()
 
@@ -402,10 +408,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "days_without_readings": empty_days,
         **counts,
     }
-    report_path = lake.write_report(lake_fs, args.lake, "ingest", run_day, report)
+    report_path = lake.write_report("ingest", run_day, report)
     if empty_days:
-        log.warning("no data: the landing files for %s have no readings; their partitions are kept",
-                    ", ".join(empty_days))  # fmt: skip
+        log.warning(
+            "no data: the landing files for %s have no readings; their partitions are kept", ", ".join(empty_days)
+        )
     log.info(
         "ingest %s: read %d, written %d, quarantined %d %s, duplicates dropped %d; report %s",
         interval,
@@ -420,7 +427,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    lake.run_job("ingest", parse_args, run, argv)
+    run_job("ingest", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,231 +1,47 @@
-"""Paths, dates and atomic writes shared by the jobs.
+"""The lake: where every dataset, report and lock lives, and how a job replaces a day atomically.
 
-The lake is any Hadoop-compatible root (a local folder by default). Every dataset is partitioned
-by ``date=YYYY-MM-DD``; a job writes its partitions into a staging folder first and then swaps
-them in, so a failed attempt never leaves a partial partition visible and a retry or backfill
-replaces exactly the partitions it owns.
+A lake is a folder that every process of a run sees at the same path: the driver, Spark's
+executors and the Horovod ranks (a local folder on one machine, a shared mount on a cluster). It is
+given as a path or a ``file://`` URI; other schemes are refused when the arguments are parsed,
+since the ranks read and write it with Arrow and the locks need the kernel's exclusive create.
+
+Every dataset is partitioned by ``date=YYYY-MM-DD``. A job writes its partitions into a staging
+folder first and then swaps them in, so a failed attempt never leaves a partial partition visible
+and a retry or backfill replaces exactly the partitions it owns.
 """
 
 from __future__ import annotations
 
+import argparse
+import glob
 import hashlib
 import json
 import logging
 import os
-import signal
+import shutil
 import socket
-import sys
 import threading
 import time as time_module
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
 
-from pyspark.sql import SparkSession
+import pyarrow.fs as pafs
+
+from spark_jobs.job import JobInputError, LakeBusyError
 
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86400
 STAGING_DIR = "_staging"  # leading underscore: Spark's readers skip it
+LOCKS_DIR = "_locks"
+REPORTS_DIR = "reports"
 # The readings dataset's columns (plus its ``date`` partition), as the ingest job writes them.
 READINGS_SCHEMA = "sensor_id string, timestamp timestamp, reading double"
 
-
-def utc_day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
-
-
-def partition_dir(day: date) -> str:
-    return f"date={day.isoformat()}"
-
-
-def dataset_path(lake: str, dataset: str) -> str:
-    return f"{lake.rstrip('/')}/{dataset}"
-
-
-class LakeFileSystem:
-    """The few Hadoop FileSystem calls the jobs need, on whatever the lake URI names."""
-
-    def __init__(self, spark: SparkSession, root: str):
-        jvm = spark.sparkContext._jvm
-        self._jvm = jvm
-        self._path = jvm.org.apache.hadoop.fs.Path
-        self._fs = self._path(root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-
-    def exists(self, path: str) -> bool:
-        return self._fs.exists(self._path(path))
-
-    def glob(self, pattern: str) -> list[str]:
-        statuses = self._fs.globStatus(self._path(pattern)) or []
-        return sorted(status.getPath().toString() for status in statuses)
-
-    def file_sizes(self, path: str) -> list[tuple[str, int]]:
-        """(path below ``path``, size) of every file under it."""
-        root = self._fs.getFileStatus(self._path(path)).getPath().toString().rstrip("/")
-        files, listing = [], self._fs.listFiles(self._path(path), True)
-        while listing.hasNext():
-            status = listing.next()
-            files.append((status.getPath().toString()[len(root) + 1 :], status.getLen()))
-        return sorted(files)
-
-    def digest(self, folders: dict[str, str]) -> str:
-        """files_digest of the files under each named folder, e.g. a day's windows and statistics."""
-        return files_digest((f"{name}/{path}", size) for name, folder in folders.items()
-                            for path, size in self.file_sizes(folder))  # fmt: skip
-
-    def read_head(self, path: str, size: int) -> bytes:
-        """The file's first ``size`` bytes (fewer when it is shorter)."""
-        stream = self._fs.open(self._path(path))
-        try:
-            head = bytearray()
-            while len(head) < size and (byte := stream.read()) >= 0:
-                head.append(byte)
-            return bytes(head)
-        finally:
-            stream.close()
-
-    def modified_seconds_ago(self, path: str) -> float:
-        status = self._fs.getFileStatus(self._path(path))
-        return time_module.time() - status.getModificationTime() / 1000
-
-    def touch(self, path: str) -> None:
-        self._fs.setTimes(self._path(path), int(time_module.time() * 1000), -1)
-
-    def create_exclusive(self, path: str, text: str) -> bool:
-        """Create a small file unless it exists; False when it does. Local lakes use the kernel's
-        O_EXCL, which is atomic across processes (and across containers sharing a volume); other
-        file systems Hadoop's create without overwrite, which is atomic on HDFS."""
-        local = self._fs.getUri().getScheme() == "file"
-        if local:
-            local_path = self._path(path).toUri().getPath()
-            os.makedirs(os.path.dirname(local_path), exist_ok=True)
-            try:
-                descriptor = os.open(local_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                return False
-            with os.fdopen(descriptor, "w") as stream:
-                stream.write(text)
-            return True
-        try:
-            stream = self._fs.create(self._path(path), False)
-        except Exception as error:  # py4j wraps FileAlreadyExistsException
-            if "FileAlreadyExistsException" in str(error):
-                return False
-            raise
-        try:
-            stream.write(bytearray(text.encode("utf-8")))
-        finally:
-            stream.close()
-        return True
-
-    def read_text(self, path: str) -> str:
-        stream = self._fs.open(self._path(path))
-        try:
-            reader = self._jvm.java.io.BufferedReader(self._jvm.java.io.InputStreamReader(stream, "UTF-8"))
-            return "\n".join(iter(reader.readLine, None))
-        finally:
-            stream.close()
-
-    def delete(self, path: str) -> None:
-        self._fs.delete(self._path(path), True)
-
-    def rename(self, source: str, target: str) -> None:
-        parent = self._path(target).getParent()
-        self._fs.mkdirs(parent)
-        if not self._fs.rename(self._path(source), self._path(target)):
-            raise OSError(f"could not rename {source} to {target}")
-
-    def write_text(self, path: str, text: str) -> None:
-        """Write a small file so that it is never seen half-written: to a sibling, then renamed."""
-        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
-        stream = self._fs.create(self._path(temporary), True)
-        try:
-            stream.write(bytearray(text.encode("utf-8")))
-        finally:
-            stream.close()
-        if self.exists(path):
-            self.delete(path)
-        self.rename(temporary, path)
-
-
-def new_staging_path(dataset: str, run_key: str) -> str:
-    return f"{dataset}/{STAGING_DIR}/{run_key}-{uuid.uuid4().hex[:12]}"
-
-
-def clear_stale_staging(lake_fs: LakeFileSystem, dataset: str, run_key: str) -> None:
-    """Remove what an earlier, failed attempt of the same run left in staging."""
-    for leftover in lake_fs.glob(f"{dataset}/{STAGING_DIR}/{run_key}-*"):
-        log.info("removing staging left by an earlier attempt: %s", leftover)
-        lake_fs.delete(leftover)
-
-
-def retired_path(dataset: str, partition: str) -> str:
-    return f"{dataset}/{STAGING_DIR}/retired-{partition}-{uuid.uuid4().hex[:12]}"
-
-
-def swap_in_partitions(lake_fs: LakeFileSystem, staged: str, dataset: str, partitions: Iterable[str]) -> None:
-    """Replace each ``dataset/<partition>`` with ``staged/<partition>``, or remove it.
-
-    A partition the staged write did not produce (no rows) is removed, so a rerun on changed
-    input never keeps rows the input no longer has. Each swap is two renames: a reader sees the
-    old partition, the new one or, between the renames, none; never a half-written one. A crash
-    between them leaves the old partition under ``_staging/retired-<partition>-*``, which
-    ``restore_interrupted_swaps`` puts back.
-    """
-    for partition in partitions:
-        target = f"{dataset}/{partition}"
-        source = f"{staged}/{partition}"
-        retired = retired_path(dataset, partition)
-        if lake_fs.exists(target):
-            lake_fs.rename(target, retired)
-        if lake_fs.exists(source):
-            lake_fs.rename(source, target)
-        if lake_fs.exists(retired):
-            lake_fs.delete(retired)
-    lake_fs.delete(staged)
-
-
-def restore_interrupted_swaps(lake_fs: LakeFileSystem, dataset: str, partitions: Iterable[str]) -> None:
-    """Undo what a crash in the middle of ``swap_in_partitions`` left: a partition that was moved
-    aside but never replaced comes back; an old copy whose replacement is in place goes."""
-    for partition in partitions:
-        target = f"{dataset}/{partition}"
-        for retired in lake_fs.glob(f"{dataset}/{STAGING_DIR}/retired-{partition}-*"):
-            if lake_fs.exists(target):
-                log.info("removing %s, replaced by an earlier attempt", retired)
-                lake_fs.delete(retired)
-            else:
-                log.warning("restoring %s: an earlier attempt stopped in the middle of replacing it", target)
-                lake_fs.rename(retired, target)
-
-
-def report_path(lake: str, job: str, day: date) -> str:
-    return f"{dataset_path(lake, 'reports')}/{job}/{partition_dir(day)}/report.json"
-
-
-def write_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date, report: dict) -> str:
-    """The job's counts for a run, as JSON keyed by the run's date; returns its path."""
-    path = report_path(lake, job, day)
-    lake_fs.write_text(path, json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
-    return path
-
-
-def read_report(lake_fs: LakeFileSystem, lake: str, job: str, day: date) -> dict:
-    """What ``job`` reported for ``day``; a JobInputError when it has not run for that day."""
-    path = report_path(lake, job, day)
-    if not lake_fs.exists(path):
-        raise JobInputError(f"no {job} report for {day} at {path}: run {job} first")
-    return json.loads(lake_fs.read_text(path))
-
-
-def files_digest(files: Iterable[tuple[str, int]]) -> str:
-    """Names a set of files by their (path, size): what a dataset's partition held when it was read.
-    A rewritten partition has new file names, so a rerun of its job changes the digest."""
-    return hashlib.sha256(json.dumps(sorted(files)).encode("utf-8")).hexdigest()[:32]
-
-
-LOCKS_DIR = "_locks"
 # The holder of a lock touches it this often; a lock untouched for LOCK_STALE_SECONDS belongs to a
 # job that died (a killed driver never releases it) and the next writer takes it over.
 LOCK_HEARTBEAT_SECONDS = 5
@@ -236,150 +52,298 @@ LOCK_STALE_SECONDS = 30
 READINGS_LOCK = "readings"
 READINGS_WAIT_SECONDS = 900
 LOCK_POLL_SECONDS = 2
-EXIT_INPUT_ERROR = 2  # bad input or arguments: a retry cannot help
-EXIT_BUSY = 75  # EX_TEMPFAIL: another run writes the same day; a later retry may succeed
 
 
-class JobInputError(ValueError):
-    """Bad input or arguments: the job reports it in one line, without a stack trace."""
+def utc_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-class LakeBusyError(RuntimeError):
-    """Another run holds the lock of a day this job writes."""
+def partition_name(day: date) -> str:
+    return f"date={day.isoformat()}"
 
 
-def lock_path(lake: str, job: str, day: date) -> str:
-    return f"{dataset_path(lake, LOCKS_DIR)}/{job}/{partition_dir(day)}.lock"
+def day_of_partition(name: str) -> date:
+    return date.fromisoformat(name.removeprefix("date="))
 
 
-def acquire(lake_fs: LakeFileSystem, path: str, holder: dict, wait_seconds: float = 0) -> None:
-    """Take the lock at ``path``; while another holds it, wait up to ``wait_seconds`` for it."""
-    deadline = time_module.monotonic() + wait_seconds
-    while True:
-        try:
-            take(lake_fs, path, holder)
-            return
-        except LakeBusyError as busy:
-            if time_module.monotonic() >= deadline:
-                if wait_seconds:
-                    raise LakeBusyError(f"waited {wait_seconds:.0f} s for its turn: {busy}") from None
-                raise
-            log.info("waiting for %s: %s", path, busy)
-            time_module.sleep(LOCK_POLL_SECONDS)
+def files_digest(files: Iterable[tuple[str, int]]) -> str:
+    """Names a set of files by their (path, size): what a dataset's partition held when it was read.
+    A rewritten partition has new file names, so a rerun of its job changes the digest."""
+    return hashlib.sha256(json.dumps(sorted(files)).encode("utf-8")).hexdigest()[:32]
 
 
-def take(lake_fs: LakeFileSystem, path: str, holder: dict) -> None:
-    text = json.dumps(holder, sort_keys=True)
-    if lake_fs.create_exclusive(path, text):
-        return
+def local_root(uri: str) -> str:
+    """The absolute folder a lake path or ``file:`` URI names; a JobInputError for other schemes."""
+    if uri.startswith("file:"):
+        path = uri.removeprefix("file:")
+        # file:///a (RFC 8089) and file:/a (Hadoop's spelling) name /a; file://host/a names a host.
+        if path.startswith("//"):
+            host, _, rest = path[2:].partition("/")
+            if host not in ("", "localhost"):
+                raise JobInputError(f"lake {uri!r}: a file URI with a host ({host}) is not a local folder")
+            path = "/" + rest
+    elif "://" in uri:
+        raise JobInputError(
+            f"lake {uri!r}: only a folder every node sees at the same path (a path or a file:// URI) is "
+            f"supported, not {uri.split('://', 1)[0]}://"
+        )
+    else:
+        path = uri
+    return os.path.abspath(path).rstrip("/") or "/"
+
+
+def lake_argument(text: str) -> Lake:
     try:
-        idle = lake_fs.modified_seconds_ago(path)
-        current = lake_fs.read_text(path)
-    except Exception:  # released between the two calls: try once more
-        if lake_fs.create_exclusive(path, text):
-            return
-        raise LakeBusyError(f"{path} is held by another run") from None
-    if idle < LOCK_STALE_SECONDS:
-        raise LakeBusyError(f"{path} is held by {current} (last heartbeat {idle:.0f} s ago): another run is "
-                            "writing the same day; this one stops without writing")  # fmt: skip
-    log.warning("taking over %s from %s, silent for %.0f s", path, current, idle)
-    try:
-        # A rename succeeds for one of several writers racing for the stale lock.
-        lake_fs.rename(path, f"{path}.stale-{uuid.uuid4().hex[:12]}")
-    except OSError:
-        raise LakeBusyError(f"{path} was taken over by another run") from None
-    if not lake_fs.create_exclusive(path, text):
-        raise LakeBusyError(f"{path} was taken over by another run")
-
-
-@contextmanager
-def day_locks(lake_fs: LakeFileSystem, lake: str, job: str, days: Iterable[date], wait_seconds: float = 0) -> Iterator[None]:
-    """Hold ``<lake>/_locks/<job>/date=<day>.lock`` for each day while the job runs, so two runs
-    for one day (a backfill beside a manual run) never write it at once: the second fails with
-    LakeBusyError and writes nothing, or with ``wait_seconds`` first waits that long for its turn.
-    Days are taken in order, so two holders of overlapping days never wait for each other."""
-    holder = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "job": job,
-        "airflow_run_id": os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
-        "task": os.environ.get("AIRFLOW_CTX_TASK_ID", ""),
-        "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    held: list[str] = []
-    stopped = threading.Event()
-
-    def heartbeat() -> None:
-        while not stopped.wait(LOCK_HEARTBEAT_SECONDS):
-            for path in held:
-                lake_fs.touch(path)
-
-    try:
-        for day in sorted(set(days)):
-            path = lock_path(lake, job, day)
-            acquire(lake_fs, path, holder, wait_seconds)
-            held.append(path)
-        threading.Thread(target=heartbeat, name="lake-lock-heartbeat", daemon=True).start()
-        yield
-    finally:
-        stopped.set()
-        for path in held:
-            lake_fs.delete(path)
-        for leftover in lake_fs.glob(f"{dataset_path(lake, LOCKS_DIR)}/{job}/*.lock.stale-*"):
-            lake_fs.delete(leftover)
-
-
-def readings_locked(lake_fs: LakeFileSystem, lake: str, days: Iterable[date]):
-    """Hold the readings of ``days`` while swapping them in or reading them: a reader never sees
-    a day between ingest's two renames, or its files deleted under it."""
-    return day_locks(lake_fs, lake, READINGS_LOCK, days, wait_seconds=READINGS_WAIT_SECONDS)
-
-
-def run_job(name: str, parse_args, run, argv: list[str] | None) -> None:
-    """A job's ``main``: parse, run in a session holding the run's day locks, stop it. A
-    JobInputError exits with code 2, a LakeBusyError with 75, each in one line on stderr."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Airflow stops a task (timeout, mark failed) with SIGTERM: exit through the finally blocks, so
-    # the day's locks are released and the session stopped.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    args = parse_args(argv)
-    spark = spark_session(name)
-    log.info(spark_history_line(spark.sparkContext.applicationId, spark.sparkContext.getConf()))
-    days = [args.run_date + timedelta(days=offset) for offset in range(max(1, getattr(args, "days", 1)))]
-    try:
-        with day_locks(LakeFileSystem(spark, args.lake), args.lake, name, days):
-            run(spark, args)
+        return Lake(local_root(text))
     except JobInputError as error:
-        print(f"{name} failed: {error}", file=sys.stderr)
-        sys.exit(EXIT_INPUT_ERROR)
-    except LakeBusyError as error:
-        print(f"{name} failed: {error}", file=sys.stderr)
-        sys.exit(EXIT_BUSY)
-    finally:
-        spark.stop()
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def spark_history_line(application_id: str, conf) -> str:
-    """Where the application's Spark UI can be opened once it has ended: the history server's page
-    for it (the DAG sets spark.sensorLstm.historyUrl from SENSOR_LSTM_SPARK_HISTORY_URL), or at
-    least its event log. ``conf``: the application's SparkConf."""
-    line = f"Spark application {application_id}"
-    if conf.get("spark.eventLog.enabled", "false").lower() != "true":
-        return f"{line}: no event log (spark.eventLog.enabled is off), so its Spark UI ends with it"
-    history = conf.get("spark.sensorLstm.historyUrl", "").rstrip("/")
-    if not history:
-        return f"{line}: its event log is in {conf.get('spark.eventLog.dir', 'file:/tmp/spark-events')}, for a Spark history server"
-    return f"{line}: its Spark UI, once it has ended, on the history server: {history}/history/{application_id}/jobs/"
-
-
-def spark_session(app_name: str) -> SparkSession:
-    """The job's session. The master and resources come from spark-submit; UTC is not optional,
-    since every timestamp and partition date in the lake is UTC."""
-    return (
-        SparkSession.builder.appName(app_name)
-        .config("spark.sql.session.timeZone", "UTC")
-        # Let adaptive execution coalesce the shuffle partitions of persisted plans too; without
-        # it a small day runs 200 near-empty tasks per stage.
-        .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
-        .getOrCreate()
+def add_lake_arguments(parser: argparse.ArgumentParser, run_date_help: str = "the run's UTC day") -> None:
+    """``--lake`` and ``--run-date``, the two arguments every job takes."""
+    parser.add_argument(
+        "--lake", type=lake_argument, required=True, help="root of the data lake: a folder path or file:// URI"
     )
+    parser.add_argument("--run-date", type=date.fromisoformat, required=True, help=run_date_help)
+
+
+@dataclass(frozen=True)
+class Lake:
+    """A lake's root folder, and the few file operations the jobs need on it. Picklable: the driver
+    hands it to Spark tasks and Horovod ranks."""
+
+    root: str  # absolute, without a trailing slash
+
+    def __str__(self) -> str:
+        return self.root
+
+    # --- where things are -------------------------------------------------------------------
+
+    def dataset(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+    def partition(self, dataset: str, day: date) -> str:
+        return f"{self.dataset(dataset)}/{partition_name(day)}"
+
+    def report_path(self, job: str, day: date) -> str:
+        return f"{self.partition(f'{REPORTS_DIR}/{job}', day)}/report.json"
+
+    def lock_path(self, job: str, day: date) -> str:
+        return f"{self.dataset(LOCKS_DIR)}/{job}/{partition_name(day)}.lock"
+
+    @property
+    def arrow_filesystem(self) -> pafs.FileSystem:
+        """For Arrow's readers and writers (prepare_sequences' window files, the ranks' shards)."""
+        return pafs.LocalFileSystem()
+
+    # --- reports ------------------------------------------------------------------------------
+
+    def write_report(self, job: str, day: date, report: dict) -> str:
+        """The job's counts for a run, as JSON keyed by the run's date; returns its path."""
+        path = self.report_path(job, day)
+        self.write_text(path, json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+        return path
+
+    def read_report(self, job: str, day: date) -> dict:
+        """What ``job`` reported for ``day``; a JobInputError when it has not run for that day."""
+        path = self.report_path(job, day)
+        if not self.exists(path):
+            raise JobInputError(f"no {job} report for {day} at {path}: run {job} first")
+        return json.loads(self.read_text(path))
+
+    # --- files --------------------------------------------------------------------------------
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths matching a shell pattern (a pattern's part that starts with a dot matches dotfiles)."""
+        return sorted(glob.glob(pattern))
+
+    def file_sizes(self, path: str) -> list[tuple[str, int]]:
+        """(path below ``path``, size) of every file under it, but Hadoop's .crc checksum files, which
+        hold no data of their own."""
+        root = Path(path)
+        files = (file for file in root.rglob("*") if file.is_file() and not file.name.endswith(".crc"))
+        return sorted((str(file.relative_to(root)), file.stat().st_size) for file in files)
+
+    def digest(self, folders: dict[str, str]) -> str:
+        """files_digest of the files under each named folder, e.g. a day's windows and statistics."""
+        return files_digest(
+            (f"{name}/{path}", size) for name, folder in folders.items() for path, size in self.file_sizes(folder)
+        )
+
+    def read_head(self, path: str, size: int) -> bytes:
+        """The file's first ``size`` bytes (fewer when it is shorter)."""
+        with open(path, "rb") as stream:
+            return stream.read(size)
+
+    def read_text(self, path: str) -> str:
+        return Path(path).read_text(encoding="utf-8")
+
+    def modified_seconds_ago(self, path: str) -> float:
+        return time_module.time() - os.stat(path).st_mtime
+
+    def touch(self, path: str) -> None:
+        os.utime(path)
+
+    def create_exclusive(self, path: str, text: str) -> bool:
+        """Create a small file unless it exists; False when it does. The kernel's O_EXCL makes this
+        atomic across processes, and across containers sharing a volume."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return True
+
+    def write_text(self, path: str, text: str) -> None:
+        """Write a small file so that it is never seen half-written: to a sibling, then renamed."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        Path(temporary).write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+
+    def delete(self, path: str) -> None:
+        """Remove a file or a folder with everything in it; nothing when it is not there."""
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.remove(path)
+
+    def rename(self, source: str, target: str) -> None:
+        """Move ``source`` to ``target``, which must not exist (one rename: atomic on one file system)."""
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.lexists(target):
+            raise OSError(f"could not rename {source} to {target}: the target exists")
+        os.rename(source, target)
+
+    # --- staging and the atomic swap ----------------------------------------------------------
+
+    def new_staging_path(self, dataset: str, run_key: str) -> str:
+        return f"{self.dataset(dataset)}/{STAGING_DIR}/{run_key}-{uuid.uuid4().hex[:12]}"
+
+    def clear_stale_staging(self, dataset: str, run_key: str) -> None:
+        """Remove what an earlier, failed attempt of the same run left in staging."""
+        for leftover in self.glob(f"{self.dataset(dataset)}/{STAGING_DIR}/{run_key}-*"):
+            log.info("removing staging left by an earlier attempt: %s", leftover)
+            self.delete(leftover)
+
+    def swap_in_partitions(self, staged: str, dataset: str, days: Iterable[date]) -> None:
+        """Replace each day's partition of ``dataset`` with ``staged/date=<day>``, or remove it.
+
+        A partition the staged write did not produce (no rows) is removed, so a rerun on changed
+        input never keeps rows the input no longer has. Each swap is two renames: a reader sees the
+        old partition, the new one or, between the renames, none; never a half-written one. A crash
+        between them leaves the old partition under ``_staging/retired-<partition>-*``, which
+        ``restore_interrupted_swaps`` puts back.
+        """
+        for day in days:
+            target = self.partition(dataset, day)
+            source = f"{staged}/{partition_name(day)}"
+            retired = f"{self.dataset(dataset)}/{STAGING_DIR}/retired-{partition_name(day)}-{uuid.uuid4().hex[:12]}"
+            if self.exists(target):
+                self.rename(target, retired)
+            if self.exists(source):
+                self.rename(source, target)
+            if self.exists(retired):
+                self.delete(retired)
+        self.delete(staged)
+
+    def restore_interrupted_swaps(self, dataset: str, days: Iterable[date]) -> None:
+        """Undo what a crash in the middle of ``swap_in_partitions`` left: a partition that was moved
+        aside but never replaced comes back; an old copy whose replacement is in place goes."""
+        for day in days:
+            target = self.partition(dataset, day)
+            for retired in self.glob(f"{self.dataset(dataset)}/{STAGING_DIR}/retired-{partition_name(day)}-*"):
+                if self.exists(target):
+                    log.info("removing %s, replaced by an earlier attempt", retired)
+                    self.delete(retired)
+                else:
+                    log.warning("restoring %s: an earlier attempt stopped in the middle of replacing it", target)
+                    self.rename(retired, target)
+
+    # --- locks --------------------------------------------------------------------------------
+
+    def acquire(self, path: str, holder: dict, wait_seconds: float = 0) -> None:
+        """Take the lock at ``path``; while another holds it, wait up to ``wait_seconds`` for it."""
+        deadline = time_module.monotonic() + wait_seconds
+        while True:
+            try:
+                self.take(path, holder)
+                return
+            except LakeBusyError as busy:
+                if time_module.monotonic() >= deadline:
+                    if wait_seconds:
+                        raise LakeBusyError(f"waited {wait_seconds:.0f} s for its turn: {busy}") from None
+                    raise
+                log.info("waiting for %s: %s", path, busy)
+                time_module.sleep(LOCK_POLL_SECONDS)
+
+    def take(self, path: str, holder: dict) -> None:
+        text = json.dumps(holder, sort_keys=True)
+        if self.create_exclusive(path, text):
+            return
+        try:
+            idle = self.modified_seconds_ago(path)
+            current = self.read_text(path)
+        except OSError:  # released between the two calls: try once more
+            if self.create_exclusive(path, text):
+                return
+            raise LakeBusyError(f"{path} is held by another run") from None
+        if idle < LOCK_STALE_SECONDS:
+            raise LakeBusyError(
+                f"{path} is held by {current} (last heartbeat {idle:.0f} s ago): another run is "
+                "writing the same day; this one stops without writing"
+            )
+        log.warning("taking over %s from %s, silent for %.0f s", path, current, idle)
+        try:
+            # A rename succeeds for one of several writers racing for the stale lock.
+            self.rename(path, f"{path}.stale-{uuid.uuid4().hex[:12]}")
+        except OSError:
+            raise LakeBusyError(f"{path} was taken over by another run") from None
+        if not self.create_exclusive(path, text):
+            raise LakeBusyError(f"{path} was taken over by another run")
+
+    @contextmanager
+    def day_locks(self, job: str, days: Iterable[date], wait_seconds: float = 0) -> Iterator[None]:
+        """Hold ``<lake>/_locks/<job>/date=<day>.lock`` for each day while the job runs, so two runs
+        for one day (a backfill beside a manual run) never write it at once: the second fails with
+        LakeBusyError and writes nothing, or with ``wait_seconds`` first waits that long for its turn.
+        Days are taken in order, so two holders of overlapping days never wait for each other."""
+        holder = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "job": job,
+            "airflow_run_id": os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
+            "task": os.environ.get("AIRFLOW_CTX_TASK_ID", ""),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        held: list[str] = []
+        stopped = threading.Event()
+
+        def heartbeat() -> None:
+            while not stopped.wait(LOCK_HEARTBEAT_SECONDS):
+                for path in held:
+                    self.touch(path)
+
+        try:
+            for day in sorted(set(days)):
+                path = self.lock_path(job, day)
+                self.acquire(path, holder, wait_seconds)
+                held.append(path)
+            threading.Thread(target=heartbeat, name="lake-lock-heartbeat", daemon=True).start()
+            yield
+        finally:
+            stopped.set()
+            for path in held:
+                self.delete(path)
+            for leftover in self.glob(f"{self.dataset(LOCKS_DIR)}/{job}/*.lock.stale-*"):
+                self.delete(leftover)
+
+    def readings_locked(self, days: Iterable[date]):
+        """Hold the readings of ``days`` while swapping them in or reading them: a reader never sees
+        a day between ingest's two renames, or its files deleted under it."""
+        return self.day_locks(READINGS_LOCK, days, wait_seconds=READINGS_WAIT_SECONDS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spark_jobs.forecasting import FitSchedule
+from spark_jobs.model_config import ModelConfig
 
 TRAINED_FILE = "trained.json"  # rank 0 writes it beside the fit's weights, last: its presence says they are whole
 
@@ -19,11 +19,7 @@ class RankSpec:
 
     sequences: str  # the run day's sequences folder (absolute path or URI), holding split=*/
     stats: str  # the run day's sequence_stats folder
-    seq_len: int
-    units: int
-    batch_size: int  # the largest per rank; smaller where an epoch would take too few steps
-    learning_rate: float  # for one rank; scaled by the number of ranks
-    schedule: FitSchedule
+    model: ModelConfig  # its batch size is the largest per rank, its learning rate one rank's
     threads_per_rank: int
     bind_cores: bool  # pin each rank to its own cores (ranks on one host, by local rank)
     experiment_id: str

@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping
 
-EXPERIMENT = "sensor_lstm_pipeline"
-MODEL_NAME = "sensor_lstm"
-CHAMPION_ALIAS = "champion"
+from spark_jobs.job import StageFailed
+from spark_jobs.names import EXPERIMENT
 
 # Per request: 30 s to connect or between bytes, and 3 retries after exponential backoffs (factor 1,
 # up to 1 s of jitter each). Measured: 127 s to fail against a server that hangs (SIGSTOP), 7 s
@@ -37,11 +35,6 @@ HTTP_DEFAULTS = {
 }
 for _name, _value in HTTP_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
-
-
-class StageFailed(RuntimeError):
-    """A stage that ran and failed for a reason its message says in full (the training diverged,
-    a Horovod rank stopped, the tracking server is unreachable): reported in one line."""
 
 
 def mlflow_experiment(name: str) -> str:
@@ -70,17 +63,6 @@ def reachable_experiment(name: str) -> str:
     except Exception as error:  # MlflowException, or requests' errors from the REST client
         first = " ".join(str(error).split())[:300]
         raise StageFailed(f"MLflow tracking server {mlflow.get_tracking_uri()} is unreachable: {first}") from error
-
-
-def run_stage(name: str, parse_args, run, argv: list[str] | None) -> None:
-    """lake.run_job, with a StageFailed reported in one line (``<name> failed: ...``), exit code 1."""
-    from spark_jobs import lake
-
-    try:
-        lake.run_job(name, parse_args, run, argv)
-    except StageFailed as error:
-        print(f"{name} failed: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
 
 
 def code_version() -> str:
@@ -136,8 +118,11 @@ def log_windows_input(sequences: str, digest: str, windows: dict[str, int]) -> N
     # MLflow knows s3:// and not Hadoop's name for the same objects.
     source = resolve_dataset_source(sequences.replace("s3a://", "s3://", 1))
     name = "/".join(sequences.rstrip("/").split("/")[-2:])  # sequences/date=<day>
-    mlflow.log_input(MetaDataset(source, name=name, digest=digest), context="training",
-                     tags={f"{split}_windows": str(count) for split, count in windows.items()})  # fmt: skip
+    mlflow.log_input(
+        MetaDataset(source, name=name, digest=digest),
+        context="training",
+        tags={f"{split}_windows": str(count) for split, count in windows.items()},
+    )
 
 
 DAG_RUN_KIND = "dag_run"  # the run_kind tag of the run that stands for an Airflow DAG run
@@ -148,7 +133,8 @@ PARENT_TAG = "mlflow.parentRunId"  # how MLflow nests one run under another
 def dag_run_parents(client, experiment_id: str, airflow_run_id: str) -> list:
     """The runs standing for one DAG run, earliest first: one, unless stages raced to create it."""
     found = client.search_runs(
-        [experiment_id], f"tags.airflow_run_id = '{airflow_run_id}' and tags.run_kind = '{DAG_RUN_KIND}'")
+        [experiment_id], f"tags.airflow_run_id = '{airflow_run_id}' and tags.run_kind = '{DAG_RUN_KIND}'"
+    )
     return sorted(found, key=lambda run: (run.info.start_time, run.info.run_id))
 
 
@@ -166,9 +152,11 @@ def nested_under_dag_run(experiment_id: str, tags: Mapping[str, str]) -> dict[st
     parents = dag_run_parents(client, experiment_id, airflow_run_id)
     if parents:
         return {**tags, PARENT_TAG: parents[0].info.run_id}
-    parent = client.create_run(experiment_id, run_name=f"{tags.get('dag_id', 'dag')} {tags.get('run_day', '')}".strip(),
-                               tags={**{name: tags[name] for name in DAG_RUN_TAGS if name in tags},
-                                     "run_kind": DAG_RUN_KIND})  # fmt: skip
+    parent = client.create_run(
+        experiment_id,
+        run_name=f"{tags.get('dag_id', 'dag')} {tags.get('run_day', '')}".strip(),
+        tags={**{name: tags[name] for name in DAG_RUN_TAGS if name in tags}, "run_kind": DAG_RUN_KIND},
+    )
     # It holds the stage runs together and does no work of its own: ended at once, never "running".
     client.set_terminated(parent.info.run_id)
     return {**tags, PARENT_TAG: parent.info.run_id}

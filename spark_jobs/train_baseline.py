@@ -35,15 +35,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import asdict, dataclass
-from datetime import date
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import forecasting, lake, tracking
+from spark_jobs import forecasting, tracking
+from spark_jobs.job import JobInputError, StageFailed, run_job
+from spark_jobs.lake import Lake, add_lake_arguments
+from spark_jobs.model_config import ModelConfig, add_model_arguments, model_config_from_arguments
 
 log = logging.getLogger("train_baseline")
 
@@ -52,13 +54,9 @@ EVALUATED_SPLITS = ("validation", "test")
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    seq_len: int
-    units: int
-    batch_size: int  # the largest; smaller where an epoch would take too few steps
-    learning_rate: float
+    model: ModelConfig
     min_train_windows: int
     threads_per_task: int
-    schedule: forecasting.FitSchedule
 
 
 def partition_arrays(rows: Iterable) -> dict[str, dict[str, list]]:
@@ -96,12 +94,14 @@ def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
     from spark_jobs import training
 
     forecasting.limit_tensorflow_threads(config.threads_per_task)
-    model = forecasting.build_lstm(config.seq_len, config.units, config.learning_rate, seed=index)
+    model = forecasting.build_lstm(config.model.seq_len, config.model.units, config.model.learning_rate, seed=index)
     train = forecasting.window_tensors(by_split["train"]["inputs"], by_split["train"]["target"])
     validation = forecasting.window_tensors(by_split["validation"]["inputs"], by_split["validation"]["target"])
-    batch_size = forecasting.batch_size_for(counts["train"], config.batch_size, config.schedule.min_steps_per_epoch)
+    batch_size = forecasting.batch_size_for(
+        counts["train"], config.model.batch_size, config.model.schedule.min_steps_per_epoch
+    )
     try:
-        fitted = training.fit(model, train, validation, batch_size=batch_size, schedule=config.schedule)
+        fitted = training.fit(model, train, validation, batch_size=batch_size, schedule=config.model.schedule)
     except training.TrainingDiverged as error:
         return {**result, "diverged": str(error)}
     metrics = {
@@ -124,8 +124,9 @@ def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataF
     return windows.join(F.broadcast(spark.read.parquet(stats).select("sensor_id", "mean", "std")), "sensor_id")
 
 
-def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[dict], experiment_id: str,
-                  windows_input: dict) -> str:  # fmt: skip
+def log_to_mlflow(
+    args: argparse.Namespace, config: TrainingConfig, table: list[dict], experiment_id: str, windows_input: dict
+) -> str:
     """One MLflow run for the stage, with the windows as its input; returns its id."""
     import mlflow
     import mlflow.tensorflow
@@ -133,17 +134,25 @@ def log_to_mlflow(args: argparse.Namespace, config: TrainingConfig, table: list[
     mlflow.set_experiment(experiment_id=experiment_id)
     tags = tracking.nested_under_dag_run(experiment_id, tracking.run_tags(args.tag, args.run_date))
     with mlflow.start_run(run_name=f"train_baseline {args.run_date}", tags=tags) as run:
-        settings = {name: value for name, value in asdict(config).items() if name != "schedule"}
-        mlflow.log_params({"partitions": args.partitions, **settings, **asdict(config.schedule)})
+        mlflow.log_params(
+            {
+                "partitions": args.partitions,
+                **config.model.settings(),
+                "min_train_windows": config.min_train_windows,
+                "threads_per_task": config.threads_per_task,
+            }
+        )
         tracking.log_windows_input(**windows_input)
-        example = np.zeros((1, config.seq_len, 1), dtype=np.float32)
+        example = np.zeros((1, config.model.seq_len, 1), dtype=np.float32)
         for row in table:
             if "skipped" in row:
                 mlflow.set_tag(f"partition_{row['partition']}.skipped", row["skipped"])
                 continue
             mlflow.set_tag(f"partition_{row['partition']}.stopped_by", row["stopped_by"])
-            mlflow.log_metrics({f"partition_{row['partition']}.{name}": value for name, value in row["metrics"].items()})
-            model = forecasting.build_lstm(config.seq_len, config.units, config.learning_rate)
+            mlflow.log_metrics(
+                {f"partition_{row['partition']}.{name}": value for name, value in row["metrics"].items()}
+            )
+            model = forecasting.build_lstm(config.model.seq_len, config.model.units, config.model.learning_rate)
             model.set_weights([np.asarray(weights, dtype=np.float32) for weights in row["weights"]])
             mlflow.tensorflow.log_model(model, name=f"partition-{row['partition']}", input_example=example)
         mlflow.log_dict([{k: v for k, v in row.items() if k != "weights"} for row in table], "partitions.json")
@@ -154,13 +163,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train one LSTM per partition of sensors.", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--lake", required=True, help="root of the data lake")
-    parser.add_argument("--run-date", type=date.fromisoformat, required=True)
+    add_lake_arguments(parser)
     parser.add_argument("--partitions", type=int, default=4, help="partitions of sensors, one model each")
-    parser.add_argument("--units", type=int, default=32, help="LSTM units")
-    parser.add_argument("--batch-size", type=int, default=256, help="the largest batch")
-    parser.add_argument("--learning-rate", type=float, default=0.002, help="Adam's initial learning rate")
-    forecasting.add_schedule_arguments(parser)
+    add_model_arguments(parser, batch_size_help="the largest batch", learning_rate_help="Adam's initial learning rate")
     parser.add_argument("--min-train-windows", type=int, default=100, help="fewer: the partition is skipped")
     parser.add_argument("--threads-per-task", type=int, default=1, help="TensorFlow threads in each task")
     tracking.add_arguments(parser)
@@ -170,33 +175,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     for name in ("partitions", "min_train_windows", "batch_size", "units"):
         if getattr(args, name) < 1:
-            raise lake.JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    try:
-        schedule = forecasting.schedule_from_arguments(args)
-    except ValueError as error:
-        raise lake.JobInputError(str(error)) from error
+            raise JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     experiment_id = tracking.reachable_experiment(args.experiment)  # before spending anything
-    lake_fs = lake.LakeFileSystem(spark, args.lake)
-    day = lake.partition_dir(args.run_date)
-    sequences = f"{lake.dataset_path(args.lake, 'sequences')}/{day}"
-    stats = f"{lake.dataset_path(args.lake, 'sequence_stats')}/{day}"
-    if not (lake_fs.exists(sequences) and lake_fs.exists(stats)):
-        raise lake.JobInputError(f"no windows for {args.run_date} in {sequences}: run prepare_sequences first")
+    lake: Lake = args.lake
+    sequences = lake.partition("sequences", args.run_date)
+    stats = lake.partition("sequence_stats", args.run_date)
+    if not (lake.exists(sequences) and lake.exists(stats)):
+        raise JobInputError(f"no windows for {args.run_date} in {sequences}: run prepare_sequences first")
+    prepared = lake.read_report("prepare_sequences", args.run_date)
     # Before the training reads them: the digest names the files it read.
-    data_digest = lake_fs.digest({"sequences": sequences, "sequence_stats": stats})
-    windows_input = {"sequences": sequences, "digest": data_digest,
-                     "windows": lake.read_report(lake_fs, args.lake, "prepare_sequences", args.run_date)["windows"]}
+    data_digest = lake.digest({"sequences": sequences, "sequence_stats": stats})
+    windows_input = {"sequences": sequences, "digest": data_digest, "windows": prepared["windows"]}
     windows = windows_with_stats(spark, sequences, stats)
-    seq_len = len(windows.select("inputs").first()["inputs"])
-    config = TrainingConfig(
-        seq_len=seq_len,
-        units=args.units,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        min_train_windows=args.min_train_windows,
-        threads_per_task=args.threads_per_task,
-        schedule=schedule,
-    )
+    try:
+        model = model_config_from_arguments(args, prepared["seq_len"])
+    except ValueError as error:
+        raise JobInputError(str(error)) from error
+    config = TrainingConfig(model, min_train_windows=args.min_train_windows, threads_per_task=args.threads_per_task)
     table = sorted(
         windows.repartition(args.partitions, "sensor_id")
         .rdd.mapPartitionsWithIndex(lambda index, rows: [train_partition(index, rows, config)])
@@ -205,7 +200,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     )
     diverged = [row for row in table if "diverged" in row]
     if diverged:
-        raise tracking.StageFailed(
+        raise StageFailed(
             f"partition {diverged[0]['partition']} of {len(table)}: {diverged[0]['diverged']}"
             + (f" ({len(diverged)} partitions diverged)" if len(diverged) > 1 else "")
         )
@@ -213,11 +208,16 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         if "skipped" in row:
             log.warning("partition %d skipped: %s", row["partition"], row["skipped"])
         elif row["stopped_by"] == "time_budget":
-            log.warning("partition %d stopped at its %.0f-minute training budget after %d epochs, still improving; "
-                        "it has the best epoch's weights (epoch %d)", row["partition"], args.training_budget_minutes,
-                        row["epochs_trained"], row["best_epoch"] + 1)  # fmt: skip
+            log.warning(
+                "partition %d stopped at its %.0f-minute training budget after %d epochs, still improving; "
+                "it has the best epoch's weights (epoch %d)",
+                row["partition"],
+                args.training_budget_minutes,
+                row["epochs_trained"],
+                row["best_epoch"] + 1,
+            )
     if all("skipped" in row for row in table):
-        raise lake.JobInputError("every partition was skipped: too few training windows for --min-train-windows")
+        raise JobInputError("every partition was skipped: too few training windows for --min-train-windows")
     run_id = log_to_mlflow(args, config, table, experiment_id, windows_input)
     report = {
         "run_date": args.run_date.isoformat(),
@@ -225,14 +225,19 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "data_digest": data_digest,
         "partitions": [{k: v for k, v in row.items() if k != "weights"} for row in table],
     }
-    report_path = lake.write_report(lake_fs, args.lake, "train_baseline", args.run_date, report)
-    log.info("train_baseline %s: %d partitions trained, MLflow run %s; report %s",
-             args.run_date, sum("skipped" not in row for row in table), run_id, report_path)  # fmt: skip
+    report_path = lake.write_report("train_baseline", args.run_date, report)
+    log.info(
+        "train_baseline %s: %d partitions trained, MLflow run %s; report %s",
+        args.run_date,
+        sum("skipped" not in row for row in table),
+        run_id,
+        report_path,
+    )
     return report
 
 
 def main(argv: list[str] | None = None) -> None:
-    tracking.run_stage("train_baseline", parse_args, run, argv)
+    run_job("train_baseline", parse_args, run, argv)
 
 
 if __name__ == "__main__":

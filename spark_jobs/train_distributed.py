@@ -57,13 +57,14 @@ import os
 import re
 import threading
 import time
-from dataclasses import asdict
-from datetime import date
-from typing import Mapping
+from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
-from spark_jobs import forecasting, lake, ranks, tracking
+from spark_jobs import names, ranks, tracking
+from spark_jobs.job import JobInputError, StageFailed, run_job
+from spark_jobs.lake import Lake, add_lake_arguments
+from spark_jobs.model_config import add_model_arguments, model_config_from_arguments
 
 log = logging.getLogger("train_distributed")
 
@@ -88,14 +89,54 @@ def retire_superseded_versions(client, model_name: str, run_day: str, keep_versi
 
 # What the ranks may see of the driver's environment: what they need to run, to read the lake and to
 # reach MLflow (MLFLOW_TRACKING_USERNAME and _PASSWORD included) and its artifact store.
-RANK_ENV_NAMES = frozenset({
-    "PATH", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONUNBUFFERED", "VIRTUAL_ENV", "HOME", "USER", "LOGNAME", "LANG",
-    "LANGUAGE", "TZ", "TMPDIR", "JAVA_HOME", "CLASSPATH", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES",
-    "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-    "http_proxy", "https_proxy", "no_proxy", "GOOGLE_APPLICATION_CREDENTIALS",
-})  # fmt: skip
-RANK_ENV_PREFIXES = ("LC_", "TF_", "HOROVOD_", "GLOO_", "NCCL_", "OMP_", "KMP_", "MLFLOW_", "SENSOR_LSTM_", "SPARK_",
-                     "PYSPARK_", "HADOOP_", "ARROW_", "AWS_", "AZURE_STORAGE_")  # fmt: skip
+RANK_ENV_NAMES = frozenset(
+    {
+        "PATH",
+        "PYTHONPATH",
+        "PYTHONHASHSEED",
+        "PYTHONUNBUFFERED",
+        "VIRTUAL_ENV",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "JAVA_HOME",
+        "CLASSPATH",
+        "LD_LIBRARY_PATH",
+        "CUDA_VISIBLE_DEVICES",
+        "REQUESTS_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "CURL_CA_BUNDLE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    }
+)
+RANK_ENV_PREFIXES = (
+    "LC_",
+    "TF_",
+    "HOROVOD_",
+    "GLOO_",
+    "NCCL_",
+    "OMP_",
+    "KMP_",
+    "MLFLOW_",
+    "SENSOR_LSTM_",
+    "SPARK_",
+    "PYSPARK_",
+    "HADOOP_",
+    "ARROW_",
+    "AWS_",
+    "AZURE_STORAGE_",
+)
 
 
 def rank_environment(driver_env: Mapping[str, str]) -> dict[str, str | None]:
@@ -115,8 +156,9 @@ class RankWatch:
     after the watch began: horovod.spark.run waits for every rank, and a rank that is stopped,
     frozen or stuck never finishes. ``fired`` says what it saw, once it has."""
 
-    def __init__(self, spark_context, num_proc: int, grace_seconds: float, deadline_seconds: float,
-                 poll_seconds: float = 1.0):  # fmt: skip
+    def __init__(
+        self, spark_context, num_proc: int, grace_seconds: float, deadline_seconds: float, poll_seconds: float = 1.0
+    ):
         self.context, self.num_proc, self.grace, self.poll = spark_context, num_proc, grace_seconds, poll_seconds
         self.deadline = deadline_seconds
         self.fired: str | None = None
@@ -149,11 +191,15 @@ class RankWatch:
             seen = self.uneven()
             since = None if seen is None else since or time.monotonic()
             if since is not None and time.monotonic() - since >= self.grace:
-                self.fired = (f"{seen[0]} of {self.num_proc} Horovod ranks finished and {seen[1]} still ran "
-                              f"{self.grace:.0f} s later (--stall-timeout-seconds): stopped or hung; cancelled")  # fmt: skip
+                self.fired = (
+                    f"{seen[0]} of {self.num_proc} Horovod ranks finished and {seen[1]} still ran "
+                    f"{self.grace:.0f} s later (--stall-timeout-seconds): stopped or hung; cancelled"
+                )
             elif time.monotonic() - started >= self.deadline:
-                self.fired = (f"the Horovod ranks still ran {self.deadline:.0f} s after they were started (--start-timeout "
-                              "+ --training-budget-minutes + --stall-timeout-seconds): stuck; cancelled")  # fmt: skip
+                self.fired = (
+                    f"the Horovod ranks still ran {self.deadline:.0f} s after they were started (--start-timeout "
+                    "+ --training-budget-minutes + --stall-timeout-seconds): stuck; cancelled"
+                )
             if self.fired:
                 log.error("%s", self.fired)
                 self.context.cancelAllJobs()
@@ -167,14 +213,11 @@ def ranks_failure(error: Exception, watch: RankWatch) -> str:
     text = str(error)
     found = re.search(r"Process name: (\S+)\s+Exit code: (-?\d+)", text)
     if found:
-        return (f"Horovod rank {found.group(1)} exited with code {found.group(2)} and the job was stopped; "
-                "the rank's own error, if it logged one, is above")  # fmt: skip
+        return (
+            f"Horovod rank {found.group(1)} exited with code {found.group(2)} and the job was stopped; "
+            "the rank's own error, if it logged one, is above"
+        )
     return f"the Horovod ranks failed: {' '.join(text.split())[:300]}"
-
-
-def absolute(path: str) -> str:
-    """Arrow's file systems, which the ranks read with, need an absolute path or a URI."""
-    return path if "://" in path else os.path.abspath(path)
 
 
 def check_ranks_agree(results: list[dict]) -> None:
@@ -197,8 +240,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Train one LSTM on every sensor's windows with Horovod ranks on Spark.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--lake", required=True, help="root of the data lake")
-    parser.add_argument("--run-date", type=date.fromisoformat, required=True)
+    add_lake_arguments(parser)
     parser.add_argument("--num-proc", type=int, default=2, help="Horovod ranks, one Spark task each")
     parser.add_argument("--threads-per-rank", type=int, default=1, help="TensorFlow threads of each rank")
     parser.add_argument(
@@ -206,11 +248,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="pin each rank to its own --threads-per-rank cores (for hosts the ranks have to themselves)",
     )
-    parser.add_argument("--units", type=int, default=32, help="LSTM units")
-    parser.add_argument("--batch-size", type=int, default=256, help="the largest batch per rank")
-    parser.add_argument("--learning-rate", type=float, default=0.002,
-                        help="for the batch one process would take; scaled by the global batch")  # fmt: skip
-    forecasting.add_schedule_arguments(parser)
+    add_model_arguments(
+        parser,
+        batch_size_help="the largest batch per rank",
+        learning_rate_help="for the batch one process would take; scaled by the global batch",
+    )
     parser.add_argument("--plot-sensors", type=int, default=3, help="sensors in the forecast-vs-actual plot")
     parser.add_argument("--start-timeout", type=int, default=300, help="seconds to wait for the ranks' tasks")
     parser.add_argument(
@@ -227,7 +269,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="network interfaces for the ranks' traffic and the driver's rendezvous, comma-separated, e.g. eth0 "
         "(default: those the ranks and the driver share, which include loopback when every rank runs on one host)",
     )
-    parser.add_argument("--model-name", default=tracking.MODEL_NAME, help="registered model name")
+    parser.add_argument("--model-name", default=names.MODEL_NAME, help="registered model name")
     tracking.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -238,75 +280,74 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
     for name in ("num_proc", "threads_per_rank", "units", "batch_size", "plot_sensors", "stall_timeout_seconds"):
         if getattr(args, name) < 1:
-            raise lake.JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    try:
-        schedule = forecasting.schedule_from_arguments(args)
-    except ValueError as error:
-        raise lake.JobInputError(str(error)) from error
+            raise JobInputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     experiment_id = tracking.reachable_experiment(args.experiment)  # before spending anything
-    lake_fs = lake.LakeFileSystem(spark, args.lake)
-    day = lake.partition_dir(args.run_date)
-    sequences = f"{lake.dataset_path(args.lake, 'sequences')}/{day}"
-    stats = f"{lake.dataset_path(args.lake, 'sequence_stats')}/{day}"
-    if not (lake_fs.exists(f"{sequences}/split=train") and lake_fs.exists(stats)):
-        raise lake.JobInputError(f"no training windows for {args.run_date} in {sequences}: run prepare_sequences first")
-    if not lake_fs.exists(f"{sequences}/split=validation"):
-        raise lake.JobInputError(f"no validation windows for {args.run_date}: early stopping needs them")
-    seq_len = len(spark.read.parquet(f"{sequences}/split=train").select("inputs").first()["inputs"])
+    lake: Lake = args.lake
+    sequences = lake.partition("sequences", args.run_date)
+    stats = lake.partition("sequence_stats", args.run_date)
+    if not (lake.exists(f"{sequences}/split=train") and lake.exists(stats)):
+        raise JobInputError(f"no training windows for {args.run_date} in {sequences}: run prepare_sequences first")
+    if not lake.exists(f"{sequences}/split=validation"):
+        raise JobInputError(f"no validation windows for {args.run_date}: early stopping needs them")
+    prepared = lake.read_report("prepare_sequences", args.run_date)
+    try:
+        model = model_config_from_arguments(args, prepared["seq_len"])
+    except ValueError as error:
+        raise JobInputError(str(error)) from error
     task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
     if task_cpus != args.threads_per_rank:
-        log.warning("spark.task.cpus is %d but ranks run %d threads: ranks may share cores",
-                    task_cpus, args.threads_per_rank)  # fmt: skip
+        log.warning(
+            "spark.task.cpus is %d but ranks run %d threads: ranks may share cores", task_cpus, args.threads_per_rank
+        )
 
     run_day = args.run_date.isoformat()
     tags = tracking.run_tags(args.tag, args.run_date)
-    settings = {"seq_len": seq_len, "units": args.units, "batch_size": args.batch_size,
-                "learning_rate": args.learning_rate, "num_proc": args.num_proc, **asdict(schedule)}  # fmt: skip
-    trained_day = f"{lake.dataset_path(args.lake, 'trained')}/train_distributed/{day}"
-    data_digest = lake_fs.digest({"sequences": sequences, "sequence_stats": stats})
+    settings = {**model.settings(), "num_proc": args.num_proc}
+    trained_day = lake.partition("trained/train_distributed", args.run_date)
+    data_digest = lake.digest({"sequences": sequences, "sequence_stats": stats})
     trained = f"{trained_day}/{trained_key(settings, data_digest)}"
-    windows = lake.read_report(lake_fs, args.lake, "prepare_sequences", args.run_date)["windows"]
-    resume = lake_fs.exists(f"{trained}/{ranks.TRAINED_FILE}")
+    resume = lake.exists(f"{trained}/{ranks.TRAINED_FILE}")
     if resume:
         log.info("an earlier try's fit of these windows and settings is in %s: logging it, not training again", trained)
     spec = ranks.RankSpec(
-        sequences=absolute(sequences),
-        stats=absolute(stats),
-        seq_len=seq_len,
-        units=args.units,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        schedule=schedule,
+        sequences=sequences,
+        stats=stats,
+        model=model,
         threads_per_rank=args.threads_per_rank,
         bind_cores=args.bind_cores,
         experiment_id=experiment_id,
         run_name=f"train_distributed {run_day}",
         model_name=args.model_name,
-        windows_input={"sequences": absolute(sequences), "digest": data_digest, "windows": windows},
-        trained=absolute(trained),
+        windows_input={"sequences": sequences, "digest": data_digest, "windows": prepared["windows"]},
+        trained=trained,
         resume=resume,
         tags=tags,
         parent_run_id=tracking.nested_under_dag_run(experiment_id, tags).get(tracking.PARENT_TAG),
         plot_sensors=args.plot_sensors,
     )
     log.info("starting %d Horovod ranks (gloo) for %s", args.num_proc, run_day)
-    deadline = args.start_timeout + schedule.budget_seconds + args.stall_timeout_seconds
+    deadline = args.start_timeout + model.schedule.budget_seconds + args.stall_timeout_seconds
     watch = RankWatch(spark.sparkContext, args.num_proc, args.stall_timeout_seconds, deadline)
     try:
         with watch:
             results = horovod.spark.run(
-                ranks.train, args=(spec,), num_proc=args.num_proc, use_gloo=True, start_timeout=args.start_timeout,
-                env=rank_environment(os.environ), nics=set(args.nics) or None,
-            )  # fmt: skip
+                ranks.train,
+                args=(spec,),
+                num_proc=args.num_proc,
+                use_gloo=True,
+                start_timeout=args.start_timeout,
+                env=rank_environment(os.environ),
+                nics=set(args.nics) or None,
+            )
     except Exception as error:
         failure = ranks_failure(error, watch)
-        if lake_fs.exists(f"{trained}/{ranks.TRAINED_FILE}"):
+        if lake.exists(f"{trained}/{ranks.TRAINED_FILE}"):
             failure += f"; the fit is kept in {trained} and the retry logs it without training again"
-        raise tracking.StageFailed(failure) from error
+        raise StageFailed(failure) from error
     results = sorted(results, key=lambda result: result["rank"])
     diverged = [result["diverged"] for result in results if "diverged" in result]
     if diverged:
-        raise tracking.StageFailed(diverged[0])
+        raise StageFailed(diverged[0])
     check_ranks_agree(results)
     chief = results[0]
     retired = retire_superseded_versions(mlflow.MlflowClient(), args.model_name, run_day, chief["model_version"])
@@ -316,12 +357,26 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "model_name": args.model_name,
         "model_version": chief["model_version"],
         "model_uri": f"models:/{args.model_name}/{chief['model_version']}",
-        "seq_len": seq_len,
-        "units": args.units,
+        "seq_len": model.seq_len,
+        "units": model.units,
         "test": chief["test"],
-        **{name: chief[name] for name in ("epochs_trained", "best_epoch", "best_val_loss", "stopped_by", "batch_size",
-                                          "effective_learning_rate", "train_loss", "val_loss", "learning_rate",
-                                          "epoch_seconds", "train_seconds", "windows_per_second")},
+        **{
+            name: chief[name]
+            for name in (
+                "epochs_trained",
+                "best_epoch",
+                "best_val_loss",
+                "stopped_by",
+                "batch_size",
+                "effective_learning_rate",
+                "train_loss",
+                "val_loss",
+                "learning_rate",
+                "epoch_seconds",
+                "train_seconds",
+                "windows_per_second",
+            )
+        },
         "ranks": [
             {name: result[name] for name in ("rank", "hostname", "train_windows", "weights_digest", "logged_to_mlflow")}
             for result in results
@@ -330,24 +385,36 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "resumed_from_run": chief.get("resumed_from_run"),
         "data_digest": data_digest,
     }
-    report_path = lake.write_report(lake_fs, args.lake, "train_distributed", args.run_date, report)
-    lake_fs.delete(trained_day)  # registered: no try needs the fit any more
+    report_path = lake.write_report("train_distributed", args.run_date, report)
+    lake.delete(trained_day)  # registered: no try needs the fit any more
     if chief["stopped_by"] == "time_budget":
-        log.warning("training stopped at its %.0f-minute budget after %d epochs, still improving; the model has "
-                    "the best epoch's weights (epoch %d)", args.training_budget_minutes, chief["epochs_trained"],
-                    chief["best_epoch"] + 1)  # fmt: skip
+        log.warning(
+            "training stopped at its %.0f-minute budget after %d epochs, still improving; the model has "
+            "the best epoch's weights (epoch %d)",
+            args.training_budget_minutes,
+            chief["epochs_trained"],
+            chief["best_epoch"] + 1,
+        )
     log.info(
         "train_distributed %s: %d ranks, %d epochs (best %d, stopped by %s) in %.0f s, test RMSE %.4f "
         "(persistence %.4f); %s version %d; report %s",
-        run_day, len(results), chief["epochs_trained"], chief["best_epoch"] + 1, chief["stopped_by"],
-        chief["train_seconds"], chief["test"].get("test_rmse", float("nan")),
-        chief["test"].get("test_persistence_rmse", float("nan")), args.model_name, chief["model_version"], report_path,
-    )  # fmt: skip
+        run_day,
+        len(results),
+        chief["epochs_trained"],
+        chief["best_epoch"] + 1,
+        chief["stopped_by"],
+        chief["train_seconds"],
+        chief["test"].get("test_rmse", float("nan")),
+        chief["test"].get("test_persistence_rmse", float("nan")),
+        args.model_name,
+        chief["model_version"],
+        report_path,
+    )
     return report
 
 
 def main(argv: list[str] | None = None) -> None:
-    tracking.run_stage("train_distributed", parse_args, run, argv)
+    run_job("train_distributed", parse_args, run, argv)
 
 
 if __name__ == "__main__":

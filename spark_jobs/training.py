@@ -23,14 +23,14 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import numpy as np  # noqa: E402
-import tf_keras as keras  # noqa: E402
+import numpy as np
+import tf_keras as keras
 
-from spark_jobs.forecasting import FitSchedule  # noqa: E402
+from spark_jobs.model_config import FitSchedule
 
 EARLY_STOPPING, TIME_BUDGET, MAX_EPOCHS, DIVERGED = "early_stopping", "time_budget", "max_epochs", "diverged"
 MIN_IMPROVEMENT = 1e-3  # the share by which a validation loss must beat the best so far to count
@@ -82,19 +82,28 @@ class Convergence(keras.callbacks.Callback):
         non_finite = [(name, logs[name]) for name in ("loss", "val_loss") if not math.isfinite(logs[name])]
         if non_finite:
             name, value = non_finite[0]
-            self.divergence = (f"training diverged: {'validation loss' if name == 'val_loss' else 'loss'} {value} at "
-                               f"epoch {epoch + 1} (learning rate {self.learning_rates[-1]:.3g}); lower --learning-rate")
+            self.divergence = (
+                f"training diverged: {'validation loss' if name == 'val_loss' else 'loss'} {value} at "
+                f"epoch {epoch + 1} (learning rate {self.learning_rates[-1]:.3g}); lower --learning-rate"
+            )
         if loss < self.best_loss:
             self.best_loss, self.best_epoch, self.best_weights = loss, epoch, self.model.get_weights()
         if loss < self.reference_loss * (1 - MIN_IMPROVEMENT):
             self.reference_loss, self.improved_epoch = loss, epoch
         stalled = epoch - max(self.improved_epoch, self.lr_changed_epoch)
         if stalled >= self.schedule.lr_patience and self.learning_rates[-1] > self.initial_rate / 100:
-            keras.backend.set_value(self.model.optimizer.learning_rate, max(self.learning_rates[-1] / 2, self.initial_rate / 100))
+            keras.backend.set_value(
+                self.model.optimizer.learning_rate, max(self.learning_rates[-1] / 2, self.initial_rate / 100)
+            )
             self.lr_changed_epoch = epoch
         next_epoch_ends = now - self.started + self.epoch_seconds[-1]
-        flags = self.agree([epoch - self.improved_epoch >= self.schedule.patience,
-                            next_epoch_ends > self.schedule.budget_seconds, bool(non_finite)])  # fmt: skip
+        flags = self.agree(
+            [
+                epoch - self.improved_epoch >= self.schedule.patience,
+                next_epoch_ends > self.schedule.budget_seconds,
+                bool(non_finite),
+            ]
+        )
         reason = stop_reason(*flags)
         if reason:
             self.reason, self.model.stop_training = reason, True

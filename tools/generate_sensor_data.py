@@ -20,7 +20,7 @@ import json
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 HEADER = "sensor_id,timestamp,reading"
@@ -110,7 +110,7 @@ def generate_day(
     counts = DayCounts()
     lines: list[str] = []
     steps = 86400 // interval_seconds
-    day_start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     for sensor_index in range(sensors):
         sensor_id = f"sensor-{sensor_index:03d}"
         gap_left = 0
@@ -159,7 +159,7 @@ def generate(
     if 86400 % interval_seconds:
         raise ValueError("--interval-seconds must divide a day (86400 s)")
     rng = random.Random(seed)
-    start = datetime(start_date.year, start_date.month, start_date.day, tzinfo=timezone.utc)
+    start = datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC)
     output_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     for offset in range(days):

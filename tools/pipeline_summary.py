@@ -46,7 +46,8 @@ def model_lines(lake: Path, day: str) -> list[str]:
     champion = evaluation["champion_version"]
     return [
         f"  distributed   MLflow run {distributed['mlflow_run_id']}: {len(distributed['ranks'])} Horovod ranks, "
-        f"{distributed['epochs_trained']} epochs in {distributed['train_seconds']:.0f} s (best {distributed['best_epoch'] + 1}, "
+        f"{distributed['epochs_trained']} epochs in {distributed['train_seconds']:.0f} s "
+        f"(best {distributed['best_epoch'] + 1}, "
         f"stopped by {distributed['stopped_by']}), batch {distributed['batch_size']} per rank, "
         f"{distributed['windows_per_second']:.0f} windows/s; registered {distributed['model_uri']}",
         f"                test RMSE {test['test_rmse']:.3f} vs persistence {test['test_persistence_rmse']:.3f}",
@@ -74,8 +75,10 @@ def forecast_lines(lake: Path, day: str, sensors: int = 3, steps: int = 6) -> li
         for sensor in sorted({row["sensor_id"] for row in rows})[:sensors]:
             mine = [row for row in rows if row["sensor_id"] == sensor]
             values = ", ".join(f"{row['target_time']:%H:%M} {row['forecast']:.2f}" for row in mine[:steps])
-            lines.append(f"    {sensor} from {mine[0]['issued_at']:%Y-%m-%d %H:%M} UTC: {values}"
-                         f"{', ...' if len(mine) > steps else ''}")  # fmt: skip
+            lines.append(
+                f"    {sensor} from {mine[0]['issued_at']:%Y-%m-%d %H:%M} UTC: {values}"
+                f"{', ...' if len(mine) > steps else ''}"
+            )
     return lines
 
 
@@ -87,7 +90,8 @@ def summary_lines(lake: Path, day: str) -> list[str]:
     return [
         f"Pipeline summary for {day}",
         f"  ingest        rows read {ingest['rows_read']}, written {ingest['rows_written']}, "
-        f"quarantined {ingest['rows_quarantined']} ({reasons or 'none'}), duplicates dropped {ingest['duplicates_dropped']}",
+        f"quarantined {ingest['rows_quarantined']} ({reasons or 'none'}), "
+        f"duplicates dropped {ingest['duplicates_dropped']}",
         f"  sequences     seq_len {prep['seq_len']}, horizon {prep['horizon']}, {prep['sensors']} sensors over "
         f"{prep['lookback_days'][0]}..{prep['lookback_days'][-1]}: train {windows['train']}, "
         f"validation {windows['validation']}, test {windows['test']} windows "

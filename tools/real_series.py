@@ -26,11 +26,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 from tools.generate_sensor_data import HEADER, format_timestamp, landing_file_name
 
@@ -48,9 +48,7 @@ def packaged_file(distribution: str, path: str) -> Path:
 def water_flow_readings(text: str) -> list[Reading]:
     """river's water-flow.csv: ``Time,Water flow [l/s]`` with ISO timestamps and UTC offsets."""
     rows = csv.DictReader(text.splitlines())
-    return [
-        (datetime.fromisoformat(row["Time"]).astimezone(timezone.utc), row["Water flow [l/s]"].strip()) for row in rows
-    ]
+    return [(datetime.fromisoformat(row["Time"]).astimezone(UTC), row["Water flow [l/s]"].strip()) for row in rows]
 
 
 def tmy3_readings(text: str, column: str, year: int) -> list[Reading]:
@@ -67,7 +65,7 @@ def tmy3_readings(text: str, column: str, year: int) -> list[Reading]:
         month, day, _ = (int(part) for part in row["Date (MM/DD/YYYY)"].split("/"))
         hour = int(row["Time (HH:MM)"].split(":")[0])
         local = datetime(year, month, day, tzinfo=timezone(utc_offset)) + timedelta(hours=hour)
-        readings.append((local.astimezone(timezone.utc), row[column].strip()))
+        readings.append((local.astimezone(UTC), row[column].strip()))
     return readings
 
 

@@ -1,9 +1,9 @@
 import copy
 import subprocess
 import sys
-from types import SimpleNamespace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,9 +19,17 @@ def parse_dags(**environment: str):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SENSOR_LSTM_HOME", "/opt/sensor-lstm")
         patch.setenv("SENSOR_LSTM_LAKE", "/data/lake")
-        for name in ("SENSOR_LSTM_TASK_RETRIES", "SENSOR_LSTM_TASK_RETRY_DELAY_SECONDS", "SENSOR_LSTM_SPARK_CORES",
-                     "SENSOR_LSTM_SPARK_JOB_CORES", "SENSOR_LSTM_CATCHUP", "SENSOR_LSTM_MLFLOW_EXPERIMENT",
-                     "SENSOR_LSTM_MODEL_NAME", "SENSOR_LSTM_SPARK_EVENT_LOG_DIR", "SENSOR_LSTM_SPARK_HISTORY_URL"):  # fmt: skip
+        for name in (
+            "SENSOR_LSTM_TASK_RETRIES",
+            "SENSOR_LSTM_TASK_RETRY_DELAY_SECONDS",
+            "SENSOR_LSTM_SPARK_CORES",
+            "SENSOR_LSTM_SPARK_JOB_CORES",
+            "SENSOR_LSTM_CATCHUP",
+            "SENSOR_LSTM_MLFLOW_EXPERIMENT",
+            "SENSOR_LSTM_MODEL_NAME",
+            "SENSOR_LSTM_SPARK_EVENT_LOG_DIR",
+            "SENSOR_LSTM_SPARK_HISTORY_URL",
+        ):
             patch.delenv(name, raising=False)
         patch.setenv("SENSOR_LSTM_HOROVOD_NICS", "eth0")
         for name, value in environment.items():
@@ -73,7 +81,10 @@ def test_policy_schedule_retries_and_docs(dag):
     # Runs for different days go side by side; the trainings and the champion's choice take turns.
     assert dag.max_active_runs == 4
     assert {task.task_id for task in dag.tasks if task.max_active_tis_per_dag == 1} == {
-        "train_baseline", "train_distributed", "evaluate"}  # fmt: skip
+        "train_baseline",
+        "train_distributed",
+        "evaluate",
+    }
     assert set(dag.tags) == {"sensors", "spark", "lstm"}
     assert dag.doc_md and "sensor_lstm_pipeline" in dag.doc_md
     assert dag.timetable.summary == "0 0 * * *"
@@ -130,7 +141,10 @@ JOB_ARGUMENTS = {
     "batch_size": {"train_baseline": "batch_size", "train_distributed": "batch_size"},
     "learning_rate": {"train_baseline": "learning_rate", "train_distributed": "learning_rate"},
     "patience": {"train_baseline": "patience", "train_distributed": "patience"},
-    "training_budget_minutes": {"train_baseline": "training_budget_minutes", "train_distributed": "training_budget_minutes"},
+    "training_budget_minutes": {
+        "train_baseline": "training_budget_minutes",
+        "train_distributed": "training_budget_minutes",
+    },
     "champion_min_skill": {"evaluate": "min_skill"},
     "promote_older_day": {"evaluate": "promote_older_day"},
     "num_proc": {"train_distributed": "num_proc"},
@@ -153,14 +167,14 @@ def test_params_default_to_the_jobs_own_defaults(dag):
 
 
 def rendered_command(
-    dag, task_id, params_override=None, data_interval_start=datetime(2026, 11, 25, tzinfo=timezone.utc), extra_context=None
+    dag, task_id, params_override=None, data_interval_start=datetime(2026, 11, 25, tzinfo=UTC), extra_context=None
 ):
     """The exact spark-submit command line the hook would run (by default for 2026-11-25)."""
     task = copy.deepcopy(dag.get_task(task_id))  # rendering replaces the templates in place
     params = {name: param.value for name, param in dag.params.items()} | (params_override or {})
     context = {
         "data_interval_start": data_interval_start,
-        "dag_run": SimpleNamespace(run_after=datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)),
+        "dag_run": SimpleNamespace(run_after=datetime(2026, 11, 27, 9, 30, tzinfo=UTC)),
         "params": params,
         **dag.user_defined_macros,
         **(extra_context or {}),
@@ -174,30 +188,42 @@ def test_ingest_command_line(dag, monkeypatch):
     command = rendered_command(dag, "ingest")
     assert command == [
         "spark-submit",
-        "--master", "spark://spark-master:7077",
-        "--conf", "spark.sql.session.timeZone=UTC",
-        "--conf", "spark.executorEnv.PYTHONPATH=/opt/sensor-lstm",
-        "--conf", "spark.log.level=WARN",
+        "--master",
+        "spark://spark-master:7077",
+        "--conf",
+        "spark.sql.session.timeZone=UTC",
+        "--conf",
+        "spark.executorEnv.PYTHONPATH=/opt/sensor-lstm",
+        "--conf",
+        "spark.log.level=WARN",
         # Every job's event log, in the lake, for the Spark history server.
-        "--conf", "spark.eventLog.enabled=true",
-        "--conf", "spark.eventLog.dir=file:///data/lake/_spark_events",
-        "--name", "sensor_lstm_pipeline.ingest",
+        "--conf",
+        "spark.eventLog.enabled=true",
+        "--conf",
+        "spark.eventLog.dir=file:///data/lake/_spark_events",
+        "--name",
+        "sensor_lstm_pipeline.ingest",
         "/opt/sensor-lstm/spark_jobs/ingest.py",
-        "--lake", "/data/lake",
-        "--run-date", "2026-11-25",
+        "--lake",
+        "/data/lake",
+        "--run-date",
+        "2026-11-25",
         "--no-allow-empty",
-        "--max-quarantined-fraction", "0.1",
-        "--reading-min", "-1000000000000.0",
-        "--reading-max", "1000000000000.0",
-    ]  # fmt: skip
+        "--max-quarantined-fraction",
+        "0.1",
+        "--reading-min",
+        "-1000000000000.0",
+        "--reading-max",
+        "1000000000000.0",
+    ]
     assert "--allow-empty" in rendered_command(dag, "ingest", {"allow_empty_input": True})
 
 
 def test_run_day_comes_from_the_day_param_then_the_data_interval_then_the_trigger_time(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     for params, interval_start, expected in [
-        ({"day": "2026-10-03"}, datetime(2026, 11, 25, tzinfo=timezone.utc), "2026-10-03"),
-        ({}, datetime(2026, 11, 25, tzinfo=timezone.utc), "2026-11-25"),
+        ({"day": "2026-10-03"}, datetime(2026, 11, 25, tzinfo=UTC), "2026-10-03"),
+        ({}, datetime(2026, 11, 25, tzinfo=UTC), "2026-11-25"),
         ({}, None, "2026-11-26"),
     ]:
         command = rendered_command(dag, "ingest", params, data_interval_start=interval_start)
@@ -208,55 +234,83 @@ def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     command = rendered_command(dag, "prepare_sequences", {"seq_len": 48, "horizon": 5, "sampling_interval_seconds": 10})
     assert command[command.index("/opt/sensor-lstm/spark_jobs/prepare_sequences.py") + 1 :] == [
-        "--lake", "/data/lake",
-        "--run-date", "2026-11-25",
-        "--lookback-days", "3",
-        "--sampling-interval-seconds", "10",
-        "--seq-len", "48",
-        "--horizon", "5",
-        "--train-fraction", "0.7",
-        "--validation-fraction", "0.15",
-        "--seasonal-periods", "day",
-    ]  # fmt: skip
-    seasons = [rendered_command(dag, "prepare_sequences", {"seasonal_periods": periods})[-1] for periods in ([24, 168], [])]
+        "--lake",
+        "/data/lake",
+        "--run-date",
+        "2026-11-25",
+        "--lookback-days",
+        "3",
+        "--sampling-interval-seconds",
+        "10",
+        "--seq-len",
+        "48",
+        "--horizon",
+        "5",
+        "--train-fraction",
+        "0.7",
+        "--validation-fraction",
+        "0.15",
+        "--seasonal-periods",
+        "day",
+    ]
+    seasons = [
+        rendered_command(dag, "prepare_sequences", {"seasonal_periods": periods})[-1] for periods in ([24, 168], [])
+    ]
     assert seasons == ["24,168", "none"]
 
 
 def mlflow_args(task_id):
     return [
-        "--experiment", "sensor_lstm_pipeline",
-        "--tag", "dag_id=sensor_lstm_pipeline",
-        "--tag", "airflow_run_id=manual__2026-11-26T10:00:00+00:00",
-        "--tag", "logical_date=2026-11-25T00:00:00+00:00",
-        "--tag", f"task={task_id}",
-        "--tag", "try_number=2",
-    ]  # fmt: skip
+        "--experiment",
+        "sensor_lstm_pipeline",
+        "--tag",
+        "dag_id=sensor_lstm_pipeline",
+        "--tag",
+        "airflow_run_id=manual__2026-11-26T10:00:00+00:00",
+        "--tag",
+        "logical_date=2026-11-25T00:00:00+00:00",
+        "--tag",
+        f"task={task_id}",
+        "--tag",
+        "try_number=2",
+    ]
 
 
 def run_context(task_id):
     return {
         "run_id": "manual__2026-11-26T10:00:00+00:00",
-        "logical_date": datetime(2026, 11, 25, tzinfo=timezone.utc),
+        "logical_date": datetime(2026, 11, 25, tzinfo=UTC),
         "ti": SimpleNamespace(task_id=task_id, try_number=2),
     }
 
 
 def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
-    command = rendered_command(dag, "train_baseline", {"partitions": 8, "epochs": 2}, extra_context=run_context("train_baseline"))
+    command = rendered_command(
+        dag, "train_baseline", {"partitions": 8, "epochs": 2}, extra_context=run_context("train_baseline")
+    )
     assert "spark.cores.max=8" in command
     assert command[command.index("/opt/sensor-lstm/spark_jobs/train_baseline.py") + 1 :] == [
-        "--lake", "/data/lake",
-        "--run-date", "2026-11-25",
-        "--partitions", "8",
-        "--units", "32",
-        "--epochs", "2",
-        "--patience", "10",
-        "--training-budget-minutes", "30",
-        "--batch-size", "256",
-        "--learning-rate", "0.002",
+        "--lake",
+        "/data/lake",
+        "--run-date",
+        "2026-11-25",
+        "--partitions",
+        "8",
+        "--units",
+        "32",
+        "--epochs",
+        "2",
+        "--patience",
+        "10",
+        "--training-budget-minutes",
+        "30",
+        "--batch-size",
+        "256",
+        "--learning-rate",
+        "0.002",
         *mlflow_args("train_baseline"),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +322,9 @@ def cluster_dag():
 SPARK_TASKS = ["ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"]
 
 
-def test_on_a_cluster_of_known_size_every_spark_task_takes_a_slot_per_core_of_the_spark_cores_pool(cluster_dag, monkeypatch):
+def test_on_a_cluster_of_known_size_every_spark_task_takes_a_slot_per_core_of_the_spark_cores_pool(
+    cluster_dag, monkeypatch
+):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     # At the default Params: 2 ranks, and train_baseline's 4 partitions on the 2 cores they leave.
     assert {task.task_id: (task.pool, task.pool_slots) for task in cluster_dag.tasks} == {
@@ -293,7 +349,9 @@ def test_on_a_cluster_of_known_size_every_spark_task_takes_a_slot_per_core_of_th
         ({"partitions": 16, "num_proc": 1, "threads_per_rank": 1}, 3),
     ],
 )
-def test_train_baseline_leaves_train_distributed_its_cores_on_a_cluster_of_known_size(cluster_dag, monkeypatch, params, cores):
+def test_train_baseline_leaves_train_distributed_its_cores_on_a_cluster_of_known_size(
+    cluster_dag, monkeypatch, params, cores
+):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     command = rendered_command(cluster_dag, "train_baseline", params, extra_context=run_context("train_baseline"))
     assert f"spark.cores.max={cores}" in command
@@ -324,9 +382,13 @@ def test_each_run_s_spark_tasks_take_the_pool_slots_of_its_own_params(cluster_da
     at_defaults = slots({})
     assert at_defaults == {task.task_id: (task.pool, task.pool_slots) for task in cluster_dag.tasks}
     assert slots({"num_proc": 3, "threads_per_rank": 1}) == at_defaults | {
-        "train_distributed": ("spark_cores", 3), "train_baseline": ("spark_cores", 1)}  # fmt: skip
+        "train_distributed": ("spark_cores", 3),
+        "train_baseline": ("spark_cores", 1),
+    }
     assert slots({"num_proc": 1, "threads_per_rank": 2, "partitions": 1}) == at_defaults | {
-        "train_distributed": ("spark_cores", 2), "train_baseline": ("spark_cores", 1)}  # fmt: skip
+        "train_distributed": ("spark_cores", 2),
+        "train_baseline": ("spark_cores", 1),
+    }
 
 
 def test_where_the_cluster_size_is_unknown_no_pool_is_used_and_the_trainings_take_turns(dag, monkeypatch):
@@ -343,20 +405,32 @@ def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
     assert "spark.task.cpus=2" in command and "spark.cores.max=6" in command
     assert "spark.task.maxFailures=1" in command  # a lost rank fails the attempt; the retry starts all
     assert command[command.index("/opt/sensor-lstm/spark_jobs/train_distributed.py") + 1 :] == [
-        "--lake", "/data/lake",
-        "--run-date", "2026-11-25",
-        "--num-proc", "3",
-        "--threads-per-rank", "2",
-        "--nics", "eth0",  # SENSOR_LSTM_HOROVOD_NICS, a deployment setting
-        "--units", "32",
-        "--epochs", "7",
-        "--patience", "10",
-        "--training-budget-minutes", "12.5",
-        "--batch-size", "256",
-        "--learning-rate", "0.002",
-        "--model-name", "sensor_lstm",
+        "--lake",
+        "/data/lake",
+        "--run-date",
+        "2026-11-25",
+        "--num-proc",
+        "3",
+        "--threads-per-rank",
+        "2",
+        "--nics",
+        "eth0",  # SENSOR_LSTM_HOROVOD_NICS, a deployment setting
+        "--units",
+        "32",
+        "--epochs",
+        "7",
+        "--patience",
+        "10",
+        "--training-budget-minutes",
+        "12.5",
+        "--batch-size",
+        "256",
+        "--learning-rate",
+        "0.002",
+        "--model-name",
+        "sensor_lstm",
         *mlflow_args("train_distributed"),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("task_id", ["train_baseline", "train_distributed", "evaluate"])
@@ -373,9 +447,17 @@ def test_evaluate_command_line(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     command = rendered_command(dag, "evaluate", {"champion_min_skill": 0.05}, extra_context=run_context("evaluate"))
     assert command[command.index("/opt/sensor-lstm/spark_jobs/evaluate.py") + 1 :] == [
-        "--lake", "/data/lake", "--run-date", "2026-11-25", "--min-skill", "0.05", "--no-promote-older-day",
-        "--model-name", "sensor_lstm", *mlflow_args("evaluate"),
-    ]  # fmt: skip
+        "--lake",
+        "/data/lake",
+        "--run-date",
+        "2026-11-25",
+        "--min-skill",
+        "0.05",
+        "--no-promote-older-day",
+        "--model-name",
+        "sensor_lstm",
+        *mlflow_args("evaluate"),
+    ]
     command = rendered_command(dag, "evaluate", {"promote_older_day": True}, extra_context=run_context("evaluate"))
     assert "--promote-older-day" in command
 
@@ -384,8 +466,15 @@ def test_forecast_command_line(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
     command = rendered_command(dag, "forecast", {"forecast_steps": 6})
     assert command[command.index("/opt/sensor-lstm/spark_jobs/forecast.py") + 1 :] == [
-        "--lake", "/data/lake", "--run-date", "2026-11-25", "--steps", "6", "--model-name", "sensor_lstm",
-    ]  # fmt: skip
+        "--lake",
+        "/data/lake",
+        "--run-date",
+        "2026-11-25",
+        "--steps",
+        "6",
+        "--model-name",
+        "sensor_lstm",
+    ]
 
 
 def dag_module() -> dict:
@@ -440,6 +529,7 @@ def test_params_have_sane_maxima(dag, name, value):
 @pytest.mark.parametrize("exit_code, retried", [(2, False), (1, True)])
 def test_a_jobs_input_error_exit_code_2_is_not_retried(dag, monkeypatch, tmp_path, exit_code, retried):
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
     SparkJobOperator = dag_module()["SparkJobOperator"]
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", '{"conn_type": "spark", "host": "local[1]"}')
     job = tmp_path / "job.py"
@@ -451,7 +541,9 @@ def test_a_jobs_input_error_exit_code_2_is_not_retried(dag, monkeypatch, tmp_pat
 
 
 def test_each_job_that_writes_a_dataset_declares_it_as_an_asset(dag):
-    assert {task.task_id: [(outlet.name, outlet.uri) for outlet in task.outlets] for task in dag.tasks if task.outlets} == {
+    assert {
+        task.task_id: [(outlet.name, outlet.uri) for outlet in task.outlets] for task in dag.tasks if task.outlets
+    } == {
         "ingest": [("sensor_lstm.readings", "file:///data/lake/readings")],
         "prepare_sequences": [("sensor_lstm.sequences", "file:///data/lake/sequences")],
         "evaluate": [("sensor_lstm.champion", "models:/sensor_lstm@champion")],
@@ -473,10 +565,13 @@ def test_a_jobs_asset_event_carries_the_counts_of_its_report_for_the_run_day(mon
     job.write_text("print('job done')\n")
     readings = Asset(name="readings", uri=f"file://{tmp_path}/readings")
     operator = module["SparkJobOperator"](
-        task_id="ingest", conn_id="spark_default", application=str(job),
+        task_id="ingest",
+        conn_id="spark_default",
+        application=str(job),
         application_args=["--lake", str(tmp_path), "--run-date", "2026-11-25"],
-        outlets=[readings], extra_fields=("status", "rows_written", "rows_quarantined"),
-    )  # fmt: skip
+        outlets=[readings],
+        extra_fields=("status", "rows_written", "rows_quarantined"),
+    )
     events = OutletEventAccessors()
     operator.execute({"outlet_events": events})
     assert events[readings].extra == {"run_date": "2026-11-25", "status": "ok", "rows_written": 48}
@@ -494,15 +589,18 @@ def test_a_jobs_task_log_links_its_spark_ui_on_the_history_server_and_its_event_
     module = dag_module()
     job = tmp_path / "probe.py"
     job.write_text(
-        "import argparse, sys\nfrom datetime import date\nfrom spark_jobs import lake\n"
-        "parser = argparse.ArgumentParser()\nparser.add_argument('--lake')\n"
-        "parser.add_argument('--run-date', type=date.fromisoformat)\n"
-        "lake.run_job('probe', parser.parse_args, lambda spark, args: None, sys.argv[1:])\n"
+        "import argparse, sys\nfrom spark_jobs.job import run_job\nfrom spark_jobs.lake import add_lake_arguments\n"
+        "parser = argparse.ArgumentParser()\nadd_lake_arguments(parser)\n"
+        "run_job('probe', parser.parse_args, lambda spark, args: None, sys.argv[1:])\n"
     )
     operator = module["SparkJobOperator"](
-        task_id="probe", conn_id="spark_default", application=str(job), conf=module["SPARK_CONF"],
-        env_vars=module["SPARK_ENV"], application_args=["--lake", str(tmp_path), "--run-date", "2026-11-25"],
-    )  # fmt: skip
+        task_id="probe",
+        conn_id="spark_default",
+        application=str(job),
+        conf=module["SPARK_CONF"],
+        env_vars=module["SPARK_ENV"],
+        application_args=["--lake", str(tmp_path), "--run-date", "2026-11-25"],
+    )
     operator.execute({})
     task_log = "".join(capfd.readouterr())  # the hook logs each line of spark-submit's output
     (event_log,) = (tmp_path / "_spark_events").iterdir()  # the folder made for it, as Spark needs
@@ -523,14 +621,21 @@ def test_failure_alerts_by_mail_are_off_unless_recipients_are_set(monkeypatch):
     alert = dag_module()["default_args"]["on_failure_callback"]
     assert isinstance(alert, SmtpNotifier)
     assert (alert.to, alert.smtp_conn_id, alert.from_email) == (
-        ["ops@example.com", "data@example.com"], "smtp_default", "sensor-lstm@localhost")  # fmt: skip
+        ["ops@example.com", "data@example.com"],
+        "smtp_default",
+        "sensor-lstm@localhost",
+    )
 
 
 def landing_sensor(dag, params: dict):
     """The wait_for_landing_file task as the worker runs it, for 2026-11-25, on SENSOR_LSTM_LAKE."""
     sensor = dag_module()["LandingFileSensor"](task_id="wait_for_landing_file")
-    context = {"params": default_params(dag) | params, "data_interval_start": datetime(2026, 11, 25, tzinfo=timezone.utc),
-               "dag_run": None, **dag.user_defined_macros}  # fmt: skip
+    context = {
+        "params": default_params(dag) | params,
+        "data_interval_start": datetime(2026, 11, 25, tzinfo=UTC),
+        "dag_run": None,
+        **dag.user_defined_macros,
+    }
     sensor.render_template_fields(context)
     return sensor, context
 
@@ -564,7 +669,11 @@ def test_no_landing_file_within_the_timeout_fails_once_saying_what_is_missing(da
     monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
     sensor, context = landing_sensor(dag, {"landing_file_timeout_minutes": 45})
     # What the worker runs once the scheduler finds the deferral timed out.
-    with pytest.raises(AirflowSensorTimeout, match=(
-        rf"^no landing file {tmp_path}/landing/sensor_readings_2026-11-25.csv\* after waiting 45 minutes "
-        r"\(landing_file_timeout_minutes\); not retried: deliver the file and clear this task$")):  # fmt: skip
+    with pytest.raises(
+        AirflowSensorTimeout,
+        match=(
+            rf"^no landing file {tmp_path}/landing/sensor_readings_2026-11-25.csv\* after waiting 45 minutes "
+            r"\(landing_file_timeout_minutes\); not retried: deliver the file and clear this task$"
+        ),
+    ):
         sensor.resume_execution("__fail__", {"error": "Trigger timeout"}, context)  # the scheduler's words

@@ -71,11 +71,23 @@ def test_a_python_worker_killed_while_cutting_windows_changes_no_window(spark, r
     write_day(spark, tmp_path)
     log = tmp_path / "job.log"
     job = subprocess.Popen(
-        ["spark-submit", "--master", "local[2,4]", "--conf", "spark.ui.enabled=false",
-         "--conf", "spark.sql.shuffle.partitions=4",
-         str(PROJECT_DIR / "spark_jobs" / "prepare_sequences.py"), "--lake", str(tmp_path), *ARGS],
-        stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
-    )  # fmt: skip
+        [
+            "spark-submit",
+            "--master",
+            "local[2,4]",
+            "--conf",
+            "spark.ui.enabled=false",
+            "--conf",
+            "spark.sql.shuffle.partitions=4",
+            str(PROJECT_DIR / "spark_jobs" / "prepare_sequences.py"),
+            "--lake",
+            str(tmp_path),
+            *ARGS,
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
+    )
     killed = None
     deadline = time.monotonic() + 240
     while killed is None and job.poll() is None and time.monotonic() < deadline:
@@ -118,7 +130,7 @@ def test_a_full_disk_while_staging_fails_the_run_and_keeps_the_old_partition(spa
     filler = lake_dir / "filler"
     with open(filler, "wb") as stream:
         stream.write(b"\0" * (free - 256 * 1024))
-    with pytest.raises(Exception, match="(?i)no space left on device"):
+    with pytest.raises(Exception, match=r"(?i)no space left on device"):
         prep.run(spark, args)
     assert files_under(lake_dir / "sequences" / f"date={DAY}") == before
 

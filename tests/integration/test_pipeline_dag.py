@@ -112,16 +112,21 @@ class SmtpSession(socketserver.StreamRequestHandler):
 
 
 def test_a_task_that_fails_for_good_mails_the_alert_recipients(pipeline):
-    env, lake = pipeline
+    env, _ = pipeline
     sink = SmtpSink()
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:
         alerting = env | {
             "SENSOR_LSTM_ALERT_EMAILS": "ops@example.com,data@example.com",
-            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
-                                                     "port": sink.server_address[1],
-                                                     "extra": {"disable_tls": True, "disable_ssl": True}}),
-        }  # fmt: skip
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": sink.server_address[1],
+                    "extra": {"disable_tls": True, "disable_ssl": True},
+                }
+            ),
+        }
         failed = dags_test(alerting, "2026-10-02", *NO_WAIT_HISTORY_ONLY)
     finally:
         sink.shutdown()
@@ -142,9 +147,23 @@ def test_on_a_real_series_at_default_model_params_the_model_beats_every_naive_fo
     manifest = real_series.write_landing(real_series.SERIES["greensboro_temperature"], lake / "landing")
     day, history_days = manifest["last_day"], manifest["days"] - 1
     # The days before the run day, in one ingest, as a backfill would have; the DAG ingests its own.
-    subprocess.run(["spark-submit", "--master", "local[2]", str(PROJECT_DIR / "spark_jobs" / "ingest.py"), "--lake", str(lake),
-                    "--run-date", manifest["first_day"], "--days", str(history_days)],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "spark-submit",
+            "--master",
+            "local[2]",
+            str(PROJECT_DIR / "spark_jobs" / "ingest.py"),
+            "--lake",
+            str(lake),
+            "--run-date",
+            manifest["first_day"],
+            "--days",
+            str(history_days),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     # Only the data's settings: every model Param keeps its default.
     run = dags_test(env, day, timeout=1400, lookback_days=manifest["days"], sampling_interval_seconds=3600)
     assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
@@ -169,6 +188,7 @@ def test_on_a_real_series_at_default_model_params_the_model_beats_every_naive_fo
     readings = pq.read_table(lake / "readings" / f"date={day}").to_pandas()
     last_reading = readings["timestamp"].max()  # the UTC day ends at 05:00 local (America/New_York's winter)
     assert sorted((row["step"], row["issued_at"], row["target_time"] - row["issued_at"]) for row in rows) == sorted(
-        (step, last_reading, timedelta(hours=step)) for step in range(1, 13) for _ in range(sensors))  # fmt: skip
+        (step, last_reading, timedelta(hours=step)) for step in range(1, 13) for _ in range(sensors)
+    )
     # Within the day's range, give or take 10 degrees: an unnormalized forecast would be far off.
     assert all(readings["reading"].min() - 10 < row["forecast"] < readings["reading"].max() + 10 for row in rows)

@@ -18,8 +18,8 @@ import mlflow
 import psutil
 import pytest
 
+from spark_jobs import job, train_distributed
 from spark_jobs import prepare_sequences as prep
-from spark_jobs import tracking, train_distributed
 from tests.conftest import write_readings
 from tests.spark_jobs.test_tracking import mlflow_server
 
@@ -73,12 +73,25 @@ def run_with_fault(spark, lake, experiment: str, fault: signal.Signals | None, *
     watcher.start()
     started = time.monotonic()
     args = train_distributed.parse_args(
-        ["--lake", str(lake), "--run-date", DAY, "--num-proc", "2", "--units", "4", "--model-name", MODEL,
-         "--experiment", experiment, *extra]
-    )  # fmt: skip
+        [
+            "--lake",
+            str(lake),
+            "--run-date",
+            DAY,
+            "--num-proc",
+            "2",
+            "--units",
+            "4",
+            "--model-name",
+            MODEL,
+            "--experiment",
+            experiment,
+            *extra,
+        ]
+    )
     try:
         seen["report"] = train_distributed.run(spark, args)
-    except tracking.StageFailed as error:
+    except job.StageFailed as error:
         seen["error"] = error
     seen["finished_at"], seen["seconds"] = time.monotonic(), time.monotonic() - started
     watcher.join(timeout=5)
@@ -105,9 +118,25 @@ def write_windows(spark, lake) -> None:
         for step in range(288)
     ]
     write_readings(spark, lake, readings)
-    prep.run(spark, prep.parse_args(["--lake", str(lake), "--run-date", DAY, "--lookback-days", "1",
-                                     "--sampling-interval-seconds", "300", "--seq-len", "6",
-                                     "--seasonal-periods", "12"]))  # fmt: skip
+    prep.run(
+        spark,
+        prep.parse_args(
+            [
+                "--lake",
+                str(lake),
+                "--run-date",
+                DAY,
+                "--lookback-days",
+                "1",
+                "--sampling-interval-seconds",
+                "300",
+                "--seq-len",
+                "6",
+                "--seasonal-periods",
+                "12",
+            ]
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +163,8 @@ def runs(spark, tmp_path_factory):
 def test_a_training_run_whose_loss_becomes_nan_fails_in_one_line_naming_it(runs):
     diverged = runs["diverged"]
     assert str(diverged["error"]) == (
-        "training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate")
+        "training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate"
+    )
     assert diverged["left"] == []  # both ranks stopped and ended: neither blocked
     client = mlflow.MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("test-faults-nan").experiment_id])
@@ -149,8 +179,10 @@ def test_a_stopped_or_dead_rank_fails_the_task_within_the_stall_bound(runs, faul
     message = str(seen["error"])
     if fault == "stopped":
         # Rank 0 fails on gloo's 30 s timeout; the driver cancels the stopped rank STALL_SECONDS later.
-        assert message == (f"1 of 2 Horovod ranks finished and 1 still ran {STALL_SECONDS} s later "
-                           "(--stall-timeout-seconds): stopped or hung; cancelled")  # fmt: skip
+        assert message == (
+            f"1 of 2 Horovod ranks finished and 1 still ran {STALL_SECONDS} s later "
+            "(--stall-timeout-seconds): stopped or hung; cancelled"
+        )
         assert after_fault < 30 + STALL_SECONDS + 30, f"failed {after_fault:.0f} s after the SIGSTOP"
     else:
         assert message.startswith("Horovod rank 1 exited with code 137 and the job was stopped")
@@ -163,8 +195,7 @@ def test_the_retry_succeeds_with_one_model_version_for_the_run_day(runs):
     report = runs["retry"]["report"]
     assert (report["epochs_trained"], report["stopped_by"]) == (2, "max_epochs")
     versions = mlflow.MlflowClient().search_model_versions(f"name = '{MODEL}'")
-    assert [(int(version.version), version.tags["run_day"]) for version in versions] == [
-        (report["model_version"], DAY)]  # fmt: skip
+    assert [(int(version.version), version.tags["run_day"]) for version in versions] == [(report["model_version"], DAY)]
 
 
 def test_the_ranks_environment_carries_no_airflow_secrets(runs):
@@ -196,11 +227,27 @@ def outage(spark, tmp_path_factory):
 
         freezer = threading.Thread(target=freeze, daemon=True)
         freezer.start()
-        args = ["--lake", str(lake), "--run-date", DAY, "--num-proc", "2", "--units", "4", "--model-name", MODEL,
-                "--experiment", "test-outage", "--epochs", "6", "--patience", "6"]  # fmt: skip
+        args = [
+            "--lake",
+            str(lake),
+            "--run-date",
+            DAY,
+            "--num-proc",
+            "2",
+            "--units",
+            "4",
+            "--model-name",
+            MODEL,
+            "--experiment",
+            "test-outage",
+            "--epochs",
+            "6",
+            "--patience",
+            "6",
+        ]
         try:
             train_distributed.run(spark, train_distributed.parse_args(args))
-        except tracking.StageFailed as error:
+        except job.StageFailed as error:
             seen["error"] = error
         freezer.join(timeout=5)
         (seen["kept"],) = (lake / "trained" / "train_distributed" / f"date={DAY}").glob("*/trained.json")
@@ -211,8 +258,10 @@ def outage(spark, tmp_path_factory):
         seen["retry_seconds"] = time.monotonic() - started
         seen["lake"] = lake
         client = mlflow.MlflowClient()
-        seen["runs"] = {run.info.run_id: run for run in
-                        client.search_runs([client.get_experiment_by_name("test-outage").experiment_id])}  # fmt: skip
+        seen["runs"] = {
+            run.info.run_id: run
+            for run in client.search_runs([client.get_experiment_by_name("test-outage").experiment_id])
+        }
         seen["versions"] = client.search_model_versions(f"name = '{MODEL}'")
         seen["val_loss"] = client.get_metric_history(seen["report"]["mlflow_run_id"], "val_loss")
         print(f"outage: {seen['error']!r}; retry {seen['retry_seconds']:.0f} s", flush=True)
@@ -222,7 +271,9 @@ def outage(spark, tmp_path_factory):
 def test_a_tracking_server_down_at_the_end_of_training_costs_the_retry_the_logging_not_the_training(outage):
     message, trained, report = str(outage["error"]), outage["trained"], outage["report"]
     assert message.startswith("Horovod rank 0 exited with code 1 and the job was stopped")
-    assert message.endswith(f"; the fit is kept in {outage['kept'].parent} and the retry logs it without training again")
+    assert message.endswith(
+        f"; the fit is kept in {outage['kept'].parent} and the retry logs it without training again"
+    )
     assert "\n" not in message
     # The failed try trained to the end, with the server frozen from its second epoch on.
     assert trained["epochs_trained"] == 6 and trained["unlogged_from"] is not None
@@ -234,9 +285,11 @@ def test_a_tracking_server_down_at_the_end_of_training_costs_the_retry_the_loggi
     for name in ("epochs_trained", "best_epoch", "val_loss", "train_loss", "epoch_seconds", "train_seconds"):
         assert report[name] == trained[name], name
     assert [(metric.step, metric.value) for metric in sorted(outage["val_loss"], key=lambda m: m.step)] == list(
-        enumerate(trained["val_loss"]))  # fmt: skip
+        enumerate(trained["val_loss"])
+    )
     assert outage["runs"][report["mlflow_run_id"]].data.tags["resumed_from_run"] == trained["mlflow_run_id"]
     assert [(int(version.version), version.tags["run_day"]) for version in outage["versions"]] == [
-        (report["model_version"], DAY)]  # fmt: skip
+        (report["model_version"], DAY)
+    ]
     # Registered: the kept fit is gone from the lake.
     assert not (outage["lake"] / "trained" / "train_distributed" / f"date={DAY}").exists()

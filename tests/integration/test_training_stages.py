@@ -36,21 +36,61 @@ def stages(spark, tmp_path_factory):
         common = ["--lake", str(lake), "--run-date", DAY]
         tracking = ["--experiment", "test-training", "--tag", "airflow_run_id=manual__1"]
         # The seasonal naive forecast of one hour: the lookback holds no reading a day before.
-        prepared = prep.run(spark, prep.parse_args([*common, "--lookback-days", "1", "--sampling-interval-seconds",
-                                                    "300", "--seq-len", "6", "--seasonal-periods", "12"]))  # fmt: skip
+        prepared = prep.run(
+            spark,
+            prep.parse_args(
+                [
+                    *common,
+                    "--lookback-days",
+                    "1",
+                    "--sampling-interval-seconds",
+                    "300",
+                    "--seq-len",
+                    "6",
+                    "--seasonal-periods",
+                    "12",
+                ]
+            ),
+        )
         reports = {
             "prepared": prepared,
-            "baseline": train_baseline.run(spark, train_baseline.parse_args(
-                [*common, *tracking, "--partitions", "2", "--epochs", "2", "--min-train-windows", "10"])),
-            "distributed": train_distributed.run(spark, train_distributed.parse_args(
-                [*common, *tracking, "--num-proc", "2", "--units", "4", "--model-name", MODEL])),
-        }  # fmt: skip
+            "baseline": train_baseline.run(
+                spark,
+                train_baseline.parse_args(
+                    [*common, *tracking, "--partitions", "2", "--epochs", "2", "--min-train-windows", "10"]
+                ),
+            ),
+            "distributed": train_distributed.run(
+                spark,
+                train_distributed.parse_args(
+                    [*common, *tracking, "--num-proc", "2", "--units", "4", "--model-name", MODEL]
+                ),
+            ),
+        }
         reports["evaluate"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking, "--model-name", MODEL]))
-        reports["retry"] = train_distributed.run(spark, train_distributed.parse_args(
-            [*common, *tracking, "--num-proc", "2", "--epochs", "1", "--units", "4", "--model-name", MODEL,
-             "--tag", "try_number=2"]))  # fmt: skip
+        reports["retry"] = train_distributed.run(
+            spark,
+            train_distributed.parse_args(
+                [
+                    *common,
+                    *tracking,
+                    "--num-proc",
+                    "2",
+                    "--epochs",
+                    "1",
+                    "--units",
+                    "4",
+                    "--model-name",
+                    MODEL,
+                    "--tag",
+                    "try_number=2",
+                ]
+            ),
+        )
         reports["lake"] = lake
-        reports["evaluate_retry"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking, "--model-name", MODEL]))
+        reports["evaluate_retry"] = evaluate.run(
+            spark, evaluate.parse_args([*common, *tracking, "--model-name", MODEL])
+        )
         yield reports
 
 
@@ -71,7 +111,9 @@ def test_both_ranks_trained_to_identical_weights_and_rank_0_alone_logged(stages)
     assert run.data.tags["airflow_run_id"] == "manual__1" and run.data.tags["run_day"] == DAY
     assert run.data.params["num_proc"] == "2"
     rate = report["effective_learning_rate"]
-    assert float(run.data.params["effective_learning_rate"]) == rate and report["learning_rate"][0] == pytest.approx(rate)
+    assert float(run.data.params["effective_learning_rate"]) == rate and report["learning_rate"][0] == pytest.approx(
+        rate
+    )
     assert run.data.metrics["test_rmse"] == pytest.approx(report["test"]["test_rmse"])
     assert {"forecast_vs_actual.png", "checkpoint"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
 
@@ -81,9 +123,12 @@ def test_a_model_version_leads_back_to_the_exact_windows_it_was_trained_on(stage
     sequences = stages["lake"] / "sequences" / f"date={DAY}"
     stats = stages["lake"] / "sequence_stats" / f"date={DAY}"
     # Every file, as Hadoop lists them: its local file system hides its own .crc checksum files.
-    files = [(f"{name}/{path.relative_to(folder)}", path.stat().st_size)
-             for name, folder in (("sequences", sequences), ("sequence_stats", stats))
-             for path in folder.rglob("*") if path.is_file() and not path.name.endswith(".crc")]  # fmt: skip
+    files = [
+        (f"{name}/{path.relative_to(folder)}", path.stat().st_size)
+        for name, folder in (("sequences", sequences), ("sequence_stats", stats))
+        for path in folder.rglob("*")
+        if path.is_file() and not path.name.endswith(".crc")
+    ]
     digest = lake.files_digest(files)
     assert report["data_digest"] == stages["baseline"]["data_digest"] == digest
     version = client.get_model_version(MODEL, str(report["model_version"]))
@@ -94,7 +139,9 @@ def test_a_model_version_leads_back_to_the_exact_windows_it_was_trained_on(stage
         assert (logged.dataset.name, logged.dataset.digest) == (f"sequences/date={DAY}", digest)
         assert str(sequences) in logged.dataset.source
         assert {tag.key: tag.value for tag in logged.tags} == {
-            "mlflow.data.context": "training", **{f"{split}_windows": count for split, count in windows.items()}}
+            "mlflow.data.context": "training",
+            **{f"{split}_windows": count for split, count in windows.items()},
+        }
     # Rank 0's host over the training: CPU and memory, sampled every second here.
     metrics = client.get_run(report["mlflow_run_id"]).data.metrics
     assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= set(metrics)
@@ -102,7 +149,9 @@ def test_a_model_version_leads_back_to_the_exact_windows_it_was_trained_on(stage
 
 def test_every_stage_run_of_the_dag_run_nests_under_one_run_that_stands_for_it(stages):
     client = mlflow.MlflowClient()
-    run_ids = [stages[name]["mlflow_run_id"] for name in ("baseline", "distributed", "evaluate", "retry", "evaluate_retry")]
+    run_ids = [
+        stages[name]["mlflow_run_id"] for name in ("baseline", "distributed", "evaluate", "retry", "evaluate_retry")
+    ]
     (parent,) = {client.get_run(run_id).data.tags["mlflow.parentRunId"] for run_id in run_ids}
     tags = client.get_run(parent).data.tags
     assert (tags["run_kind"], tags["airflow_run_id"], tags["run_day"]) == ("dag_run", "manual__1", DAY)
@@ -124,9 +173,13 @@ def test_evaluate_scores_every_model_on_the_same_windows_and_names_the_first_cha
     # An hour's readings precede the test period: every test window has its seasonal naive forecast.
     assert report["test_windows_left_out"] == 0
     assert {row["windows"] for row in rows.values()} == {windows}
-    assert rows["distributed"]["rmse"] < min(rows[name]["rmse"] for name in ("persistence", "seasonal_naive_12", "training_mean"))
+    assert rows["distributed"]["rmse"] < min(
+        rows[name]["rmse"] for name in ("persistence", "seasonal_naive_12", "training_mean")
+    )
     assert rows["distributed"]["rmse"] == pytest.approx(stages["distributed"]["test"]["test_rmse"], rel=1e-5)
-    assert rows["persistence"]["rmse"] == pytest.approx(stages["distributed"]["test"]["test_persistence_rmse"], rel=1e-5)
+    assert rows["persistence"]["rmse"] == pytest.approx(
+        stages["distributed"]["test"]["test_persistence_rmse"], rel=1e-5
+    )
     assert report["champion_promoted"] and report["champion_version"] == stages["distributed"]["model_version"]
     run = mlflow.MlflowClient().get_run(report["mlflow_run_id"])
     assert run.data.tags["champion_decision"] == report["champion_decision"]

@@ -48,7 +48,9 @@ def test_a_perfect_model_of_a_straight_line_forecasts_it_exactly_directly_then_r
     # last, steps 3 and 4 from windows ending on the forecasts; one call per 2 steps, every sensor at once.
     context = np.array([[0.0, 1.0, 2.0], [10.0, 11.0, 12.0]])
     assert forecast.recursive_forecast(context, 5, 2, 2, last_plus(2)).tolist() == [
-        [3.0, 4.0, 5.0, 6.0, 7.0], [13.0, 14.0, 15.0, 16.0, 17.0]]  # fmt: skip
+        [3.0, 4.0, 5.0, 6.0, 7.0],
+        [13.0, 14.0, 15.0, 16.0, 17.0],
+    ]
     assert calls == [4, 4, 2]
     with pytest.raises(ValueError, match="not seq_len \\+ horizon - 1 = 3"):
         forecast.recursive_forecast(context[:, 1:], 5, 2, 2, last_plus(2))
@@ -65,8 +67,10 @@ def register_last_plus_one_champion(tmp_path, seq_len: int, trained_day: date) -
         def predict(self, context, model_input, params=None):
             return model_input[:, -1, :] + 1.0
 
-    signature = ModelSignature(Schema([TensorSpec(np.dtype(np.float32), (-1, seq_len, 1))]),
-                               Schema([TensorSpec(np.dtype(np.float32), (-1, 1))]))  # fmt: skip
+    signature = ModelSignature(
+        Schema([TensorSpec(np.dtype(np.float32), (-1, seq_len, 1))]),
+        Schema([TensorSpec(np.dtype(np.float32), (-1, 1))]),
+    )
     with mlflow.start_run(experiment_id=tracking.mlflow_experiment("test-forecast")):
         logged = mlflow.pyfunc.log_model(name="model", python_model=LastPlusOne(), signature=signature)
     version = mlflow.register_model(logged.model_uri, "m", tags={"run_day": trained_day.isoformat()})
@@ -85,18 +89,26 @@ def lake_with_champion(spark, tmp_path, monkeypatch):
     readings = [
         *[("whole", start + timedelta(minutes=m), 10.0 + m) for m in range(5)],
         # Its window reaches into the day before: 23:59, 00:00, 00:01.
-        ("across_midnight", start - timedelta(minutes=1), 1.0), ("across_midnight", start, 2.0),
+        ("across_midnight", start - timedelta(minutes=1), 1.0),
+        ("across_midnight", start, 2.0),
         ("across_midnight", start + timedelta(minutes=1), 3.0),
         *[("gappy", start + timedelta(minutes=m), 1.0) for m in (0, 1, 3)],
         *[("short", start + timedelta(minutes=m), 1.0) for m in (0, 1)],
         *[("yesterday", start - timedelta(minutes=m), 1.0) for m in (1, 2, 3)],
         *[("unknown", start + timedelta(minutes=m), 1.0) for m in range(3)],
-    ]  # fmt: skip
+    ]
     write_readings(spark, tmp_path, readings)
-    stats = [("whole", 10.0, 2.0), ("across_midnight", 0.0, 1.0), ("gappy", 0.0, 1.0), ("short", 0.0, 1.0),
-             ("yesterday", 0.0, 1.0), ("silent", 0.0, 1.0)]  # fmt: skip
+    stats = [
+        ("whole", 10.0, 2.0),
+        ("across_midnight", 0.0, 1.0),
+        ("gappy", 0.0, 1.0),
+        ("short", 0.0, 1.0),
+        ("yesterday", 0.0, 1.0),
+        ("silent", 0.0, 1.0),
+    ]
     spark.createDataFrame(stats, "sensor_id string, mean double, std double").write.parquet(
-        str(tmp_path / "sequence_stats" / f"date={TRAINED_DAY}"))  # fmt: skip
+        str(tmp_path / "sequence_stats" / f"date={TRAINED_DAY}")
+    )
     report = tmp_path / "reports" / "prepare_sequences" / f"date={TRAINED_DAY}" / "report.json"
     report.parent.mkdir(parents=True)
     report.write_text(json.dumps({"seq_len": 3, "horizon": 1, "sampling_interval_seconds": 60}))
@@ -113,8 +125,9 @@ def test_the_champion_forecasts_every_sensor_with_a_window_in_original_units_and
 ):
     report = run_forecast(spark, lake_with_champion, "--steps", "2")
     rows = spark.read.parquet(str(lake_with_champion / "forecasts" / f"date={RUN_DAY}")).collect()
-    got = sorted((r.sensor_id, r.issued_at, r.step, r.target_time, r.forecast, r.model_name, r.model_version)
-                 for r in rows)  # fmt: skip
+    got = sorted(
+        (r.sensor_id, r.issued_at, r.step, r.target_time, r.forecast, r.model_name, r.model_version) for r in rows
+    )
     last = datetime(2026, 11, 25, 0, 4)
     # whole: last reading 14 is (14 - 10) / 2 = 2 normalized; +1 per step: 3, 4 -> 16, 18.
     # across_midnight: 3 normalized with mean 0 and std 1 -> 4, 5.
@@ -131,7 +144,11 @@ def test_the_champion_forecasts_every_sensor_with_a_window_in_original_units_and
         forecast.GAP_IN_LATEST_READINGS: ["gappy"],
     }
     assert (report["model_uri"], report["trained_day"], report["sensors_forecast"], report["forecasts"]) == (
-        "models:/m/1", TRAINED_DAY.isoformat(), 2, 4)  # fmt: skip
+        "models:/m/1",
+        TRAINED_DAY.isoformat(),
+        2,
+        4,
+    )
     assert report["readings_days"] == [date(2026, 11, 24).isoformat(), RUN_DAY.isoformat()]
 
 
@@ -146,7 +163,13 @@ def test_a_rerun_replaces_the_days_forecasts_and_without_a_champion_the_day_has_
     assert spark.read.parquet(str(partition)).count() == 4
     mlflow.MlflowClient().delete_registered_model_alias("m", "champion")
     report = run_forecast(spark, lake_with_champion)
-    assert report == {"run_date": RUN_DAY.isoformat(), "status": forecast.NO_CHAMPION, "model_name": "m",
-                      "alias": "champion", "sensors_forecast": 0, "forecasts": 0}  # fmt: skip
+    assert report == {
+        "run_date": RUN_DAY.isoformat(),
+        "status": forecast.NO_CHAMPION,
+        "model_name": "m",
+        "alias": "champion",
+        "sensors_forecast": 0,
+        "forecasts": 0,
+    }
     assert not partition.exists()
     assert "no version of m holds the alias champion, so there are no forecasts for 2026-11-25" in caplog.text

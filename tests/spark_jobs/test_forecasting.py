@@ -1,4 +1,3 @@
-import argparse
 import math
 
 import numpy as np
@@ -18,7 +17,9 @@ def test_window_tensors_shape_windows_for_an_lstm():
 
 
 def test_to_original_units_uses_each_values_sensor_statistics():
-    restored = forecasting.to_original_units(np.array([0.0, 1.0, -1.0]), np.array([10.0, 10.0, 20.0]), np.array([2.0, 2.0, 5.0]))
+    restored = forecasting.to_original_units(
+        np.array([0.0, 1.0, -1.0]), np.array([10.0, 10.0, 20.0]), np.array([2.0, 2.0, 5.0])
+    )
     assert restored.tolist() == [10.0, 12.0, 15.0]
 
 
@@ -60,7 +61,11 @@ def test_scores_from_error_sums_of_two_workers():
         np.array([3.0]), np.array([5.0])
     )
     assert summed.tolist() == [3.0, 8.0, 4.0]
-    assert forecasting.scores_from_sums(summed) == {"windows": 3, "rmse": pytest.approx(math.sqrt(8 / 3)), "mae": pytest.approx(4 / 3)}
+    assert forecasting.scores_from_sums(summed) == {
+        "windows": 3,
+        "rmse": pytest.approx(math.sqrt(8 / 3)),
+        "mae": pytest.approx(4 / 3),
+    }
     assert forecasting.scores_from_sums([0.0, 0.0, 0.0]) == {"windows": 0}
 
 
@@ -85,17 +90,6 @@ def test_the_batch_shrinks_so_an_epoch_takes_enough_steps():
     assert forecasting.batch_size_for(100_000, 256, 64) == 256
     assert forecasting.batch_size_for(3059, 256, 64) == 47
     assert forecasting.batch_size_for(10, 256, 64) == 1
-
-
-def test_the_schedule_from_the_arguments():
-    parser = argparse.ArgumentParser()
-    forecasting.add_schedule_arguments(parser)
-    args = parser.parse_args(["--epochs", "50", "--training-budget-minutes", "1.5"])
-    assert forecasting.schedule_from_arguments(args) == forecasting.FitSchedule(
-        max_epochs=50, patience=10, lr_patience=4, budget_seconds=90.0, min_steps_per_epoch=128
-    )
-    with pytest.raises(ValueError, match="patience must be positive, got 0"):
-        forecasting.schedule_from_arguments(parser.parse_args(["--patience", "0"]))
 
 
 def test_the_learning_rate_scales_with_the_global_batch_over_one_process_batch():

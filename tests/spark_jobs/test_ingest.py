@@ -5,7 +5,7 @@ from datetime import date, datetime
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs import ingest, lake
+from spark_jobs import ingest, job
 from tests.conftest import utc
 
 START, END = utc(2026, 11, 25), utc(2026, 11, 26)
@@ -123,7 +123,9 @@ def run_ingest(spark, lake_dir, day, *extra):
 
 def readings_of(spark, lake_dir):
     frame = spark.read.parquet(str(lake_dir / "readings"))
-    return sorted((row.sensor_id, row.timestamp.isoformat(), row.reading, row.date.isoformat()) for row in frame.collect())
+    return sorted(
+        (row.sensor_id, row.timestamp.isoformat(), row.reading, row.date.isoformat()) for row in frame.collect()
+    )
 
 
 def test_rerun_replaces_only_its_own_partition(spark, tmp_path):
@@ -168,7 +170,7 @@ def test_failed_attempt_leaves_nothing_visible_and_is_cleaned_by_the_retry(spark
 
 
 def test_no_input_is_an_error_unless_allowed(spark, tmp_path):
-    with pytest.raises(ingest.NoInputError, match="no landing files .* for 2026-11-25T00:00:00"):
+    with pytest.raises(ingest.NoInputError, match=r"no landing files .* for 2026-11-25T00:00:00"):
         run_ingest(spark, tmp_path, "2026-11-25")
     assert run_ingest(spark, tmp_path, "2026-11-25", "--allow-empty")["status"] == "no_data"
     assert not (tmp_path / "readings").exists()
@@ -217,7 +219,7 @@ BAD_REDELIVERIES = {
     ),
     "gzip_bytes_in_a_csv": (
         gzip.compress(b"sensor_id,timestamp,reading\ns1,2026-11-25T00:00:00Z,1.0\n"),
-        lake.JobInputError,
+        job.JobInputError,
         "sensor_readings_2026-11-25.csv is gzip-compressed: name it .csv.gz",
     ),
 }

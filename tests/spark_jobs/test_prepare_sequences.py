@@ -1,12 +1,14 @@
 import argparse
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from spark_jobs import job, window_cutter
 from spark_jobs import prepare_sequences as prep
 from tests.conftest import utc, write_readings
 
@@ -23,12 +25,18 @@ def cut(rows, *, seq_len, horizon, interval=60, train_cut=NEVER, test_cut=NEVER,
     table = pa.table(
         {
             "sensor_id": [sensor for sensor, _, _ in rows],
-            "timestamp": pa.array([at(minute).replace(tzinfo=timezone.utc) for _, minute, _ in rows], prep.UTC_MICROS),
+            "timestamp": pa.array([at(minute).replace(tzinfo=UTC) for _, minute, _ in rows], window_cutter.UTC_MICROS),
             "value": pa.array([value for _, _, value in rows], pa.float32()),
         }
     )
-    cutter = prep.WindowCutter(seq_len=seq_len, horizon=horizon, sampling_interval_seconds=interval,
-                               train_cut=train_cut, test_cut=test_cut, seasonal_periods=seasons)  # fmt: skip
+    cutter = window_cutter.WindowCutter(
+        seq_len=seq_len,
+        horizon=horizon,
+        sampling_interval_seconds=interval,
+        train_cut=train_cut,
+        test_cut=test_cut,
+        seasonal_periods=seasons,
+    )
     for split, windows in cutter.windows(table.to_batches(max_chunksize=batch_size or len(rows))):
         for row in windows.to_pylist():
             yield split, row
@@ -41,15 +49,24 @@ def minute(moment):
 def cut_windows(rows, **options):
     """Sorted (split, sensor_id, first input minute, last input minute, target minute, inputs, target)."""
     return sorted(
-        (split, row["sensor_id"], minute(row["window_start"]), minute(row["last_input_time"]),
-         minute(row["target_time"]), row["inputs"], row["target"])
+        (
+            split,
+            row["sensor_id"],
+            minute(row["window_start"]),
+            minute(row["last_input_time"]),
+            minute(row["target_time"]),
+            row["inputs"],
+            row["target"],
+        )
         for split, row in cut(rows, **options)
-    )  # fmt: skip
+    )
 
 
 def seasonal_forecasts(rows, **options):
     """Sorted (sensor_id, target minute, seasonal naive forecasts)."""
-    return sorted((row["sensor_id"], minute(row["target_time"]), row["seasonal_naive"]) for _, row in cut(rows, **options))
+    return sorted(
+        (row["sensor_id"], minute(row["target_time"]), row["seasonal_naive"]) for _, row in cut(rows, **options)
+    )
 
 
 def test_windows_horizon_one_target_is_the_next_reading():
@@ -84,8 +101,12 @@ def test_gaps_are_steps_longer_than_the_sampling_interval_parameter():
     assert [(w[2], w[4]) for w in cut_windows(rows, seq_len=2, horizon=1, interval=60)] == [(0, 2), (4, 5.5)]
     # At 120 s there is no gap at all.
     assert [(w[2], w[4]) for w in cut_windows(rows, seq_len=2, horizon=1, interval=120)] == [
-        (0, 2), (1, 4), (2, 5), (4, 5.5), (5, 7)
-    ]  # fmt: skip
+        (0, 2),
+        (1, 4),
+        (2, 5),
+        (4, 5.5),
+        (5, 7),
+    ]
 
 
 def test_batch_boundaries_do_not_change_the_windows():
@@ -101,9 +122,16 @@ def test_seasonal_naive_is_the_reading_a_season_before_the_target_or_null():
     # a misses minute 5; b is another sensor. Season 3: the reading 3 minutes before the target.
     rows = [("a", m, float(m)) for m in range(10) if m != 5] + [("b", m, 100.0 + m) for m in range(6)]
     expected = [
-        ("a", 2, [None]), ("a", 3, [0.0]), ("a", 4, [1.0]), ("a", 8, [None]), ("a", 9, [6.0]),
-        ("b", 2, [None]), ("b", 3, [100.0]), ("b", 4, [101.0]), ("b", 5, [102.0]),
-    ]  # fmt: skip
+        ("a", 2, [None]),
+        ("a", 3, [0.0]),
+        ("a", 4, [1.0]),
+        ("a", 8, [None]),
+        ("a", 9, [6.0]),
+        ("b", 2, [None]),
+        ("b", 3, [100.0]),
+        ("b", 4, [101.0]),
+        ("b", 5, [102.0]),
+    ]
     for batch_size in (None, 1, 2, 3, 5):
         assert seasonal_forecasts(rows, seq_len=2, horizon=1, seasons=(3,), batch_size=batch_size) == expected
 
@@ -117,13 +145,21 @@ def test_a_season_longer_than_the_window_is_looked_up_in_readings_of_earlier_bat
 
 
 def test_a_horizon_beyond_the_season_goes_back_whole_seasons_to_a_known_reading():
-    assert prep.seasonal_lag(24, 1) == 24 and prep.seasonal_lag(24, 24) == 24 and prep.seasonal_lag(24, 25) == 48
+    assert (
+        window_cutter.seasonal_lag(24, 1) == 24
+        and window_cutter.seasonal_lag(24, 24) == 24
+        and window_cutter.seasonal_lag(24, 25) == 48
+    )
     rows = [("a", m, float(m)) for m in range(10)]
     # Season 2, horizon 3: 2 seasons (4 minutes) back, the last reading known at the last input.
     assert seasonal_forecasts(rows, seq_len=2, horizon=3, seasons=(2, 5)) == [
-        ("a", 4, [0.0, None]), ("a", 5, [1.0, 0.0]), ("a", 6, [2.0, 1.0]), ("a", 7, [3.0, 2.0]),
-        ("a", 8, [4.0, 3.0]), ("a", 9, [5.0, 4.0]),
-    ]  # fmt: skip
+        ("a", 4, [0.0, None]),
+        ("a", 5, [1.0, 0.0]),
+        ("a", 6, [2.0, 1.0]),
+        ("a", 7, [3.0, 2.0]),
+        ("a", 8, [4.0, 3.0]),
+        ("a", 9, [5.0, 4.0]),
+    ]
 
 
 def test_seasonal_periods_default_to_one_day_at_the_sampling_interval():
@@ -140,14 +176,19 @@ def test_seasonal_periods_default_to_one_day_at_the_sampling_interval():
 def test_windows_without_any_seasonal_forecast_are_readable_by_spark(spark, tmp_path):
     # A season longer than the readings: every seasonal forecast is null in the written file.
     rows = [("a", m, float(m)) for m in range(6)]
-    table = pa.table({
-        "sensor_id": [sensor for sensor, _, _ in rows],
-        "timestamp": pa.array([at(m).replace(tzinfo=timezone.utc) for _, m, _ in rows], prep.UTC_MICROS),
-        "value": pa.array([value for _, _, value in rows], pa.float32()),
-    })  # fmt: skip
-    cutter = prep.WindowCutter(seq_len=2, horizon=1, sampling_interval_seconds=60, train_cut=NEVER, test_cut=NEVER,
-                               seasonal_periods=(1440,))  # fmt: skip
-    counts = prep.write_windows(table.to_batches(), cutter, str(tmp_path), "part-00000.parquet")
+    table = pa.table(
+        {
+            "sensor_id": [sensor for sensor, _, _ in rows],
+            "timestamp": pa.array([at(m).replace(tzinfo=UTC) for _, m, _ in rows], window_cutter.UTC_MICROS),
+            "value": pa.array([value for _, _, value in rows], pa.float32()),
+        }
+    )
+    cutter = window_cutter.WindowCutter(
+        seq_len=2, horizon=1, sampling_interval_seconds=60, train_cut=NEVER, test_cut=NEVER, seasonal_periods=(1440,)
+    )
+    counts = window_cutter.write_windows(
+        table.to_batches(), cutter, pafs.LocalFileSystem(), str(tmp_path), "part-00000.parquet"
+    )
     assert counts["train"] == (4, 4)
     windows = spark.read.parquet(str(tmp_path / "split=train"))
     assert windows.where(~F.forall("seasonal_naive", lambda forecast: forecast.isNotNull())).count() == 4
@@ -155,14 +196,21 @@ def test_windows_without_any_seasonal_forecast_are_readable_by_spark(spark, tmp_
 
 def test_split_is_chronological_and_windows_across_a_cut_straddle():
     rows = [("a", m, float(m)) for m in range(13)]
-    windows = cut_windows(rows, seq_len=1, horizon=3, train_cut=utc(2026, 11, 25, 0, 5), test_cut=utc(2026, 11, 25, 0, 9))
+    windows = cut_windows(
+        rows, seq_len=1, horizon=3, train_cut=utc(2026, 11, 25, 0, 5), test_cut=utc(2026, 11, 25, 0, 9)
+    )
     assert [(split, first, target) for split, _, first, _, target, _, _ in windows] == [
-        ("straddling", 2, 5), ("straddling", 3, 6), ("straddling", 4, 7),
-        ("straddling", 6, 9), ("straddling", 7, 10), ("straddling", 8, 11),
+        ("straddling", 2, 5),
+        ("straddling", 3, 6),
+        ("straddling", 4, 7),
+        ("straddling", 6, 9),
+        ("straddling", 7, 10),
+        ("straddling", 8, 11),
         ("test", 9, 12),
-        ("train", 0, 3), ("train", 1, 4),
+        ("train", 0, 3),
+        ("train", 1, 4),
         ("validation", 5, 8),
-    ]  # fmt: skip
+    ]
 
 
 def test_split_cuts_divide_the_period_by_the_fractions():
@@ -173,10 +221,16 @@ def test_split_cuts_divide_the_period_by_the_fractions():
 
 def test_statistics_come_from_the_training_period_only(spark):
     readings = spark.createDataFrame(
-        [("a", at(0), 1.0), ("a", at(1), 3.0), ("a", at(2), 100.0), ("b", at(0), 5.0), ("b", at(1), 5.0),
-         ("c", at(3), 7.0)],
+        [
+            ("a", at(0), 1.0),
+            ("a", at(1), 3.0),
+            ("a", at(2), 100.0),
+            ("b", at(0), 5.0),
+            ("b", at(1), 5.0),
+            ("c", at(3), 7.0),
+        ],
         "sensor_id string, timestamp timestamp, reading double",
-    )  # fmt: skip
+    )
     stats = prep.training_statistics(readings, train_cut=at(2))
     assertDataFrameEqual(
         stats.select("sensor_id", "mean", "std", "train_readings"),
@@ -184,7 +238,9 @@ def test_statistics_come_from_the_training_period_only(spark):
     )
     normalized = prep.normalize(readings.where("sensor_id != 'b'"), stats)
     assert [(row.sensor_id, row.value) for row in normalized.orderBy("timestamp").collect()] == [
-        ("a", -1.0), ("a", 1.0), ("a", 98.0)
+        ("a", -1.0),
+        ("a", 1.0),
+        ("a", 98.0),
     ]
 
 
@@ -200,10 +256,27 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
     rows += [("c", hour(h), 1.0) for h in range(20, 24)]
     write_readings(spark, tmp_path, rows)
     args = prep.parse_args(
-        ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "1", "--seq-len", "3",
-         "--horizon", "1", "--sampling-interval-seconds", "3600", "--train-fraction", "0.5",
-         "--validation-fraction", "0.25", "--seasonal-periods", "4"]
-    )  # fmt: skip
+        [
+            "--lake",
+            str(tmp_path),
+            "--run-date",
+            "2026-11-25",
+            "--lookback-days",
+            "1",
+            "--seq-len",
+            "3",
+            "--horizon",
+            "1",
+            "--sampling-interval-seconds",
+            "3600",
+            "--train-fraction",
+            "0.5",
+            "--validation-fraction",
+            "0.25",
+            "--seasonal-periods",
+            "4",
+        ]
+    )
     report = prep.run(spark, args)
 
     assert (report["train_cut"], report["test_cut"]) == ("2026-11-25T12:00:00+00:00", "2026-11-25T18:00:00+00:00")
@@ -218,11 +291,20 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
     # a: hours 0..9 give train windows with targets 3..9; in hours 12..23 the windows starting
     # 15..17 straddle the test cut.
     assert a_windows == [
-        ("test", 18, 21), ("test", 19, 22), ("test", 20, 23),
-        ("train", 0, 3), ("train", 1, 4), ("train", 2, 5), ("train", 3, 6), ("train", 4, 7), ("train", 5, 8),
+        ("test", 18, 21),
+        ("test", 19, 22),
+        ("test", 20, 23),
+        ("train", 0, 3),
+        ("train", 1, 4),
+        ("train", 2, 5),
+        ("train", 3, 6),
+        ("train", 4, 7),
+        ("train", 5, 8),
         ("train", 6, 9),
-        ("validation", 12, 15), ("validation", 13, 16), ("validation", 14, 17),
-    ]  # fmt: skip
+        ("validation", 12, 15),
+        ("validation", 13, 16),
+        ("validation", 14, 17),
+    ]
     # b: train starts 0..8, validation 12..14, test 18..20; 9..11 and 15..17 straddle a cut.
     assert report["windows"] == {"train": 7 + 9, "validation": 3 + 3, "test": 3 + 3}
     assert report["windows_dropped_across_split_cuts"] == 3 + 6
@@ -236,7 +318,10 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
     assert [round(x, 4) for x in b_first.inputs] == [-1.5933, -1.3036, -1.0139]
     assert b_first.target == pytest.approx((16 - 21) / 6.9041051)
     assert b_first.seasonal_naive == [None]
-    assert json.loads((tmp_path / "reports" / "prepare_sequences" / "date=2026-11-25" / "report.json").read_text()) == report
+    assert (
+        json.loads((tmp_path / "reports" / "prepare_sequences" / "date=2026-11-25" / "report.json").read_text())
+        == report
+    )
 
     # A rerun replaces the partition: same windows, no duplicates.
     prep.run(spark, args)
@@ -245,7 +330,7 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
 
 def test_run_without_readings_is_a_clear_error(spark, tmp_path):
     args = prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25"])
-    with pytest.raises(ValueError, match="no readings .* run ingest first"):
+    with pytest.raises(ValueError, match=r"no readings .* run ingest first"):
         prep.run(spark, args)
 
 
@@ -261,17 +346,45 @@ def test_no_non_finite_value_reaches_a_window():
 
 def test_readings_with_nan_or_infinity_are_refused_before_any_window(spark, tmp_path):
     write_readings(spark, tmp_path, [("a", hour(h), float(h)) for h in range(24)] + [("b", hour(3), float("nan"))])
-    args = prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "1",
-                            "--sampling-interval-seconds", "3600", "--seq-len", "3"])  # fmt: skip
-    with pytest.raises(prep.lake.JobInputError, match=r"readings hold NaN or infinite values \(1 of sensors \['b'\]\)"):
+    args = prep.parse_args(
+        [
+            "--lake",
+            str(tmp_path),
+            "--run-date",
+            "2026-11-25",
+            "--lookback-days",
+            "1",
+            "--sampling-interval-seconds",
+            "3600",
+            "--seq-len",
+            "3",
+        ]
+    )
+    with pytest.raises(job.JobInputError, match=r"readings hold NaN or infinite values \(1 of sensors \['b'\]\)"):
         prep.run(spark, args)
     assert not (tmp_path / "sequences" / "date=2026-11-25").exists()
 
 
 def test_missing_lookback_days_are_named_in_the_log_and_the_report(spark, tmp_path, caplog):
-    write_readings(spark, tmp_path, [("a", hour(h) + timedelta(days=day), float(h)) for day in (-2, 0) for h in range(24)])
-    args = prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "3",
-                            "--sampling-interval-seconds", "3600", "--seq-len", "3", "--seasonal-periods", "none"])  # fmt: skip
+    write_readings(
+        spark, tmp_path, [("a", hour(h) + timedelta(days=day), float(h)) for day in (-2, 0) for h in range(24)]
+    )
+    args = prep.parse_args(
+        [
+            "--lake",
+            str(tmp_path),
+            "--run-date",
+            "2026-11-25",
+            "--lookback-days",
+            "3",
+            "--sampling-interval-seconds",
+            "3600",
+            "--seq-len",
+            "3",
+            "--seasonal-periods",
+            "none",
+        ]
+    )
     report = prep.run(spark, args)
     assert report["missing_lookback_days"] == ["2026-11-24"]
     assert "the lookback misses 1 of 3 days, which have no readings: 2026-11-24" in caplog.text

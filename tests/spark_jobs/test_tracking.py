@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from spark_jobs import tracking
+from spark_jobs import job, tracking
 
 
 def free_port() -> int:
@@ -27,13 +27,28 @@ def mlflow_server(folder):
     """A real MLflow tracking server on a free loopback port, in its own process group (so that
     SIGSTOP freezes all of it); yields (its URI, its process). Killed on exit."""
     port = free_port()
-    log = open(folder / "mlflow-server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{folder}/server.db",
-         "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    with open(folder / "mlflow-server.log", "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{folder}/server.db",
+                "--artifacts-destination",
+                str(folder / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -43,7 +58,8 @@ def mlflow_server(folder):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mlflow server did not start: {(folder / 'mlflow-server.log').read_text()}")
+                    log = (folder / "mlflow-server.log").read_text()
+                    raise RuntimeError(f"mlflow server did not start: {log}") from None
                 time.sleep(0.5)
         yield uri, process
     finally:
@@ -60,8 +76,10 @@ def test_mlflow_requests_are_bounded_unless_the_deployment_sets_its_own():
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
         "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "1",
     }
-    script = ("import os; from spark_jobs import tracking; "
-              "print(os.environ['MLFLOW_HTTP_REQUEST_TIMEOUT'], os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES'])")  # fmt: skip
+    script = (
+        "import os; from spark_jobs import tracking; "
+        "print(os.environ['MLFLOW_HTTP_REQUEST_TIMEOUT'], os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES'])"
+    )
     clean = {name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_HTTP_")}
     ran = subprocess.run([sys.executable, "-c", script], env=clean, capture_output=True, text=True, check=True)
     assert ran.stdout.split() == ["30", "3"]
@@ -74,7 +92,7 @@ def test_a_tracking_server_that_is_down_fails_in_one_line_within_seconds(monkeyp
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     started = time.monotonic()
-    with pytest.raises(tracking.StageFailed) as raised:
+    with pytest.raises(job.StageFailed) as raised:
         tracking.reachable_experiment("test-down")
     elapsed = time.monotonic() - started
     message = str(raised.value)
@@ -91,23 +109,9 @@ def test_a_tracking_server_that_hangs_fails_within_the_request_timeout(tmp_path,
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         started = time.monotonic()
-        with pytest.raises(tracking.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
+        with pytest.raises(job.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
             tracking.reachable_experiment("test-hang")
         assert time.monotonic() - started < 20
-
-
-def test_a_stage_failure_is_one_line_and_exit_code_1(capsys, monkeypatch):
-    from spark_jobs import lake
-
-    def run(spark, args):
-        raise tracking.StageFailed("training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate")
-
-    monkeypatch.setattr(lake, "run_job", lambda name, parse_args, run, argv: run(None, parse_args(argv)))
-    with pytest.raises(SystemExit) as exited:
-        tracking.run_stage("train_x", lambda argv: None, run, [])
-    assert exited.value.code == 1
-    assert capsys.readouterr().err == (
-        "train_x failed: training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate\n")
 
 
 def test_only_a_missing_model_or_alias_means_no_champion(tmp_path):
@@ -158,9 +162,14 @@ def test_stage_runs_nest_under_one_run_per_dag_run_and_evaluate_merges_a_race(tm
     assert first == {**tags, tracking.PARENT_TAG: parent.info.run_id}
     assert (parent.info.run_name, parent.info.status) == ("d 2026-11-25", "FINISHED")
     assert {k: v for k, v in parent.data.tags.items() if not k.startswith("mlflow.")} == {
-        "dag_id": "d", "airflow_run_id": "manual__1", "run_day": "2026-11-25", "run_kind": "dag_run"}  # fmt: skip
+        "dag_id": "d",
+        "airflow_run_id": "manual__1",
+        "run_day": "2026-11-25",
+        "run_kind": "dag_run",
+    }
     assert tracking.nested_under_dag_run(experiment, {**tags, "task": "evaluate"})[tracking.PARENT_TAG] == (
-        parent.info.run_id)  # fmt: skip
+        parent.info.run_id
+    )
 
     # The trainings raced: each found none and created one, and nested its run under it.
     raced = {"dag_id": "d", "airflow_run_id": "manual__2", "run_kind": "dag_run"}
@@ -168,5 +177,7 @@ def test_stage_runs_nest_under_one_run_per_dag_run_and_evaluate_merges_a_race(tm
     children = [client.create_run(experiment, tags={tracking.PARENT_TAG: p.info.run_id}) for p in parents]
     assert tracking.merge_dag_run_parents(experiment, "manual__2") == parents[1].info.run_id  # the earliest
     assert client.get_run(parents[0].info.run_id).info.lifecycle_stage == "deleted"
-    assert [client.get_run(c.info.run_id).data.tags[tracking.PARENT_TAG] for c in children] == [parents[1].info.run_id] * 2
+    assert [client.get_run(c.info.run_id).data.tags[tracking.PARENT_TAG] for c in children] == [
+        parents[1].info.run_id
+    ] * 2
     assert tracking.merge_dag_run_parents(experiment, "manual__3") is None

@@ -7,13 +7,21 @@ import numpy as np
 import pytest
 from pyspark.sql import Row
 
+from spark_jobs import job, train_baseline
 from spark_jobs import prepare_sequences as prep
-from spark_jobs import forecasting, tracking, train_baseline
+from spark_jobs.model_config import FitSchedule, ModelConfig
 from tests.conftest import write_readings
 
 CONFIG = train_baseline.TrainingConfig(
-    seq_len=3, units=4, batch_size=16, learning_rate=0.01, min_train_windows=5, threads_per_task=1,
-    schedule=forecasting.FitSchedule(max_epochs=3, patience=2, lr_patience=1, budget_seconds=60, min_steps_per_epoch=4),
+    model=ModelConfig(
+        seq_len=3,
+        units=4,
+        batch_size=16,
+        learning_rate=0.01,
+        schedule=FitSchedule(max_epochs=3, patience=2, lr_patience=1, budget_seconds=60, min_steps_per_epoch=4),
+    ),
+    min_train_windows=5,
+    threads_per_task=1,
 )
 
 
@@ -40,7 +48,8 @@ def test_empty_and_tiny_partitions_are_skipped_with_a_reason():
     assert train_baseline.train_partition(0, iter(tiny), CONFIG)["skipped"] == "4 training windows, fewer than 5"
     unchecked = [window_row("train", "a", [1.0, 2.0, 3.0], 4.0)] * 5
     assert train_baseline.train_partition(0, iter(unchecked), CONFIG)["skipped"] == (
-        "no validation windows to stop the training on")  # fmt: skip
+        "no validation windows to stop the training on"
+    )
 
 
 def test_partition_model_is_scored_in_original_units_against_persistence():
@@ -72,18 +81,48 @@ def prepare_three_sensors(spark, tmp_path, monkeypatch) -> None:
         for step in range(288)
     ]
     write_readings(spark, tmp_path, readings)
-    prep.run(spark, prep.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25", "--lookback-days", "1",
-                                      "--sampling-interval-seconds", "300", "--seq-len", "6"]))  # fmt: skip
+    prep.run(
+        spark,
+        prep.parse_args(
+            [
+                "--lake",
+                str(tmp_path),
+                "--run-date",
+                "2026-11-25",
+                "--lookback-days",
+                "1",
+                "--sampling-interval-seconds",
+                "300",
+                "--seq-len",
+                "6",
+            ]
+        ),
+    )
 
 
 def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tmp_path, monkeypatch):
     prepare_three_sensors(spark, tmp_path, monkeypatch)
 
     args = train_baseline.parse_args(
-        ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--partitions", "4", "--epochs", "2",
-         "--min-train-windows", "10", "--experiment", "test-baseline", "--tag", "dag_id=sensor_lstm_pipeline",
-         "--tag", "airflow_run_id=manual__1"]
-    )  # fmt: skip
+        [
+            "--lake",
+            str(tmp_path),
+            "--run-date",
+            "2026-11-25",
+            "--partitions",
+            "4",
+            "--epochs",
+            "2",
+            "--min-train-windows",
+            "10",
+            "--experiment",
+            "test-baseline",
+            "--tag",
+            "dag_id=sensor_lstm_pipeline",
+            "--tag",
+            "airflow_run_id=manual__1",
+        ]
+    )
     report = train_baseline.run(spark, args)
 
     partitions = report["partitions"]
@@ -101,8 +140,11 @@ def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tm
     assert run.data.params["seq_len"] == "6"
     for row in trained:
         prefix = f"partition_{row['partition']}"
-        assert {f"{prefix}.{split}_{name}" for split in ("validation", "test")
-                for name in ("rmse", "mae", "persistence_rmse")} <= set(run.data.metrics)  # fmt: skip
+        assert {
+            f"{prefix}.{split}_{name}"
+            for split in ("validation", "test")
+            for name in ("rmse", "mae", "persistence_rmse")
+        } <= set(run.data.metrics)
         # Two epochs, patience 10: the epoch limit ends every fit.
         assert row["stopped_by"] == run.data.tags[f"{prefix}.stopped_by"] == "max_epochs"
         model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/partition-{row['partition']}")
@@ -116,13 +158,27 @@ def test_job_trains_each_partition_logs_to_mlflow_and_skips_empty_ones(spark, tm
 def test_a_partition_whose_loss_turns_nan_fails_the_job_in_one_line_and_logs_nothing(spark, tmp_path, monkeypatch):
     prepare_three_sensors(spark, tmp_path, monkeypatch)
     args = train_baseline.parse_args(
-        ["--lake", str(tmp_path), "--run-date", "2026-11-25", "--partitions", "2", "--min-train-windows", "10",
-         "--learning-rate", "1e30", "--experiment", "test-diverged"]
-    )  # fmt: skip
-    with pytest.raises(tracking.StageFailed) as raised:
+        [
+            "--lake",
+            str(tmp_path),
+            "--run-date",
+            "2026-11-25",
+            "--partitions",
+            "2",
+            "--min-train-windows",
+            "10",
+            "--learning-rate",
+            "1e30",
+            "--experiment",
+            "test-diverged",
+        ]
+    )
+    with pytest.raises(job.StageFailed) as raised:
         train_baseline.run(spark, args)
-    assert str(raised.value) == ("partition 0 of 2: training diverged: loss nan at epoch 1 (learning rate 1e+30); "
-                                 "lower --learning-rate (2 partitions diverged)")  # fmt: skip
+    assert str(raised.value) == (
+        "partition 0 of 2: training diverged: loss nan at epoch 1 (learning rate 1e+30); "
+        "lower --learning-rate (2 partitions diverged)"
+    )
     experiment = mlflow.get_experiment_by_name("test-diverged")
     assert mlflow.search_runs([experiment.experiment_id]).empty
     assert not (tmp_path / "reports" / "train_baseline").exists()
@@ -134,5 +190,5 @@ def test_a_tracking_server_that_is_down_fails_the_job_before_it_reads_or_trains(
     uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     args = train_baseline.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25"])
-    with pytest.raises(tracking.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
+    with pytest.raises(job.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
         train_baseline.run(spark, args)  # the lake is empty: reading it would have failed otherwise

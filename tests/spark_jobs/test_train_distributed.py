@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spark_jobs import distributed_rank, forecasting, tracking, train_distributed
+from spark_jobs import distributed_rank, forecasting, job, tracking, train_distributed
 
 
 def test_equal_shards_give_every_rank_the_same_rows_and_leave_the_remainder_out():
@@ -27,13 +27,25 @@ def test_unequal_shards_cover_every_row_once():
 
 
 def test_read_shard_reads_only_its_rows(tmp_path):
-    schema = pa.schema([("sensor_id", pa.string()), ("target_time", pa.timestamp("us", tz="UTC")),
-                        ("inputs", pa.list_(pa.float32())), ("target", pa.float32())])  # fmt: skip
+    schema = pa.schema(
+        [
+            ("sensor_id", pa.string()),
+            ("target_time", pa.timestamp("us", tz="UTC")),
+            ("inputs", pa.list_(pa.float32())),
+            ("target", pa.float32()),
+        ]
+    )
     for part, first in (("part-00000.parquet", 0), ("part-00001.parquet", 3)):
         rows = range(first, first + 3)
-        table = pa.table({"sensor_id": [f"s{row}" for row in rows], "target_time": [datetime(2026, 11, 25)] * 3,
-                          "inputs": [[float(row)] * 2 for row in rows], "target": [float(row) for row in rows]},
-                         schema=schema)  # fmt: skip
+        table = pa.table(
+            {
+                "sensor_id": [f"s{row}" for row in rows],
+                "target_time": [datetime(2026, 11, 25)] * 3,
+                "inputs": [[float(row)] * 2 for row in rows],
+                "target": [float(row) for row in rows],
+            },
+            schema=schema,
+        )
         pq.write_table(table, tmp_path / part, row_group_size=2)
     (tmp_path / ".part-00002.parquet.abc.tmp").write_text("an unfinished write, never read")
     shards = [distributed_rank.read_shard(str(tmp_path), rank, 2, equal=False) for rank in range(2)]
@@ -47,7 +59,7 @@ def test_test_scores_from_the_ranks_summed_errors():
     persistence = [np.array([0.0, 0.0]), np.array([3.0])]
     summed = sum(
         np.concatenate([forecasting.error_sums(m, a), forecasting.error_sums(p, a)])
-        for m, p, a in zip(model, persistence, actual)
+        for m, p, a in zip(model, persistence, actual, strict=True)
     )
     assert distributed_rank.scores_on_test_windows(summed) == {
         "test_windows": 3,
@@ -76,7 +88,8 @@ def test_the_driver_ships_the_rank_entry_point_without_loading_tensorflow():
     driver = (
         "import pickle, sys; import horovod.spark, mlflow; from spark_jobs import ranks, train_distributed; "
         "assert pickle.loads(pickle.dumps(ranks.train)) is ranks.train; "
-        "print(sorted(name for name in ('tensorflow', 'tf_keras', 'keras', 'horovod.tensorflow') if name in sys.modules))"
+        "print(sorted(name for name in ('tensorflow', 'tf_keras', 'keras', 'horovod.tensorflow') "
+        "if name in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
@@ -94,7 +107,9 @@ def test_ranks_must_end_with_the_same_weights_and_only_rank_0_logs():
 def test_a_rerun_day_keeps_one_version_and_never_deletes_one_holding_an_alias(tmp_path):
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", registry_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    client = mlflow.MlflowClient(
+        tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", registry_uri=f"sqlite:///{tmp_path}/mlflow.db"
+    )
     client.create_registered_model("m")
     for day in ("2026-11-24", "2026-11-25", "2026-11-25", "2026-11-25"):
         client.create_model_version("m", source=str(tmp_path / "model"), tags={"run_day": day})
@@ -116,29 +131,58 @@ def test_network_interfaces_are_a_comma_separated_list_and_default_to_horovods_c
 
 def test_the_ranks_get_an_allow_listed_environment_without_airflow_secrets():
     driver = {
-        "PATH": "/venv/bin:/usr/bin", "PYTHONPATH": "/opt/sensor-lstm", "HOME": "/home/airflow", "LANG": "C.UTF-8",
-        "JAVA_HOME": "/usr/lib/jvm/java-17", "VIRTUAL_ENV": "/venv", "LD_LIBRARY_PATH": "/usr/local/lib",
-        "TF_USE_LEGACY_KERAS": "1", "OMP_NUM_THREADS": "1", "HOROVOD_GLOO_TIMEOUT_SECONDS": "60",
-        "MLFLOW_TRACKING_URI": "http://mlflow:5000", "MLFLOW_TRACKING_USERNAME": "pipeline",
-        "MLFLOW_TRACKING_PASSWORD": "mlflow-secret", "SENSOR_LSTM_CODE_VERSION": "abc123",
-        "SPARK_HOME": "/opt/spark", "PYSPARK_PYTHON": "/venv/bin/python",
-        "AIRFLOW__CORE__FERNET_KEY": "fernet", "AIRFLOW__API_AUTH__JWT_SECRET": "jwt",
-        "AIRFLOW__API__SECRET_KEY": "api", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://airflow:pw@db/airflow",
-        "AIRFLOW_CONN_SPARK_DEFAULT": "spark://master:7077", "AIRFLOW_CTX_DAG_ID": "sensor_lstm_pipeline",
-        "POSTGRES_PASSWORD": "pw", "SOME_TOKEN": "t",
-    }  # fmt: skip
+        "PATH": "/venv/bin:/usr/bin",
+        "PYTHONPATH": "/opt/sensor-lstm",
+        "HOME": "/home/airflow",
+        "LANG": "C.UTF-8",
+        "JAVA_HOME": "/usr/lib/jvm/java-17",
+        "VIRTUAL_ENV": "/venv",
+        "LD_LIBRARY_PATH": "/usr/local/lib",
+        "TF_USE_LEGACY_KERAS": "1",
+        "OMP_NUM_THREADS": "1",
+        "HOROVOD_GLOO_TIMEOUT_SECONDS": "60",
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "MLFLOW_TRACKING_USERNAME": "pipeline",
+        "MLFLOW_TRACKING_PASSWORD": "mlflow-secret",
+        "SENSOR_LSTM_CODE_VERSION": "abc123",
+        "SPARK_HOME": "/opt/spark",
+        "PYSPARK_PYTHON": "/venv/bin/python",
+        "AIRFLOW__CORE__FERNET_KEY": "fernet",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "jwt",
+        "AIRFLOW__API__SECRET_KEY": "api",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://airflow:pw@db/airflow",
+        "AIRFLOW_CONN_SPARK_DEFAULT": "spark://master:7077",
+        "AIRFLOW_CTX_DAG_ID": "sensor_lstm_pipeline",
+        "POSTGRES_PASSWORD": "pw",
+        "SOME_TOKEN": "t",
+    }
     assert train_distributed.rank_environment(driver) == {
-        "PATH": "/venv/bin:/usr/bin", "PYTHONPATH": "/opt/sensor-lstm", "HOME": "/home/airflow", "LANG": "C.UTF-8",
-        "JAVA_HOME": "/usr/lib/jvm/java-17", "VIRTUAL_ENV": "/venv", "LD_LIBRARY_PATH": "/usr/local/lib",
-        "TF_USE_LEGACY_KERAS": "1", "OMP_NUM_THREADS": "1", "HOROVOD_GLOO_TIMEOUT_SECONDS": "60",
-        "MLFLOW_TRACKING_URI": "http://mlflow:5000", "MLFLOW_TRACKING_USERNAME": "pipeline",
-        "MLFLOW_TRACKING_PASSWORD": "mlflow-secret", "SENSOR_LSTM_CODE_VERSION": "abc123",
-        "SPARK_HOME": "/opt/spark", "PYSPARK_PYTHON": "/venv/bin/python",
+        "PATH": "/venv/bin:/usr/bin",
+        "PYTHONPATH": "/opt/sensor-lstm",
+        "HOME": "/home/airflow",
+        "LANG": "C.UTF-8",
+        "JAVA_HOME": "/usr/lib/jvm/java-17",
+        "VIRTUAL_ENV": "/venv",
+        "LD_LIBRARY_PATH": "/usr/local/lib",
+        "TF_USE_LEGACY_KERAS": "1",
+        "OMP_NUM_THREADS": "1",
+        "HOROVOD_GLOO_TIMEOUT_SECONDS": "60",
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "MLFLOW_TRACKING_USERNAME": "pipeline",
+        "MLFLOW_TRACKING_PASSWORD": "mlflow-secret",
+        "SENSOR_LSTM_CODE_VERSION": "abc123",
+        "SPARK_HOME": "/opt/spark",
+        "PYSPARK_PYTHON": "/venv/bin/python",
         # None: removed from the rank's environment, also where the executor inherited it.
-        "AIRFLOW__CORE__FERNET_KEY": None, "AIRFLOW__API_AUTH__JWT_SECRET": None, "AIRFLOW__API__SECRET_KEY": None,
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": None, "AIRFLOW_CONN_SPARK_DEFAULT": None, "AIRFLOW_CTX_DAG_ID": None,
-        "POSTGRES_PASSWORD": None, "SOME_TOKEN": None,
-    }  # fmt: skip
+        "AIRFLOW__CORE__FERNET_KEY": None,
+        "AIRFLOW__API_AUTH__JWT_SECRET": None,
+        "AIRFLOW__API__SECRET_KEY": None,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": None,
+        "AIRFLOW_CONN_SPARK_DEFAULT": None,
+        "AIRFLOW_CTX_DAG_ID": None,
+        "POSTGRES_PASSWORD": None,
+        "SOME_TOKEN": None,
+    }
 
 
 def test_a_failed_rank_is_named_in_one_line():
@@ -148,7 +192,8 @@ def test_a_failed_rank_is_named_in_one_line():
     )
     watch = train_distributed.RankWatch(None, 2, 10, 100)
     assert train_distributed.ranks_failure(horovod_error, watch) == (
-        "Horovod rank 1 exited with code 137 and the job was stopped; the rank's own error, if it logged one, is above")
+        "Horovod rank 1 exited with code 137 and the job was stopped; the rank's own error, if it logged one, is above"
+    )
     watch.fired = "1 of 2 Horovod ranks finished and 1 still ran 10 s later (--stall-timeout-seconds): stopped or hung"
     assert train_distributed.ranks_failure(horovod_error, watch) == watch.fired
     assert train_distributed.parse_args(["--lake", "/lake", "--run-date", "2026-11-25"]).stall_timeout_seconds == 300
@@ -160,7 +205,7 @@ def test_a_tracking_server_that_is_down_fails_the_job_before_it_starts_ranks(spa
     uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     args = train_distributed.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25"])
-    with pytest.raises(tracking.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
+    with pytest.raises(job.StageFailed, match=f"^MLflow tracking server {uri} is unreachable: "):
         train_distributed.run(spark, args)  # the lake is empty: reading it would have failed otherwise
 
 
@@ -184,8 +229,9 @@ def test_the_watch_cancels_ranks_left_running_after_another_finished_or_past_the
     with train_distributed.RankWatch(uneven, 2, grace_seconds=0.3, deadline_seconds=60, poll_seconds=0.05) as watch:
         time.sleep(1.0)
     assert 0.3 <= uneven.cancelled_at - started < 1.0
-    assert watch.fired == ("1 of 2 Horovod ranks finished and 1 still ran 0 s later (--stall-timeout-seconds): "
-                           "stopped or hung; cancelled")  # fmt: skip
+    assert watch.fired == (
+        "1 of 2 Horovod ranks finished and 1 still ran 0 s later (--stall-timeout-seconds): stopped or hung; cancelled"
+    )
     running = Stages(completed=0, active=2)
     with train_distributed.RankWatch(running, 2, grace_seconds=0.3, deadline_seconds=0.5, poll_seconds=0.05) as watch:
         time.sleep(1.0)
@@ -213,8 +259,14 @@ def test_a_tracking_server_that_hangs_mid_training_costs_the_epoch_metrics_until
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         with mlflow.start_run(experiment_id=tracking.reachable_experiment("test-hang")) as run:
             epochs = distributed_rank.LogEpochs(3)
-            logs = [{"loss": fitted["train_loss"][epoch], "val_loss": fitted["val_loss"][epoch],
-                     "lr": fitted["learning_rate"][epoch]} for epoch in range(3)]  # fmt: skip
+            logs = [
+                {
+                    "loss": fitted["train_loss"][epoch],
+                    "val_loss": fitted["val_loss"][epoch],
+                    "lr": fitted["learning_rate"][epoch],
+                }
+                for epoch in range(3)
+            ]
             epochs.on_epoch_end(0, logs[0])
             os.killpg(server.pid, signal.SIGSTOP)
             started = time.monotonic()
@@ -243,12 +295,14 @@ def test_the_kept_fit_round_trips_through_the_lake_and_refuses_weights_it_was_no
     folder = str(tmp_path / "trained" / "key")
     distributed_rank.save_trained(folder, model, fitted, "a" * 32)
     assert sorted(path.name for path in (tmp_path / "trained" / "key").iterdir()) == [
-        distributed_rank.CHECKPOINT_FILE, ranks.TRAINED_FILE]  # fmt: skip
+        distributed_rank.CHECKPOINT_FILE,
+        ranks.TRAINED_FILE,
+    ]
     other = forecasting.build_lstm(6, 4, 0.01, seed=1)
     assert distributed_rank.weights_digest(other) != distributed_rank.weights_digest(model)
     assert distributed_rank.load_trained(folder, other) == {**fitted, "mlflow_run_id": "a" * 32}
     assert distributed_rank.weights_digest(other) == distributed_rank.weights_digest(model)
     record = json.loads((tmp_path / "trained" / "key" / ranks.TRAINED_FILE).read_text())
     (tmp_path / "trained" / "key" / ranks.TRAINED_FILE).write_text(json.dumps({**record, "weights_digest": "0" * 64}))
-    with pytest.raises(ValueError, match="are not the ones trained.json was written for"):
+    with pytest.raises(ValueError, match=r"are not the ones trained\.json was written for"):
         distributed_rank.load_trained(folder, forecasting.build_lstm(6, 4, 0.01, seed=1))

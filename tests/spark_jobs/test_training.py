@@ -6,8 +6,9 @@ import pytest
 import tensorflow as tf
 
 from spark_jobs import forecasting, training
+from spark_jobs.model_config import FitSchedule
 
-SCHEDULE = forecasting.FitSchedule(max_epochs=100, patience=3, lr_patience=2, budget_seconds=3600, min_steps_per_epoch=4)
+SCHEDULE = FitSchedule(max_epochs=100, patience=3, lr_patience=2, budget_seconds=3600, min_steps_per_epoch=4)
 
 
 class Recorder:
@@ -93,7 +94,9 @@ def test_a_non_finite_loss_ends_the_fit_at_once_naming_it_and_keeps_no_weights()
     model, convergence = Recorder(), training.Convergence(SCHEDULE)
     assert run_epochs(convergence, model, [1.0, float("nan"), 0.5]) == 2
     assert (convergence.reason, model.restored) == ("diverged", None)
-    assert convergence.divergence == "training diverged: loss nan at epoch 2 (learning rate 0.01); lower --learning-rate"
+    assert (
+        convergence.divergence == "training diverged: loss nan at epoch 2 (learning rate 0.01); lower --learning-rate"
+    )
     model, convergence = Recorder(), training.Convergence(SCHEDULE)
     convergence.set_model(model)
     convergence.on_train_begin()
@@ -101,7 +104,8 @@ def test_a_non_finite_loss_ends_the_fit_at_once_naming_it_and_keeps_no_weights()
     convergence.on_epoch_end(0, {"loss": 0.5, "val_loss": float("inf")})
     assert model.stop_training
     assert convergence.divergence == (
-        "training diverged: validation loss inf at epoch 1 (learning rate 0.01); lower --learning-rate")
+        "training diverged: validation loss inf at epoch 1 (learning rate 0.01); lower --learning-rate"
+    )
 
 
 def test_another_ranks_divergence_stops_this_one_too():

@@ -61,7 +61,9 @@ def env_file_text(settings: dict[str, str], *, fresh_secrets: bool = True) -> st
 def base_image_settings() -> dict[str, str]:
     """The base images: those the environment names, else local stand-ins for the official ones
     (a machine that reaches no image registry)."""
-    named = {key: os.environ[key] for key in ("SENSOR_LSTM_PYTHON_IMAGE", "SENSOR_LSTM_POSTGRES_IMAGE") if key in os.environ}
+    named = {
+        key: os.environ[key] for key in ("SENSOR_LSTM_PYTHON_IMAGE", "SENSOR_LSTM_POSTGRES_IMAGE") if key in os.environ
+    }
     if len(named) == 2:
         return named
     return dict(line.split("=", 1) for line in engine("standin-bases").split())
@@ -91,9 +93,22 @@ class ComposeStack(Services):
     ) -> subprocess.CompletedProcess:
         # Only what the engine's clients need from this process's environment: Compose lets the
         # environment override .env, and the test runner's own settings must not leak in.
-        env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG")}
-        command = ["docker", "compose", "--project-directory", str(ROOT), "--file", str(ROOT / "docker-compose.yaml"),
-                   "--env-file", str(env_file or self.env_file), "--project-name", PROJECT, *args]  # fmt: skip
+        env = {
+            key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG")
+        }
+        command = [
+            "docker",
+            "compose",
+            "--project-directory",
+            str(ROOT),
+            "--file",
+            str(ROOT / "docker-compose.yaml"),
+            "--env-file",
+            str(env_file or self.env_file),
+            "--project-name",
+            PROJECT,
+            *args,
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
         if check and done.returncode:
             raise StackError(f"docker compose {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
@@ -119,8 +134,23 @@ class ComposeStack(Services):
         """The project's containers, networks and volumes the engine still has."""
         label = f"label=com.docker.compose.project={PROJECT}"
         objects = {}
-        for kind, listing in (("containers", ["ps", "--all"]), ("networks", ["network", "ls"]), ("volumes", ["volume", "ls"])):
-            done = subprocess.run(["docker", *listing, "--filter", label, "--format", "{{.Names}}" if kind == "containers" else "{{.Name}}"],
-                                  capture_output=True, text=True, check=True)  # fmt: skip
+        for kind, listing in (
+            ("containers", ["ps", "--all"]),
+            ("networks", ["network", "ls"]),
+            ("volumes", ["volume", "ls"]),
+        ):
+            done = subprocess.run(
+                [
+                    "docker",
+                    *listing,
+                    "--filter",
+                    label,
+                    "--format",
+                    "{{.Names}}" if kind == "containers" else "{{.Name}}",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             objects[kind] = sorted(done.stdout.split())
         return objects

@@ -24,9 +24,17 @@ def log_line(item: dict) -> str:
 
 class Services:
     def __init__(
-        self, *, airflow_url: str, mlflow_url: str, spark_master_url: str, spark_worker_urls: list[str],
-        spark_history_url: str, user: str, password: str, mlflow_auth: tuple[str, str] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        airflow_url: str,
+        mlflow_url: str,
+        spark_master_url: str,
+        spark_worker_urls: list[str],
+        spark_history_url: str,
+        user: str,
+        password: str,
+        mlflow_auth: tuple[str, str] | None = None,
+    ) -> None:
         self.airflow_url = airflow_url
         self.mlflow_url = mlflow_url
         self.spark_master_url = spark_master_url
@@ -143,7 +151,10 @@ class Services:
     def mlflow_artifact(self, run_id: str, path: str) -> bytes:
         """An artifact's bytes, downloaded from the server as the UI does."""
         answer = requests.get(
-            f"{self.mlflow_url}/get-artifact", params={"path": path, "run_uuid": run_id}, auth=self.mlflow_auth, timeout=60
+            f"{self.mlflow_url}/get-artifact",
+            params={"path": path, "run_uuid": run_id},
+            auth=self.mlflow_auth,
+            timeout=60,
         )
         if not answer.ok:
             raise StackError(f"MLflow artifact {path} of run {run_id}: {answer.status_code} {answer.text[:500]}")

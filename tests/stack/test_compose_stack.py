@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,8 +29,15 @@ import requests
 
 from tests.stack import browser
 from tests.stack.compose_stack import (
-    HOST_CA_BUNDLE, PORTS, ROOT, ComposeStack, base_image_settings, engine, env_file_text, stack_settings,
-)  # fmt: skip
+    HOST_CA_BUNDLE,
+    PORTS,
+    ROOT,
+    ComposeStack,
+    base_image_settings,
+    engine,
+    env_file_text,
+    stack_settings,
+)
 from tests.stack.services import DAG_ID, StackError, listening_addresses
 
 pytestmark = [pytest.mark.integration, pytest.mark.compose]
@@ -39,15 +46,32 @@ SAMPLE_START, SAMPLE_DAYS = "2026-11-20", 3
 DEFAULTS_DAY = "2026-11-22"
 FAULT_DAY = "2026-11-21"
 SERVICES = [
-    "airflow-api-server", "airflow-dag-processor", "airflow-init", "airflow-scheduler", "airflow-triggerer",
-    "check-secrets", "mlflow", "postgres", "spark-history", "spark-master", "spark-worker-1", "spark-worker-2",
-]  # fmt: skip
+    "airflow-api-server",
+    "airflow-dag-processor",
+    "airflow-init",
+    "airflow-scheduler",
+    "airflow-triggerer",
+    "check-secrets",
+    "mlflow",
+    "postgres",
+    "spark-history",
+    "spark-master",
+    "spark-worker-1",
+    "spark-worker-2",
+]
 STAGE_APPS = {"ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"}
 # The README's command, run in the scheduler's container: the demo's sample in the lake volume.
 GENERATE_SAMPLE = [
-    "python", "-m", "tools.generate_sensor_data", "--output-dir", "/data/lake/landing",
-    "--start-date", SAMPLE_START, "--days", str(SAMPLE_DAYS),
-]  # fmt: skip
+    "python",
+    "-m",
+    "tools.generate_sensor_data",
+    "--output-dir",
+    "/data/lake/landing",
+    "--start-date",
+    SAMPLE_START,
+    "--days",
+    str(SAMPLE_DAYS),
+]
 # Rows per day and dataset, and a digest of their sorted content, read in the scheduler's container.
 LAKE_CONTENT = """
 import hashlib, json, pathlib, pyarrow.parquet as pq
@@ -78,7 +102,7 @@ def stack():
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     engine("ensure")
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     settings = {
         **{name: str(port) for name, port in PORTS.items()},
         **base_image_settings(),
@@ -141,11 +165,20 @@ def epochs_logged(stack: ComposeStack, run_id: str) -> int:
         experiment = stack.mlflow("GET", "/experiments/get-by-name", params={"experiment_name": "sensor_lstm_pipeline"})
     except StackError:
         return 0  # no stage has created the experiment yet
-    found = stack.mlflow("POST", "/runs/search", json={
-        "experiment_ids": [experiment["experiment"]["experiment_id"]],
-        "filter": f"tags.airflow_run_id = '{run_id}' and tags.task = 'train_distributed'",
-    }).get("runs", [])  # fmt: skip
-    return sum(int(metric["step"]) + 1 for run in found for metric in run["data"].get("metrics", []) if metric["key"] == "val_loss")
+    found = stack.mlflow(
+        "POST",
+        "/runs/search",
+        json={
+            "experiment_ids": [experiment["experiment"]["experiment_id"]],
+            "filter": f"tags.airflow_run_id = '{run_id}' and tags.task = 'train_distributed'",
+        },
+    ).get("runs", [])
+    return sum(
+        int(metric["step"]) + 1
+        for run in found
+        for metric in run["data"].get("metrics", [])
+        if metric["key"] == "val_loss"
+    )
 
 
 def wait_for_history(stack: ComposeStack, app_id: str, timeout: float = 120) -> dict:
@@ -162,9 +195,10 @@ def wait_for_history(stack: ComposeStack, app_id: str, timeout: float = 120) -> 
 
 def run_day_versions(stack: ComposeStack, day: str) -> list[dict]:
     return [
-        version for version in stack.model_versions()
+        version
+        for version in stack.model_versions()
         if {tag["key"]: tag["value"] for tag in version["tags"]}.get("run_day") == day
-    ]  # fmt: skip
+    ]
 
 
 def test_up_brings_every_service_up_healthy_on_loopback_ports(stack):
@@ -177,10 +211,17 @@ def test_up_brings_every_service_up_healthy_on_loopback_ports(stack):
     master = stack.spark_master()
     assert master["status"] == "ALIVE"
     assert sorted((worker["host"], worker["cores"], worker["state"]) for worker in master["workers"]) == [
-        ("spark-worker-1", 2, "ALIVE"), ("spark-worker-2", 2, "ALIVE"),
-    ]  # fmt: skip
-    size = int(subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", "sensor-lstm:compose-test"],
-                              capture_output=True, text=True, check=True).stdout)  # fmt: skip
+        ("spark-worker-1", 2, "ALIVE"),
+        ("spark-worker-2", 2, "ALIVE"),
+    ]
+    size = int(
+        subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Size}}", "sensor-lstm:compose-test"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     stack.timings["image_size_gb"] = round(size / 1e9, 2)
 
 
@@ -189,9 +230,11 @@ def test_check_secrets_refuses_the_example_secrets_naming_them(stack):
     other services wait for it to succeed), in one line naming every secret left as it was."""
     secrets = stack_settings().SECRETS
     example_env = stack.root / "example-secrets.env"
-    example_env.write_text(env_file_text(
-        {key: value for key, value in stack.test_settings.items() if key not in secrets}, fresh_secrets=False
-    ))  # fmt: skip
+    example_env.write_text(
+        env_file_text(
+            {key: value for key, value in stack.test_settings.items() if key not in secrets}, fresh_secrets=False
+        )
+    )
     refused = stack.compose("run", "--rm", "--no-deps", "check-secrets", env_file=example_env, check=False, timeout=300)
     assert refused.returncode == 1, refused.stdout + refused.stderr
     printed = refused.stdout + refused.stderr
@@ -224,7 +267,10 @@ def test_a_worker_lost_during_train_distributed_fails_the_attempt_and_the_retry_
         running = [app for app in stack.spark_master()["activeapps"] if app["name"] == "train_distributed"]
         if running and len(executors_by_worker(stack, running[0]["id"])) == 2 and epochs_logged(stack, run_id):
             break
-        if time.monotonic() > deadline or stack.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")["state"] not in ("queued", "running"):
+        if time.monotonic() > deadline or stack.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")["state"] not in (
+            "queued",
+            "running",
+        ):
             raise StackError(f"train_distributed never trained on both workers:\n{stack.task_logs(run_id)}")
         time.sleep(2)
     first_app = running[0]["id"]
@@ -237,7 +283,9 @@ def test_a_worker_lost_during_train_distributed_fails_the_attempt_and_the_retry_
     assert [(ti["try_number"], ti["state"]) for ti in tries] == [(1, "failed"), (2, "success")]
     failed_after = datetime.fromisoformat(tries[0]["end_date"]).timestamp() - stopped
     stack.timings["lost_worker_to_failed_attempt_s"] = round(failed_after, 1)
-    assert failed_after < 300, f"the attempt took {failed_after:.0f} s to fail:\n{stack.task_log(run_id, 'train_distributed', 1)[-4000:]}"
+    assert failed_after < 300, (
+        f"the attempt took {failed_after:.0f} s to fail:\n{stack.task_log(run_id, 'train_distributed', 1)[-4000:]}"
+    )
     assert finished["state"] == "success"
 
     # The retry ran both ranks on the worker that was left.
@@ -274,7 +322,9 @@ def test_run_at_default_params_through_the_rest_api(stack):
     counts = stack.lake_json(f"reports/ingest/date={DEFAULTS_DAY}/report.json")
     assert (counts["rows_read"], counts["rows_written"]) == (expected["lines"], expected["valid_unique"])
     assert {reason: n for reason, n in counts["quarantined_by_reason"].items() if n} == expected["quarantined"]
-    assert stack.lake_python(UNIQUE_READINGS.replace("sys.argv[1]", repr(DEFAULTS_DAY))) == [expected["valid_unique"]] * 2
+    assert (
+        stack.lake_python(UNIQUE_READINGS.replace("sys.argv[1]", repr(DEFAULTS_DAY))) == [expected["valid_unique"]] * 2
+    )
     prep = stack.lake_json(f"reports/prepare_sequences/date={DEFAULTS_DAY}/report.json")
     assert prep["lookback_days"] == [SAMPLE_START, "2026-11-21", DEFAULTS_DAY]
     assert min(prep["windows"].values()) > 0
@@ -301,9 +351,14 @@ def test_run_at_default_params_through_the_rest_api(stack):
 
     # MLflow through the server's REST API: Postgres behind it, artifacts served by it.
     experiment = stack.mlflow("GET", "/experiments/get-by-name", params={"experiment_name": "sensor_lstm_pipeline"})
-    found = stack.mlflow("POST", "/runs/search", json={
-        "experiment_ids": [experiment["experiment"]["experiment_id"]], "filter": f"tags.airflow_run_id = '{run_id}'",
-    })["runs"]  # fmt: skip
+    found = stack.mlflow(
+        "POST",
+        "/runs/search",
+        json={
+            "experiment_ids": [experiment["experiment"]["experiment_id"]],
+            "filter": f"tags.airflow_run_id = '{run_id}'",
+        },
+    )["runs"]
     tags_of = {r["info"]["run_id"]: {t["key"]: t["value"] for t in r["data"]["tags"]} for r in found}
     # One run stands for the DAG run and every stage's run nests under it.
     [parent_id] = [run for run, tags in tags_of.items() if tags.get("run_kind") == "dag_run"]
@@ -323,7 +378,9 @@ def test_run_at_default_params_through_the_rest_api(stack):
     assert evaluation["unscored_seasonal_periods"] == []
     champion = stack.mlflow("GET", "/registered-models/alias", params={"name": "sensor_lstm", "alias": "champion"})
     assert int(champion["model_version"]["version"]) == evaluation["champion_version"], evaluation["champion_decision"]
-    version = stack.mlflow("GET", "/model-versions/get", params={"name": "sensor_lstm", "version": distributed["model_version"]})
+    version = stack.mlflow(
+        "GET", "/model-versions/get", params={"name": "sensor_lstm", "version": distributed["model_version"]}
+    )
     tags = {tag["key"]: tag["value"] for tag in version["model_version"]["tags"]}
     assert tags["run_day"] == DEFAULTS_DAY and tags["champion_decision"] == evaluation["champion_decision"]
     printed = stack.task_log(run_id, "evaluate", 1)
@@ -336,7 +393,8 @@ def test_run_at_default_params_through_the_rest_api(stack):
     assert forecast["sensors_forecast"] > 0 and forecast["sensors_forecast"] + not_forecast == prep["sensors"]
     assert forecast["forecasts"] == 12 * forecast["sensors_forecast"]
     assert f"forecast {DEFAULTS_DAY}: {forecast['sensors_forecast']} sensors x 12 steps" in stack.task_log(
-        run_id, "forecast", 1)  # fmt: skip
+        run_id, "forecast", 1
+    )
     stack.default_run_id = run_id
 
 

@@ -137,8 +137,11 @@ def test_check_secrets_runs_once_on_the_example_file_of_the_checkout(services):
     assert check["restart"] == "no"
     assert "healthcheck" not in check
     assert check["command"] == [
-        "python", "/opt/sensor-lstm/docker/settings.py", "check-secrets", "/opt/sensor-lstm/.env.example",
-    ]  # fmt: skip
+        "python",
+        "/opt/sensor-lstm/docker/settings.py",
+        "check-secrets",
+        "/opt/sensor-lstm/.env.example",
+    ]
     assert check["volumes"] == ["./.env.example:/opt/sensor-lstm/.env.example:ro"]
     assert environment(check)["SENSOR_LSTM_ALLOW_EXAMPLE_SECRETS"] == "${SENSOR_LSTM_ALLOW_EXAMPLE_SECRETS:-false}"
 
@@ -158,8 +161,11 @@ def test_services_start_in_dependency_order(services):
         "airflow-init": {"postgres": "service_healthy"},
         "airflow-api-server": init_done,
         "airflow-scheduler": {
-            **init_done, **api_up, "mlflow": "service_healthy",
-            "spark-worker-1": "service_healthy", "spark-worker-2": "service_healthy",
+            **init_done,
+            **api_up,
+            "mlflow": "service_healthy",
+            "spark-worker-1": "service_healthy",
+            "spark-worker-2": "service_healthy",
         },
         "airflow-dag-processor": {**init_done, **api_up},
         "airflow-triggerer": {**init_done, **api_up},
@@ -168,7 +174,7 @@ def test_services_start_in_dependency_order(services):
         "spark-worker-2": {"spark-master": "service_healthy"},
         "spark-history": secrets_checked,
         "mlflow": {"postgres": "service_healthy"},
-    }  # fmt: skip
+    }
 
 
 def test_project_services_share_one_image(services):
@@ -187,7 +193,9 @@ def test_base_images_are_the_official_ones_unless_a_variable_names_others(servic
 
 def test_an_extra_ca_bundle_reaches_pip_as_a_build_secret_only(compose, services):
     assert compose["secrets"] == {"pip_ca_bundle": {"file": "${SENSOR_LSTM_PIP_CA_BUNDLE:-/dev/null}"}}
-    assert {tuple(services[name]["build"]["secrets"]) for name in services if name != "postgres"} == {("pip_ca_bundle",)}
+    assert {tuple(services[name]["build"]["secrets"]) for name in services if name != "postgres"} == {
+        ("pip_ca_bundle",)
+    }
     pip_runs = [args for instruction, args in stages()["builder"] if instruction == "RUN" and "pip install" in args]
     assert len(pip_runs) == 2
     for args in pip_runs:
@@ -261,8 +269,9 @@ def test_mlflow_runs_basic_auth_and_every_client_has_its_login(services):
     mlflow = environment(services["mlflow"])
     assert mlflow["MLFLOW_AUTH_DATABASE_URI"] == mlflow["MLFLOW_BACKEND_STORE_URI"]
     assert (mlflow["MLFLOW_AUTH_ADMIN_USERNAME"], mlflow["MLFLOW_AUTH_ADMIN_PASSWORD"]) == (
-        "${MLFLOW_ADMIN_USER:?set it in .env}", "${MLFLOW_ADMIN_PASSWORD:?set it in .env}",
-    )  # fmt: skip
+        "${MLFLOW_ADMIN_USER:?set it in .env}",
+        "${MLFLOW_ADMIN_PASSWORD:?set it in .env}",
+    )
     assert mlflow["MLFLOW_FLASK_SERVER_SECRET_KEY"] == "${MLFLOW_FLASK_SECRET_KEY:?set it in .env}"
     script = (ROOT / "docker" / "mlflow-server.sh").read_text()
     assert "exec mlflow server --app-name basic-auth" in script
@@ -271,8 +280,9 @@ def test_mlflow_runs_basic_auth_and_every_client_has_its_login(services):
     for name in [*AIRFLOW_SERVICES, "airflow-init", *SPARK_WORKERS]:
         env = environment(services[name])
         assert (env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"]) == (
-            "${MLFLOW_ADMIN_USER:?set it in .env}", "${MLFLOW_ADMIN_PASSWORD:?set it in .env}",
-        ), name  # fmt: skip
+            "${MLFLOW_ADMIN_USER:?set it in .env}",
+            "${MLFLOW_ADMIN_PASSWORD:?set it in .env}",
+        ), name
 
 
 def test_published_ports(services):
@@ -444,8 +454,10 @@ def test_healthcheck_counts_workers_and_airflow_components(healthcheck):
     }
     assert healthcheck.airflow_unhealthy(health) == ["triggerer", "dag_processor"]
     assert healthcheck.airflow_unhealthy({"metadatabase": {"status": "healthy"}}) == [
-        "scheduler", "triggerer", "dag_processor",
-    ]  # fmt: skip
+        "scheduler",
+        "triggerer",
+        "dag_processor",
+    ]
 
 
 def test_the_spark_history_server_reads_the_event_logs_the_jobs_write_into_the_lake(services):
@@ -456,4 +468,5 @@ def test_the_spark_history_server_reads_the_event_logs_the_jobs_write_into_the_l
     assert "SENSOR_LSTM_SPARK_EVENT_LOG_DIR" not in environment(services["airflow-scheduler"])
     assert "file://$lake/_spark_events" in (ROOT / "docker" / "spark-history-server.sh").read_text()
     assert environment(services["airflow-scheduler"])["SENSOR_LSTM_SPARK_HISTORY_URL"] == (
-        "${SENSOR_LSTM_SPARK_HISTORY_URL:-http://localhost:${SPARK_HISTORY_UI_PORT:-18080}}")  # fmt: skip
+        "${SENSOR_LSTM_SPARK_HISTORY_URL:-http://localhost:${SPARK_HISTORY_UI_PORT:-18080}}"
+    )

@@ -19,7 +19,7 @@ import shutil
 import socket
 import subprocess
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -50,9 +50,16 @@ RUN_CONF = {
     "num_proc": 2,
 }
 SERVICES = [
-    "spark-master", "spark-worker-1", "spark-worker-2", "spark-history", "mlflow",
-    "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-]  # fmt: skip
+    "spark-master",
+    "spark-worker-1",
+    "spark-worker-2",
+    "spark-history",
+    "mlflow",
+    "airflow-api-server",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+]
 LAKE_DATASETS = ["readings", "quarantine/ingest", "sequences", "sequence_stats"]
 SPARK_TASKS = ["ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"]
 CLUSTER_CORES = 4  # two workers of 2 cores: the spark_cores pool's slots
@@ -62,21 +69,25 @@ CLUSTER_CORES = 4  # two workers of 2 cores: the spark_cores pool's slots
 def stack():
     root = Path(os.environ.get("SENSOR_LSTM_VAR", "var/test")).resolve() / "stack-test"
     shutil.rmtree(root, ignore_errors=True)
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
-    env = os.environ | {name: str(port) for name, port in PORTS.items()} | {
-        "SENSOR_LSTM_VAR": str(root),
-        "SENSOR_LSTM_LAKE": str(root / "lake"),
-        "SENSOR_LSTM_START_DATE": tomorrow,
-        "SENSOR_LSTM_CATCHUP": "false",
-        # A failing task fails its run now, not after minutes of retry delays.
-        "SENSOR_LSTM_TASK_RETRIES": "0",
-        "AIRFLOW_ADMIN_USER": "admin",
-        "AIRFLOW_ADMIN_PASSWORD": "stack-test-password",
-        "MLFLOW_ADMIN_USER": "admin",
-        "MLFLOW_ADMIN_PASSWORD": "stack-test-mlflow-password",
-        # None yet: `up` writes it, .env.example with fresh secrets, as on a fresh clone.
-        "SENSOR_LSTM_ENV_FILE": str(root / ".env"),
-    }
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    env = (
+        os.environ
+        | {name: str(port) for name, port in PORTS.items()}
+        | {
+            "SENSOR_LSTM_VAR": str(root),
+            "SENSOR_LSTM_LAKE": str(root / "lake"),
+            "SENSOR_LSTM_START_DATE": tomorrow,
+            "SENSOR_LSTM_CATCHUP": "false",
+            # A failing task fails its run now, not after minutes of retry delays.
+            "SENSOR_LSTM_TASK_RETRIES": "0",
+            "AIRFLOW_ADMIN_USER": "admin",
+            "AIRFLOW_ADMIN_PASSWORD": "stack-test-password",
+            "MLFLOW_ADMIN_USER": "admin",
+            "MLFLOW_ADMIN_PASSWORD": "stack-test-mlflow-password",
+            # None yet: `up` writes it, .env.example with fresh secrets, as on a fresh clone.
+            "SENSOR_LSTM_ENV_FILE": str(root / ".env"),
+        }
+    )
     manifest = generate(
         root / "lake" / "landing",
         start_date=date.fromisoformat(DAYS[0]),
@@ -88,9 +99,13 @@ def stack():
         seed=11,
     )
     stack = Stack(
-        env=env, root=root, user="admin", password="stack-test-password",
-        mlflow_auth=("admin", "stack-test-mlflow-password"), manifest=manifest,
-    )  # fmt: skip
+        env=env,
+        root=root,
+        user="admin",
+        password="stack-test-password",
+        mlflow_auth=("admin", "stack-test-mlflow-password"),
+        manifest=manifest,
+    )
     try:
         started = stack.script("up")
         if started.returncode:
@@ -103,7 +118,7 @@ def stack():
 
 def readings(lake: Path, day: str) -> list[tuple]:
     table = pq.read_table(lake / "readings" / f"date={day}")
-    return sorted(zip(*(table.column(name).to_pylist() for name in ("sensor_id", "timestamp", "reading"))))
+    return sorted(zip(*(table.column(name).to_pylist() for name in ("sensor_id", "timestamp", "reading")), strict=True))
 
 
 def report(lake: Path, job: str, day: str) -> dict:
@@ -154,9 +169,19 @@ def backfill(stack: Stack, before_waiting=lambda runs: None) -> list[dict]:
     created, once finished. ``before_waiting`` gets the new runs first."""
     before = {run["dag_run_id"] for run in stack.dag_runs()}
     created = stack.airflow(
-        "backfill", "create", "--dag-id", DAG_ID, "--from-date", DAYS[0], "--to-date", DAYS[-1],
-        "--max-active-runs", str(len(DAYS)), "--dag-run-conf", json.dumps(RUN_CONF),
-    )  # fmt: skip
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        DAYS[0],
+        "--to-date",
+        DAYS[-1],
+        "--max-active-runs",
+        str(len(DAYS)),
+        "--dag-run-conf",
+        json.dumps(RUN_CONF),
+    )
     assert created.returncode == 0, created.stdout[-3000:] + created.stderr[-3000:]
     new = [run for run in stack.dag_runs() if run["dag_run_id"] not in before]
     before_waiting(new)
@@ -177,8 +202,10 @@ def wait_for_state(stack: Stack, run_id: str, task_id: str, state: str, timeout:
 
 def peak_slots(task_instances: list[dict]) -> int:
     """The most pool slots the task instances held at one instant, from their start and end times."""
-    spans = [(datetime.fromisoformat(task["start_date"]), datetime.fromisoformat(task["end_date"]), task["pool_slots"])
-             for task in task_instances]  # fmt: skip
+    spans = [
+        (datetime.fromisoformat(task["start_date"]), datetime.fromisoformat(task["end_date"]), task["pool_slots"])
+        for task in task_instances
+    ]
     return max(sum(slots for start, end, slots in spans if start <= instant < end) for instant, _, _ in spans)
 
 
@@ -204,13 +231,26 @@ def test_up_starts_every_service_healthy(stack):
     assert stack.spark_history("/applications") == []  # no job has run yet
     health = stack.api("GET", "/monitor/health")
     assert {name: health[name]["status"] for name in ("metadatabase", "scheduler", "triggerer", "dag_processor")} == {
-        "metadatabase": "healthy", "scheduler": "healthy", "triggerer": "healthy", "dag_processor": "healthy",
-    }  # fmt: skip
+        "metadatabase": "healthy",
+        "scheduler": "healthy",
+        "triggerer": "healthy",
+        "dag_processor": "healthy",
+    }
     # Where the logins are, never a password.
-    assert f"Airflow UI     {stack.airflow_url}   login admin, password AIRFLOW_ADMIN_PASSWORD in {stack.env_file}" in stack.up_output
-    assert f"MLflow UI      {stack.mlflow_url}   login admin, password MLFLOW_ADMIN_PASSWORD in {stack.env_file}" in stack.up_output
+    assert (
+        f"Airflow UI     {stack.airflow_url}   login admin, password AIRFLOW_ADMIN_PASSWORD in {stack.env_file}"
+        in stack.up_output
+    )
+    assert (
+        f"MLflow UI      {stack.mlflow_url}   login admin, password MLFLOW_ADMIN_PASSWORD in {stack.env_file}"
+        in stack.up_output
+    )
     written = stack_settings().read(stack.env_file)
-    for secret in ("stack-test-password", "stack-test-mlflow-password", *(written[key] for key in stack_settings().SECRETS)):
+    for secret in (
+        "stack-test-password",
+        "stack-test-mlflow-password",
+        *(written[key] for key in stack_settings().SECRETS),
+    ):
         assert secret not in stack.up_output
     # Nothing listens beyond this machine unless SENSOR_LSTM_BIND_ADDRESS says so.
     assert listening_addresses(PORTS.values()) == {port: {"127.0.0.1"} for port in PORTS.values()}
@@ -225,7 +265,9 @@ def test_up_writes_an_env_file_with_fresh_secrets_and_the_fernet_key_keeps_its_t
     # ends with one): a key cut short fails every encryption, so adding a connection failed.
     fernet = stack.airflow("config", "get-value", "core", "fernet_key")
     assert fernet.stdout.strip() == written["AIRFLOW_FERNET_KEY"] and fernet.stdout.strip().endswith("=")
-    added = stack.airflow("connections", "add", "stack_test_probe", "--conn-uri", "http://probe:probe-secret@example.com:8000")
+    added = stack.airflow(
+        "connections", "add", "stack_test_probe", "--conn-uri", "http://probe:probe-secret@example.com:8000"
+    )
     assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
     shown = stack.airflow("connections", "get", "stack_test_probe", "--output", "json")
     assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr[-2000:]
@@ -261,28 +303,36 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
         wait_for_state(stack, by_day[DAYS[0]], "train_distributed", "running")
         assert stack.task_instance(by_day[DAYS[1]], "wait_for_landing_file")["state"] == "deferred", waiting
         held_back.rename(late_file)
-        delivered["at"] = datetime.now(timezone.utc)
+        delivered["at"] = datetime.now(UTC)
 
     first = backfill(stack, deliver_late)
     assert sorted(run["logical_date"][:10] for run in first) == DAYS
     assert {run["run_type"] for run in first} == {"backfill"}
     late_run = next(run for run in first if run["logical_date"][:10] == DAYS[1])
     early_run = next(run for run in first if run["logical_date"][:10] == DAYS[0])
-    assert datetime.fromisoformat(stack.task_instance(early_run["dag_run_id"], "prepare_sequences")["end_date"]) < delivered["at"]
+    assert (
+        datetime.fromisoformat(stack.task_instance(early_run["dag_run_id"], "prepare_sequences")["end_date"])
+        < delivered["at"]
+    )
     sensor = stack.task_instance(late_run["dag_run_id"], "wait_for_landing_file")
     assert (sensor["state"], sensor["try_number"]) == ("success", 1)  # picked up, never failed
     assert datetime.fromisoformat(sensor["end_date"]) > delivered["at"]
     # Every Spark task took a slot of the spark_cores pool per core it may hold, and the two runs
     # together never held more than the cluster has: the late day's jobs queued in Airflow.
-    spark_tasks = [task for run in first for task in stack.task_instances(run["dag_run_id"]) if task["task_id"] in SPARK_TASKS]
+    spark_tasks = [
+        task for run in first for task in stack.task_instances(run["dag_run_id"]) if task["task_id"] in SPARK_TASKS
+    ]
     assert {(task["task_id"], task["pool"], task["pool_slots"]) for task in spark_tasks} == {
-        (task_id, "spark_cores", 2) for task_id in SPARK_TASKS}  # fmt: skip
+        (task_id, "spark_cores", 2) for task_id in SPARK_TASKS
+    }
     assert peak_slots(spark_tasks) <= CLUSTER_CORES
     # Each job's Spark UI, after the fact, on the history server its task log points to.
     applications = wait_for_applications(stack, len(SPARK_TASKS) * len(DAYS))
     assert sorted(app["name"] for app in applications) == sorted(SPARK_TASKS * len(DAYS))
     forecast_log = stack.task_log(early_run["dag_run_id"], "forecast", 1)
-    (page,) = re.findall(rf"on the history server: ({re.escape(stack.spark_history_url)}/history/\S+/jobs/)", forecast_log)
+    (page,) = re.findall(
+        rf"on the history server: ({re.escape(stack.spark_history_url)}/history/\S+/jobs/)", forecast_log
+    )
     assert page.split("/")[-3] in {app["id"] for app in applications}
     assert requests.get(page, timeout=60).status_code == 200
     assert day_partitions(lake, "readings") == [f"date={day}" for day in DAYS]
@@ -294,7 +344,9 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
     assert len(after_first) == len(LAKE_DATASETS) * len(DAYS)
     # What each day's run wrote, as Airflow asset events through the REST API, with its counts.
     assets = {asset["name"]: asset for asset in stack.api("GET", "/assets")["assets"]}
-    assert {"sensor_lstm.readings", "sensor_lstm.sequences", "sensor_lstm.champion", "sensor_lstm.forecasts"} <= set(assets)
+    assert {"sensor_lstm.readings", "sensor_lstm.sequences", "sensor_lstm.champion", "sensor_lstm.forecasts"} <= set(
+        assets
+    )
     assert assets["sensor_lstm.readings"]["uri"] == f"file://{lake}/readings"
 
     def events(name: str) -> list[dict]:
@@ -302,14 +354,15 @@ def test_backfill_ingests_exactly_its_days_a_late_file_waits_alone_and_a_second_
         return sorted((event["extra"] for event in found["asset_events"]), key=lambda extra: extra["run_date"])
 
     assert [(extra["run_date"], extra["rows_written"]) for extra in events("sensor_lstm.readings")] == [
-        (day, stack.manifest["files"][f"sensor_readings_{day}.csv"]["valid_unique"]) for day in DAYS]  # fmt: skip
+        (day, stack.manifest["files"][f"sensor_readings_{day}.csv"]["valid_unique"]) for day in DAYS
+    ]
     assert [extra["run_date"] for extra in events("sensor_lstm.sequences")] == DAYS
     assert all(extra["windows"]["train"] > 0 for extra in events("sensor_lstm.sequences"))
     champion = events("sensor_lstm.champion")
     forecasts = events("sensor_lstm.forecasts")
     assert [extra["run_date"] for extra in forecasts] == DAYS
     # A day with a champion (its own or an earlier day's) forecast each sensor 12 steps, or said why not.
-    for evaluated, forecast in zip(champion, forecasts):
+    for evaluated, forecast in zip(champion, forecasts, strict=True):
         assert forecast["status"] == ("forecast" if evaluated["champion_version"] else "no_champion"), forecast
         not_forecast = sum(len(sensors) for sensors in forecast.get("sensors_not_forecast", {}).values())
         assert forecast["forecasts"] == 12 * forecast["sensors_forecast"], forecast
@@ -348,15 +401,26 @@ def test_a_day_whose_file_never_lands_fails_once_after_the_timeout_param(stack):
     stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})  # as the backfill's test left it
     run_id = stack.trigger({**RUN_CONF, "day": NO_FILE_DAY, "landing_file_timeout_minutes": 0.2, "num_proc": 3})
     # The run's task instances take the pool slots of its own Params: 3 ranks, 1 core left for 2 partitions.
-    slots = {task["task_id"]: task["pool_slots"] for task in stack.task_instances(run_id) if task["pool"] == "spark_cores"}
-    assert slots == {"ingest": 2, "prepare_sequences": 2, "train_baseline": 1, "train_distributed": 3, "evaluate": 2, "forecast": 2}
+    slots = {
+        task["task_id"]: task["pool_slots"] for task in stack.task_instances(run_id) if task["pool"] == "spark_cores"
+    }
+    assert slots == {
+        "ingest": 2,
+        "prepare_sequences": 2,
+        "train_baseline": 1,
+        "train_distributed": 3,
+        "evaluate": 2,
+        "forecast": 2,
+    }
     finished = stack.wait_for_run(run_id, timeout=600, may_fail=True)
     assert finished["state"] == "failed"
     sensor = stack.task_instance(run_id, "wait_for_landing_file")
     assert (sensor["state"], sensor["try_number"]) == ("failed", 1)
     assert stack.task_instance(run_id, "ingest")["state"] == "upstream_failed"
-    assert (f"no landing file {stack.lake}/landing/sensor_readings_{NO_FILE_DAY}.csv* after waiting 0.2 minutes "
-            "(landing_file_timeout_minutes)") in stack.task_log(run_id, "wait_for_landing_file", 1)  # fmt: skip
+    assert (
+        f"no landing file {stack.lake}/landing/sensor_readings_{NO_FILE_DAY}.csv* after waiting 0.2 minutes "
+        "(landing_file_timeout_minutes)"
+    ) in stack.task_log(run_id, "wait_for_landing_file", 1)
 
 
 def test_down_stops_everything_up_started(stack):
@@ -365,6 +429,8 @@ def test_down_stops_everything_up_started(stack):
     stopped = stack.script("down")
     assert stopped.returncode == 0, stopped.stderr
     alive = [pid for pid in processes if Path(f"/proc/{pid}").exists()]
-    assert alive == [], subprocess.run(["ps", "-o", "pid,cmd", "-p", ",".join(map(str, alive))], capture_output=True, text=True).stdout
+    assert alive == [], subprocess.run(
+        ["ps", "-o", "pid,cmd", "-p", ",".join(map(str, alive))], capture_output=True, text=True
+    ).stdout
     assert [port for port in PORTS.values() if port_open(port)] == []
     assert list((stack.state_dir / "pids").glob("*.pid")) == []

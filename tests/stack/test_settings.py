@@ -53,8 +53,11 @@ def clean_environ(**extra: str) -> dict[str, str]:
 def run_check(environ: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(SETTINGS_SCRIPT), "check-secrets", str(EXAMPLE)],
-        env=environ, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_stack_sh_reads_the_env_file_as_compose_does_and_the_environment_wins(tmp_path):
@@ -63,12 +66,17 @@ def test_stack_sh_reads_the_env_file_as_compose_does_and_the_environment_wins(tm
     env_file = tmp_path / "settings.env"
     env_file.write_text(EXAMPLE.read_text() + FORMS)
     environ = clean_environ(
-        SENSOR_LSTM_ENV_FILE=str(env_file), SENSOR_LSTM_VAR=str(tmp_path / "var"),
+        SENSOR_LSTM_ENV_FILE=str(env_file),
+        SENSOR_LSTM_VAR=str(tmp_path / "var"),
         AIRFLOW_JWT_SECRET="from-the-environment",
-    )  # fmt: skip
+    )
     code = f"import json, os; print(json.dumps({{key: os.environ.get(key) for key in {sorted(EXPECTED)!r}}}))"
     done = subprocess.run(
-        ["bash", str(STACK_SCRIPT), "exec", "python", "-c", code], env=environ, capture_output=True, text=True, timeout=600
+        ["bash", str(STACK_SCRIPT), "exec", "python", "-c", code],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.splitlines()[-1]) == EXPECTED
@@ -84,7 +92,10 @@ def test_generate_gives_every_secret_a_fresh_value_and_keeps_the_rest():
     settings = stack_settings()
     text = EXAMPLE.read_text()
     generated = settings.generate(text)
-    example, fresh = settings.read(EXAMPLE), dict(line.split("=", 1) for line in generated.splitlines() if line[:1].isalpha())
+    example, fresh = (
+        settings.read(EXAMPLE),
+        dict(line.split("=", 1) for line in generated.splitlines() if line[:1].isalpha()),
+    )
     assert [key for key in settings.SECRETS if fresh[key] == example[key]] == []
     assert {key: value for key, value in fresh.items() if key not in settings.SECRETS} == {
         key: value for key, value in example.items() if key not in settings.SECRETS
@@ -92,7 +103,9 @@ def test_generate_gives_every_secret_a_fresh_value_and_keeps_the_rest():
     assert [line for line in generated.splitlines() if line[:1] in ("#", "")] == [
         line for line in text.splitlines() if line[:1] in ("#", "")
     ]
-    assert fresh["AIRFLOW_FERNET_KEY"].endswith("=") and len(base64.urlsafe_b64decode(fresh["AIRFLOW_FERNET_KEY"])) == 32
+    assert (
+        fresh["AIRFLOW_FERNET_KEY"].endswith("=") and len(base64.urlsafe_b64decode(fresh["AIRFLOW_FERNET_KEY"])) == 32
+    )
     assert all(len(fresh[key]) >= 12 for key in settings.SECRETS)  # MLflow's minimum for a password
     assert settings.generate(text) != generated
 
@@ -106,10 +119,11 @@ def test_check_secrets_refuses_the_example_values_in_one_line_naming_them():
     refused = run_check(clean_environ(**stack_settings().read(EXAMPLE)))
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [
-        "refusing to start: example secrets from .env.example in use: " + ", ".join(stack_settings().SECRETS)
+        "refusing to start: example secrets from .env.example in use: "
+        + ", ".join(stack_settings().SECRETS)
         + "; put fresh ones in .env (python docker/settings.py generate .env.example > .env) or, on a "
         "laptop-only stack, set SENSOR_LSTM_ALLOW_EXAMPLE_SECRETS=true"
-    ]  # fmt: skip
+    ]
 
 
 def test_check_secrets_names_only_the_secrets_left_as_they_were():
@@ -118,7 +132,9 @@ def test_check_secrets_names_only_the_secrets_left_as_they_were():
     fresh = {key: value for key, value in example.items() if key not in settings.SECRETS}
     fresh |= {key: settings.fresh_value(key) for key in settings.SECRETS}
     refused = run_check(clean_environ(**fresh | {"AIRFLOW_FERNET_KEY": EXAMPLE_FERNET_KEY}))
-    assert refused.returncode == 1 and refused.stderr.startswith("refusing to start: example secrets from .env.example in use: AIRFLOW_FERNET_KEY;")
+    assert refused.returncode == 1 and refused.stderr.startswith(
+        "refusing to start: example secrets from .env.example in use: AIRFLOW_FERNET_KEY;"
+    )
     assert run_check(clean_environ(**fresh)).returncode == 0
 
 
