@@ -26,11 +26,11 @@ def seconds_per_allreduce(elements: int, calls: int) -> float:
     import horovod.tensorflow as hvd
     import tensorflow as tf
 
-    from spark_jobs import distributed_rank, forecasting
+    from spark_jobs import executor_rank, forecasting
 
     hvd.init()
     forecasting.limit_tensorflow_threads(1)
-    distributed_rank.bind_to_own_cores(hvd.local_rank(), 1)
+    executor_rank.bind_to_own_cores(hvd.local_rank(), 1)
     gradients = tf.ones([elements])
 
     @tf.function(autograph=False)

@@ -29,7 +29,7 @@ Outputs:
 
 ``horovod.spark.run`` starts --num-proc ranks over gloo, one Spark task each; give each rank
 whole cores with ``spark.task.cpus`` (= --threads-per-rank). How the ranks share the work is in
-spark_jobs/distributed_rank.py. The ranks get an allow-listed environment (rank_environment): what
+spark_jobs/executor_rank.py. The ranks get an allow-listed environment (rank_environment): what
 they need to run and reach MLflow, never the Airflow secrets of the process that started the job.
 
 Failures end the job in one line (``train_distributed failed: ...``, exit code 1), never a hang:
@@ -61,7 +61,7 @@ from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
-from spark_jobs import names, ranks, tracking
+from spark_jobs import names, rank_spec, tracking
 from spark_jobs.job import JobInputError, StageFailed, run_job
 from spark_jobs.lake import Lake, add_lake_arguments
 from spark_jobs.model_config import add_model_arguments, model_config_from_arguments
@@ -306,10 +306,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     trained_day = lake.partition("trained/train_distributed", args.run_date)
     data_digest = lake.digest({"sequences": sequences, "sequence_stats": stats})
     trained = f"{trained_day}/{trained_key(settings, data_digest)}"
-    resume = lake.exists(f"{trained}/{ranks.TRAINED_FILE}")
+    resume = lake.exists(f"{trained}/{rank_spec.TRAINED_FILE}")
     if resume:
         log.info("an earlier try's fit of these windows and settings is in %s: logging it, not training again", trained)
-    spec = ranks.RankSpec(
+    spec = rank_spec.RankSpec(
+        lake=lake,
         sequences=sequences,
         stats=stats,
         model=model,
@@ -331,7 +332,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     try:
         with watch:
             results = horovod.spark.run(
-                ranks.train,
+                rank_spec.train,
                 args=(spec,),
                 num_proc=args.num_proc,
                 use_gloo=True,
@@ -341,7 +342,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
             )
     except Exception as error:
         failure = ranks_failure(error, watch)
-        if lake.exists(f"{trained}/{ranks.TRAINED_FILE}"):
+        if lake.exists(f"{trained}/{rank_spec.TRAINED_FILE}"):
             failure += f"; the fit is kept in {trained} and the retry logs it without training again"
         raise StageFailed(failure) from error
     results = sorted(results, key=lambda result: result["rank"])

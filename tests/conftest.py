@@ -2,23 +2,10 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
 
 import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
-
-
-def write_readings(spark, lake_dir, rows) -> None:
-    """Write (sensor_id, timestamp, reading) rows as the ingest job does: <lake>/readings/date=<day>/."""
-    from spark_jobs.lake import READINGS_SCHEMA
-
-    frame = spark.createDataFrame(rows, READINGS_SCHEMA)
-    frame.selectExpr("*", "to_date(timestamp) as date").write.partitionBy("date").parquet(str(lake_dir / "readings"))
 
 
 @pytest.fixture(scope="session")

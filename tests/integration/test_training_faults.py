@@ -20,8 +20,8 @@ import pytest
 
 from spark_jobs import job, train_distributed
 from spark_jobs import prepare_sequences as prep
-from tests.conftest import write_readings
-from tests.spark_jobs.test_tracking import mlflow_server
+from tests.support.lake_data import write_readings
+from tests.support.mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.integration
 DAY = "2026-11-25"

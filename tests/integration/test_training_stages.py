@@ -12,7 +12,7 @@ import pytest
 
 from spark_jobs import evaluate, lake, train_baseline, train_distributed
 from spark_jobs import prepare_sequences as prep
-from tests.conftest import write_readings
+from tests.support.lake_data import write_readings
 
 pytestmark = pytest.mark.integration
 DAY = "2026-11-25"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from spark_jobs import forecast, tracking
-from tests.conftest import write_readings
+from tests.support.lake_data import write_readings
 
 RUN_DAY = date(2026, 11, 25)
 TRAINED_DAY = date(2026, 11, 24)

@@ -6,7 +6,8 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from spark_jobs import ingest, job
-from tests.conftest import utc
+from tests.support.lake_data import utc
+from tests.support.landing import GOOD_DAY, GOOD_READINGS, readings_of, run_ingest, write_landing
 
 START, END = utc(2026, 11, 25), utc(2026, 11, 26)
 RULES = ingest.Rules(START, END)
@@ -110,24 +111,6 @@ def test_quarantine_rows_keep_the_raw_line_and_the_file_day(spark):
     ]
 
 
-def write_landing(lake_dir, day, *lines):
-    landing = lake_dir / "landing"
-    landing.mkdir(parents=True, exist_ok=True)
-    (landing / f"sensor_readings_{day}.csv").write_text("\n".join([ingest.HEADER, *lines]) + "\n")
-
-
-def run_ingest(spark, lake_dir, day, *extra):
-    args = ingest.parse_args(["--lake", str(lake_dir), "--run-date", day, *extra])
-    return ingest.run(spark, args)
-
-
-def readings_of(spark, lake_dir):
-    frame = spark.read.parquet(str(lake_dir / "readings"))
-    return sorted(
-        (row.sensor_id, row.timestamp.isoformat(), row.reading, row.date.isoformat()) for row in frame.collect()
-    )
-
-
 def test_rerun_replaces_only_its_own_partition(spark, tmp_path):
     write_landing(tmp_path, "2026-11-24", "s1,2026-11-24T00:00:00Z,1.0")
     write_landing(tmp_path, "2026-11-25", "s1,2026-11-25T00:00:00Z,2.0", "s1,2026-11-25T00:00:00Z,2.0", "s1,bad,3")
@@ -174,14 +157,6 @@ def test_no_input_is_an_error_unless_allowed(spark, tmp_path):
         run_ingest(spark, tmp_path, "2026-11-25")
     assert run_ingest(spark, tmp_path, "2026-11-25", "--allow-empty")["status"] == "no_data"
     assert not (tmp_path / "readings").exists()
-
-
-GOOD_DAY = ["s1,2026-11-25T00:00:00Z,1.0", "s1,2026-11-25T00:01:00Z,2.0", "s2,2026-11-25T00:00:00Z,3.0"]
-GOOD_READINGS = [
-    ("s1", "2026-11-25T00:00:00", 1.0, "2026-11-25"),
-    ("s1", "2026-11-25T00:01:00", 2.0, "2026-11-25"),
-    ("s2", "2026-11-25T00:00:00", 3.0, "2026-11-25"),
-]
 
 
 def landing_path(lake_dir, day="2026-11-25", suffix=".csv"):

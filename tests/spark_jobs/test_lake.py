@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from spark_jobs import job, lake
-from tests.spark_jobs.test_ingest import GOOD_DAY, GOOD_READINGS, readings_of, run_ingest, write_landing
+from tests.support.landing import GOOD_DAY, GOOD_READINGS, readings_of, run_ingest, write_landing
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 25)

@@ -10,7 +10,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from spark_jobs import job, window_cutter
 from spark_jobs import prepare_sequences as prep
-from tests.conftest import utc, write_readings
+from tests.support.lake_data import utc, write_readings
 
 T0 = datetime(2026, 11, 25, 0, 0)
 NEVER = utc(2100, 1, 1)

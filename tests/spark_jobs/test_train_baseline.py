@@ -10,7 +10,8 @@ from pyspark.sql import Row
 from spark_jobs import job, train_baseline
 from spark_jobs import prepare_sequences as prep
 from spark_jobs.model_config import FitSchedule, ModelConfig
-from tests.conftest import write_readings
+from tests.support.lake_data import write_readings
+from tests.support.mlflow_server import free_port
 
 CONFIG = train_baseline.TrainingConfig(
     model=ModelConfig(
@@ -185,8 +186,6 @@ def test_a_partition_whose_loss_turns_nan_fails_the_job_in_one_line_and_logs_not
 
 
 def test_a_tracking_server_that_is_down_fails_the_job_before_it_reads_or_trains(spark, tmp_path, monkeypatch):
-    from tests.spark_jobs.test_tracking import free_port
-
     uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     args = train_baseline.parse_args(["--lake", str(tmp_path), "--run-date", "2026-11-25"])

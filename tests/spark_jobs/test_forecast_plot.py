@@ -2,13 +2,13 @@ import io
 
 import numpy as np
 
-from spark_jobs import distributed_rank
+from spark_jobs import forecast_plot, shards
 
 
 def test_the_forecast_plot_draws_any_sensor_id_as_plain_text():
     # "$...$" is matplotlib math text: an id like this one used to crash the plot after training.
     sensors = np.array(["x$^$y", "x$^$y", "s_1"])
-    windows = distributed_rank.Windows(
+    windows = shards.Windows(
         x=np.zeros((3, 2, 1), np.float32),
         y=np.array([0.0, 1.0, 2.0], np.float32),
         mean=np.zeros(3),
@@ -16,6 +16,6 @@ def test_the_forecast_plot_draws_any_sensor_id_as_plain_text():
         sensor_id=sensors,
         target_time=np.array(["2026-11-25T00:00", "2026-11-25T00:01", "2026-11-25T00:00"], dtype="datetime64[s]"),
     )
-    figure = distributed_rank.forecast_plot(windows, np.array([0.5, 1.5, 2.5]), sensors=3)
+    figure = forecast_plot.forecast_plot(windows, np.array([0.5, 1.5, 2.5]), sensors=3)
     figure.savefig(io.BytesIO(), format="png")
     assert [axis.get_title() for axis in figure.axes] == ["x$^$y", "s_1"]

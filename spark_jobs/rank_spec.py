@@ -1,13 +1,15 @@
-"""What train_distributed's driver hands its Horovod ranks: their spec and their entry point.
+"""The driver side of train_distributed's hand-over to its Horovod ranks: their spec and their
+entry point, built on the Spark driver and pickled to the executors.
 
 Nothing here imports TensorFlow, so the driver never loads it (seconds of start-up and hundreds
-of MB it has no use for); each rank loads it, with spark_jobs/distributed_rank.py, when it starts.
+of MB it has no use for); each rank loads it, with spark_jobs/executor_rank.py, when it starts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from spark_jobs.lake import Lake
 from spark_jobs.model_config import ModelConfig
 
 TRAINED_FILE = "trained.json"  # rank 0 writes it beside the fit's weights, last: its presence says they are whole
@@ -17,7 +19,8 @@ TRAINED_FILE = "trained.json"  # rank 0 writes it beside the fit's weights, last
 class RankSpec:
     """Everything a rank needs; pickled to the executors."""
 
-    sequences: str  # the run day's sequences folder (absolute path or URI), holding split=*/
+    lake: Lake  # the ranks read and write through its Arrow file system
+    sequences: str  # the run day's sequences folder, holding split=*/
     stats: str  # the run day's sequence_stats folder
     model: ModelConfig  # its batch size is the largest per rank, its learning rate one rank's
     threads_per_rank: int
@@ -35,6 +38,6 @@ class RankSpec:
 
 def train(spec: RankSpec) -> dict:
     """The function ``horovod.spark.run`` ships to every rank (by reference to this module)."""
-    from spark_jobs import distributed_rank
+    from spark_jobs import executor_rank
 
-    return distributed_rank.train(spec)
+    return executor_rank.train(spec)
