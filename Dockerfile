@@ -7,7 +7,8 @@
 #   docker build --build-arg SENSOR_LSTM_CODE_VERSION="$(git rev-parse HEAD)" -t sensor-lstm .
 #
 # Needs BuildKit (Docker 23 or newer) for the pip cache and secret mounts. The environment is built
-# the way scripts/bootstrap.sh builds it, without the test-only requirements-dev.txt.
+# and checked by scripts/install_python_env.sh, the recipe scripts/bootstrap.sh runs too, with
+# requirements-stack.txt instead of the test-only requirements-dev.txt.
 #
 # Build arguments and secrets (docker-compose.yaml passes them from .env):
 #   PYTHON_BASE_IMAGE   the official Python image by default; machines that reach no image registry
@@ -29,29 +30,17 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 ENV VIRTUAL_ENV=/opt/venv \
-    PATH=/opt/venv/bin:$PATH \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_INPUT=1
+    PATH=/opt/venv/bin:$PATH
 WORKDIR /build
 COPY constraints.txt requirements.txt requirements-horovod.txt requirements-stack.txt ./
+COPY scripts/install_python_env.sh scripts/
 
-# The same order and flags as scripts/bootstrap.sh. The Spark provider pulls in pyspark-client,
-# whose files overlap PySpark's: PySpark is reinstalled last to put its own files back.
+# The packages under constraints.txt, PySpark's own files put back over pyspark-client's, then
+# Horovod compiled against that TensorFlow with gloo and without MPI (the script says why).
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=secret,id=pip_ca_bundle \
     { [ ! -s /run/secrets/pip_ca_bundle ] || export PIP_CERT=/run/secrets/pip_ca_bundle; } \
-    && python -m venv /opt/venv \
-    && pip install -c constraints.txt pip setuptools wheel \
-    && pip install -c constraints.txt -r requirements.txt -r requirements-stack.txt \
-    && pip install --force-reinstall --no-deps -c constraints.txt pyspark
-
-# Horovod against the TensorFlow installed above, with gloo and without MPI.
-RUN --mount=type=secret,id=pip_ca_bundle \
-    { [ ! -s /run/secrets/pip_ca_bundle ] || export PIP_CERT=/run/secrets/pip_ca_bundle; } \
-    && HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
-    HOROVOD_WITHOUT_MPI=1 HOROVOD_WITH_GLOO=1 HOROVOD_CPU_OPERATIONS=gloo \
-    MAKEFLAGS=-j"$(nproc)" \
-    pip install --no-build-isolation --no-cache-dir -c constraints.txt -r requirements-horovod.txt
+    && scripts/install_python_env.sh install /opt/venv requirements-stack.txt
 
 # --- runtime: Java 17 and the environment, no compilers ----------------------------------------
 FROM ${PYTHON_BASE_IMAGE} AS runtime
@@ -87,17 +76,13 @@ ENV VIRTUAL_ENV=/opt/venv \
 
 COPY --from=builder /opt/venv /opt/venv
 COPY constraints.txt /opt/sensor-lstm/constraints.txt
+COPY scripts/install_python_env.sh /opt/sensor-lstm/scripts/install_python_env.sh
 
-# The checks scripts/bootstrap.sh makes, run on the shipped stage: pip check is clean, PySpark's
-# own files are in place (the version constraints.txt pins), and Horovod loads with TensorFlow
-# and Gloo (which also proves its libraries resolve without the builder's toolchain).
-RUN pip check \
-    && expected=$(sed -n 's/^pyspark==//p' /opt/sensor-lstm/constraints.txt) \
-    && python -c 'import pyspark, sys; assert pyspark.__version__ == sys.argv[1], pyspark.__version__' "$expected" \
-    && build=$(TF_CPP_MIN_LOG_LEVEL=3 horovodrun --check-build 2>&1) \
-    && { { printf '%s\n' "$build" | grep -q '\[X\] TensorFlow' \
-           && printf '%s\n' "$build" | grep -q '\[X\] Gloo'; } \
-         || { echo "$build"; echo "Horovod was built without TensorFlow or Gloo" >&2; exit 1; }; } \
+# The checks scripts/bootstrap.sh makes, by the same script, on the shipped stage rather than the
+# builder: pip check is clean, PySpark's own files are in place (the version constraints.txt
+# pins), and Horovod loads with TensorFlow and Gloo, which also proves its libraries resolve
+# without the builder's toolchain. Then Java.
+RUN /opt/sensor-lstm/scripts/install_python_env.sh verify /opt/venv \
     && java -version
 
 COPY . /opt/sensor-lstm

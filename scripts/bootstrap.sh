@@ -2,9 +2,11 @@
 # Creates (once) the project's Python environment and prints its path.
 #
 # The environment lives outside the clone, under $SENSOR_LSTM_CACHE (default
-# ~/.cache/sensor-lstm), in a folder named after a hash of the requirement files,
-# so every clone, rerun and CI run with the same pins reuses it. A folder without
-# the .complete marker is a build that died half-way and is rebuilt from scratch.
+# ~/.cache/sensor-lstm), in a folder named after a hash of the requirement files and
+# of the install recipe (scripts/install_python_env.sh, which the Dockerfile runs too),
+# so every clone, rerun and CI run with the same pins and recipe reuses it, and a
+# changed recipe builds a new one. A folder without the .complete marker is a build
+# that died half-way and is rebuilt from scratch.
 #
 # Usage: scripts/bootstrap.sh            # prints the environment's path on stdout
 set -euo pipefail
@@ -12,7 +14,9 @@ set -euo pipefail
 project_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 home_dir=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 cache_dir=${SENSOR_LSTM_CACHE:-$home_dir/.cache/sensor-lstm}
-requirement_files=(requirements.txt requirements-dev.txt requirements-horovod.txt constraints.txt)
+install_script=scripts/install_python_env.sh
+# What the environment is made from: the hash of these names its folder.
+env_inputs=(requirements.txt requirements-dev.txt requirements-horovod.txt constraints.txt "$install_script")
 
 log() { echo "[bootstrap] $*" >&2; }
 
@@ -41,63 +45,20 @@ install_system_packages() {
     fi
 }
 
-python_bin() {
-    local candidate
-    for candidate in python3.11 python3; do
-        if command -v "$candidate" >/dev/null &&
-           "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-            command -v "$candidate"; return
-        fi
-    done
-    log "Python 3.11 is required and was not found on PATH"; exit 1
-}
-
-# pip, with the machine-level notices about absent local indexes left out of the log.
-pip_quiet() {
-    local python=$1; shift
-    "$python" -m pip --disable-pip-version-check --no-input -q "$@" 2> >(grep -v "^WARNING: Location '" >&2)
-}
-
 build_env() {
-    local env_dir=$1 py
-    py=$(python_bin)
+    local env_dir=$1
     rm -rf "$env_dir"
     log "creating $env_dir (pip install, then the Horovod build: about 10 minutes on 2 cores)"
-    "$py" -m venv "$env_dir"
-    local pip=(pip_quiet "$env_dir/bin/python")
-    "${pip[@]}" install -c "$project_dir/constraints.txt" pip setuptools wheel >&2
-    "${pip[@]}" install -c "$project_dir/constraints.txt" \
-        -r "$project_dir/requirements.txt" -r "$project_dir/requirements-dev.txt" >&2
-    # The Spark provider pulls in pyspark-client, whose files overlap PySpark's: put PySpark's back.
-    "${pip[@]}" install --force-reinstall --no-deps -c "$project_dir/constraints.txt" pyspark >&2
-    log "building Horovod with TensorFlow and gloo, without MPI"
-    HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
-    HOROVOD_WITHOUT_MPI=1 HOROVOD_WITH_GLOO=1 HOROVOD_CPU_OPERATIONS=gloo \
-    MAKEFLAGS=-j"$(nproc)" \
-        "${pip[@]}" install --no-build-isolation --no-cache-dir \
-        -c "$project_dir/constraints.txt" -r "$project_dir/requirements-horovod.txt" >&2
-    verify_env "$env_dir"
+    PIP_QUIET=1 "$project_dir/$install_script" install "$env_dir" "$project_dir/requirements-dev.txt"
+    "$project_dir/$install_script" verify "$env_dir"
     touch "$env_dir/.complete"
     log "environment ready: $env_dir"
-}
-
-verify_env() {
-    local env_dir=$1
-    "$env_dir/bin/python" -m pip check >&2
-    "$env_dir/bin/python" -c '
-import pyspark, sys
-assert pyspark.__version__ == "4.3.0", f"pyspark files are {pyspark.__version__}, expected 4.3.0"
-' >&2
-    local build
-    build=$(TF_CPP_MIN_LOG_LEVEL=3 "$env_dir/bin/horovodrun" --check-build 2>&1)
-    grep -q '\[X\] TensorFlow' <<<"$build" && grep -q '\[X\] Gloo' <<<"$build" || {
-        echo "$build" >&2; log "Horovod was built without TensorFlow or Gloo"; exit 1; }
 }
 
 main() {
     install_system_packages
     local key
-    key=$(cd "$project_dir" && cat "${requirement_files[@]}" | sha256sum | cut -c1-16)
+    key=$(cd "$project_dir" && cat "${env_inputs[@]}" | sha256sum | cut -c1-16)
     local env_dir="$cache_dir/env-$key"
     mkdir -p "$cache_dir"
     # One builder at a time: parallel `make` targets or CI jobs wait for the first build.

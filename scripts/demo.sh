@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
 # `make demo`: bootstrap, generate a sample, run the DAG over the sample's last day, summarize.
-# Settings (all optional): SENSOR_LSTM_DEMO_START_DATE (first sample day, default 2026-11-20),
-# SENSOR_LSTM_DEMO_DAYS (3), SENSOR_LSTM_DEMO_SENSORS (20), plus those of scripts/env.sh.
+# The sample is tools/generate_sensor_data.py's DEMO_SAMPLE, its command line's defaults. Settings
+# (all optional) override some of it: SENSOR_LSTM_DEMO_START_DATE (first sample day),
+# SENSOR_LSTM_DEMO_DAYS, SENSOR_LSTM_DEMO_SENSORS; plus those of scripts/env.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=$(scripts/bootstrap.sh)
 source scripts/env.sh "$venv"
 
-start_date=${SENSOR_LSTM_DEMO_START_DATE:-2026-11-20}
-days=${SENSOR_LSTM_DEMO_DAYS:-3}
-sensors=${SENSOR_LSTM_DEMO_SENSORS:-20}
-mapfile -t sample_days < <(python -c '
-import datetime, sys
-first = datetime.date.fromisoformat(sys.argv[1])
-print("\n".join(str(first + datetime.timedelta(days=n)) for n in range(int(sys.argv[2]))))' "$start_date" "$days")
-last_day=${sample_days[-1]}
+landing=$SENSOR_LSTM_LAKE/landing
+overrides=()
+[ -z "${SENSOR_LSTM_DEMO_START_DATE:-}" ] || overrides+=(--start-date "$SENSOR_LSTM_DEMO_START_DATE")
+[ -z "${SENSOR_LSTM_DEMO_DAYS:-}" ] || overrides+=(--days "$SENSOR_LSTM_DEMO_DAYS")
+[ -z "${SENSOR_LSTM_DEMO_SENSORS:-}" ] || overrides+=(--sensors "$SENSOR_LSTM_DEMO_SENSORS")
 
-echo "== generating $sensors sensors x $days days at 60 s from $start_date into $SENSOR_LSTM_LAKE/landing"
-python -m tools.generate_sensor_data --output-dir "$SENSOR_LSTM_LAKE/landing" --start-date "$start_date" \
-    --days "$days" --sensors "$sensors" --interval-seconds 60 --bad-row-fraction 0.01
+echo "== generating the demo's sample into $landing"
+python -m tools.generate_sensor_data --output-dir "$landing" "${overrides[@]}"
+# The sample's days, from the manifest the generator just wrote.
+mapfile -t sample_days < <(python -c '
+import json, sys
+from datetime import date, timedelta
+manifest = json.load(open(sys.argv[1]))
+first = date.fromisoformat(manifest["start_date"])
+print("\n".join(str(first + timedelta(days=n)) for n in range(manifest["days"])))' "$landing/_generation-manifest.json")
+days=${#sample_days[@]}
+last_day=${sample_days[-1]}
 
 echo "== preparing Airflow's metadata database in $AIRFLOW_HOME"
 airflow db migrate >"$SENSOR_LSTM_VAR/airflow-db-migrate.log" 2>&1 ||

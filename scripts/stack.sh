@@ -166,12 +166,14 @@ wait_healthy() {
     log "$name is healthy"
 }
 
-# Sample readings for the demo's days, so a run triggered from the UI has data to work on.
+# Sample readings for the demo's days, so a run triggered from the UI has data to work on: the
+# generator's defaults are the demo's sample (DEMO_SAMPLE in tools/generate_sensor_data.py).
 ensure_sample_data() {
     if compgen -G "$SENSOR_LSTM_LAKE/landing/sensor_readings_*.csv" >/dev/null; then return; fi
-    log "no landing files in $SENSOR_LSTM_LAKE/landing: generating the demo's sample (2026-11-20 .. 2026-11-22)"
-    python -m tools.generate_sensor_data --output-dir "$SENSOR_LSTM_LAKE/landing" --start-date 2026-11-20 \
-        --days 3 --sensors 20 --interval-seconds 60 --bad-row-fraction 0.01 >/dev/null
+    log "no landing files in $SENSOR_LSTM_LAKE/landing: generating the demo's sample"
+    local generated
+    generated=$(python -m tools.generate_sensor_data --output-dir "$SENSOR_LSTM_LAKE/landing")
+    log "$generated"
 }
 
 up() {

@@ -8,9 +8,12 @@ the ingest job must handle. The same seed always gives the same files.
 In the landing folder it also writes ``_generation-manifest.json``: how many rows of each kind went
 into each file, so a test can check the ingest's counts against what was really written.
 
+The options default to the demo's sample, ``DEMO_SAMPLE``: the one place that defines it for
+``make demo`` (scripts/demo.sh), the local stack (scripts/stack.sh) and the compose stack's test.
+
 Example:
-    python -m tools.generate_sensor_data --output-dir var/lake/landing \\
-        --start-date 2026-11-23 --days 3 --sensors 20 --interval-seconds 60 --bad-row-fraction 0.01
+    python -m tools.generate_sensor_data --output-dir var/lake/landing  # the demo's sample
+    python -m tools.generate_sensor_data --output-dir var/lake/landing --start-date 2026-11-23 --sensors 5
 """
 
 from __future__ import annotations
@@ -35,6 +38,39 @@ BAD_ROW_KINDS = (
     "non_finite_reading",
     "duplicate_row",
     "out_of_order_row",
+)
+
+
+def day_list(start_date: date, days: int) -> list[date]:
+    return [start_date + timedelta(days=offset) for offset in range(days)]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a sample is made of: every option of the command line but the output folder."""
+
+    start_date: date
+    days: int
+    sensors: int
+    interval_seconds: int
+    bad_row_fraction: float
+    gap_probability: float
+    seed: int
+
+    def day_list(self) -> list[date]:
+        """The sample's UTC days, first to last: one landing file each."""
+        return day_list(self.start_date, self.days)
+
+
+# The demo's sample (`make demo`, the local stack, the compose stack's test): the command line's defaults.
+DEMO_SAMPLE = Sample(
+    start_date=date(2026, 11, 20),
+    days=3,
+    sensors=20,
+    interval_seconds=60,
+    bad_row_fraction=0.01,
+    gap_probability=0.001,
+    seed=7,
 )
 
 
@@ -162,8 +198,7 @@ def generate(
     start = datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC)
     output_dir.mkdir(parents=True, exist_ok=True)
     files = {}
-    for offset in range(days):
-        day = start_date + timedelta(days=offset)
+    for day in day_list(start_date, days):
         lines, counts = generate_day(
             day,
             sensors=sensors,
@@ -192,14 +227,19 @@ def generate(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo = DEMO_SAMPLE
     parser.add_argument("--output-dir", type=Path, required=True, help="landing folder for the day files")
-    parser.add_argument("--start-date", type=date.fromisoformat, required=True, help="first UTC day, YYYY-MM-DD")
-    parser.add_argument("--days", type=int, default=3, help="number of day files")
-    parser.add_argument("--sensors", type=int, default=20, help="number of sensors")
-    parser.add_argument("--interval-seconds", type=int, default=60, help="sampling interval")
-    parser.add_argument("--bad-row-fraction", type=float, default=0.01, help="share of rows made bad")
-    parser.add_argument("--gap-probability", type=float, default=0.001, help="chance a gap starts at a step")
-    parser.add_argument("--seed", type=int, default=7, help="random seed; same seed, same files")
+    parser.add_argument(
+        "--start-date", type=date.fromisoformat, default=demo.start_date, help="first UTC day, YYYY-MM-DD"
+    )
+    parser.add_argument("--days", type=int, default=demo.days, help="number of day files")
+    parser.add_argument("--sensors", type=int, default=demo.sensors, help="number of sensors")
+    parser.add_argument("--interval-seconds", type=int, default=demo.interval_seconds, help="sampling interval")
+    parser.add_argument("--bad-row-fraction", type=float, default=demo.bad_row_fraction, help="share of rows made bad")
+    parser.add_argument(
+        "--gap-probability", type=float, default=demo.gap_probability, help="chance a gap starts at a step"
+    )
+    parser.add_argument("--seed", type=int, default=demo.seed, help="random seed; same seed, same files")
     return parser.parse_args(argv)
 
 
@@ -216,7 +256,10 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
     )
     total_lines = sum(counts["lines"] for counts in manifest["files"].values())
-    print(f"wrote {len(manifest['files'])} files, {total_lines} data lines, to {args.output_dir}")
+    print(
+        f"wrote {len(manifest['files'])} files ({args.sensors} sensors x {args.days} days at {args.interval_seconds} s"
+        f" from {args.start_date}, seed {args.seed}), {total_lines} data lines, to {args.output_dir}"
+    )
 
 
 if __name__ == "__main__":

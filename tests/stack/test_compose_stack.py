@@ -39,12 +39,13 @@ from tests.stack.compose_stack import (
     stack_settings,
 )
 from tests.stack.services import DAG_ID, StackError, listening_addresses
+from tools.generate_sensor_data import DEMO_SAMPLE
 
 pytestmark = [pytest.mark.integration, pytest.mark.compose]
 
-SAMPLE_START, SAMPLE_DAYS = "2026-11-20", 3
-DEFAULTS_DAY = "2026-11-22"
-FAULT_DAY = "2026-11-21"
+# The demo's sample: a first day's run on its second day, the default Params' run on its last.
+SAMPLE_DAYS = [day.isoformat() for day in DEMO_SAMPLE.day_list()]
+FAULT_DAY, DEFAULTS_DAY = SAMPLE_DAYS[1], SAMPLE_DAYS[-1]
 SERVICES = [
     "airflow-api-server",
     "airflow-dag-processor",
@@ -60,18 +61,9 @@ SERVICES = [
     "spark-worker-2",
 ]
 STAGE_APPS = {"ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"}
-# The README's command, run in the scheduler's container: the demo's sample in the lake volume.
-GENERATE_SAMPLE = [
-    "python",
-    "-m",
-    "tools.generate_sensor_data",
-    "--output-dir",
-    "/data/lake/landing",
-    "--start-date",
-    SAMPLE_START,
-    "--days",
-    str(SAMPLE_DAYS),
-]
+# The README's command, run in the scheduler's container: the demo's sample (the generator's
+# defaults) in the lake volume.
+GENERATE_SAMPLE = ["python", "-m", "tools.generate_sensor_data", "--output-dir", "/data/lake/landing"]
 # Rows per day and dataset, and a digest of their sorted content, read in the scheduler's container.
 LAKE_CONTENT = """
 import hashlib, json, pathlib, pyarrow.parquet as pq
@@ -254,7 +246,7 @@ def test_mlflow_registry_write_needs_a_login(stack):
 @pytest.mark.timeout(3600)
 def test_a_worker_lost_during_train_distributed_fails_the_attempt_and_the_retry_finishes(stack):
     generated = stack.exec("airflow-scheduler", *GENERATE_SAMPLE)
-    assert f"wrote {SAMPLE_DAYS} files" in generated
+    assert f"wrote {len(SAMPLE_DAYS)} files" in generated
     assert stack.wait_for_dag()["is_paused"] is True  # new DAGs start paused; a user unpauses it
     stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
 
@@ -326,7 +318,7 @@ def test_run_at_default_params_through_the_rest_api(stack):
         stack.lake_python(UNIQUE_READINGS.replace("sys.argv[1]", repr(DEFAULTS_DAY))) == [expected["valid_unique"]] * 2
     )
     prep = stack.lake_json(f"reports/prepare_sequences/date={DEFAULTS_DAY}/report.json")
-    assert prep["lookback_days"] == [SAMPLE_START, "2026-11-21", DEFAULTS_DAY]
+    assert prep["lookback_days"] == SAMPLE_DAYS
     assert min(prep["windows"].values()) > 0
 
     # Spark: every task an application on the standalone master; train_baseline, capped, left

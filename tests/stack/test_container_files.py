@@ -21,6 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
+INSTALL_SCRIPT = "scripts/install_python_env.sh"  # the recipe the image and scripts/bootstrap.sh share
 BIN_DIR = Path(sys.executable).parent  # not resolved: a venv's python is often a symlink
 
 AIRFLOW_SERVICES = ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
@@ -196,10 +197,11 @@ def test_an_extra_ca_bundle_reaches_pip_as_a_build_secret_only(compose, services
     assert {tuple(services[name]["build"]["secrets"]) for name in services if name != "postgres"} == {
         ("pip_ca_bundle",)
     }
-    pip_runs = [args for instruction, args in stages()["builder"] if instruction == "RUN" and "pip install" in args]
-    assert len(pip_runs) == 2
+    pip_runs = [args for instruction, args in stages()["builder"] if instruction == "RUN" and INSTALL_SCRIPT in args]
+    assert len(pip_runs) == 1
     for args in pip_runs:
         assert "--mount=type=secret,id=pip_ca_bundle" in args
+        assert "--mount=type=cache,target=/root/.cache/pip" in args
         assert "export PIP_CERT=/run/secrets/pip_ca_bundle" in args
     assert not any("pip_ca_bundle" in args for instruction, args in dockerfile_instructions() if instruction != "RUN")
 
@@ -357,21 +359,34 @@ def test_image_runs_as_a_non_root_user():
     assert any("useradd" in args and "--uid 50000" in args for _, args in stages()["runtime"])
 
 
-def test_builder_installs_like_bootstrap_then_builds_horovod_with_gloo():
-    runs = [args for instruction, args in stages()["builder"] if instruction == "RUN"]
+def test_builder_installs_by_the_recipe_bootstrap_runs_with_the_stack_requirements():
+    builder = stages()["builder"]
+    runs = [args for instruction, args in builder if instruction == "RUN"]
     text = "\n".join(runs)
-    steps = [
-        "pip install -c constraints.txt pip setuptools wheel",
-        "pip install -c constraints.txt -r requirements.txt -r requirements-stack.txt",
-        "pip install --force-reinstall --no-deps -c constraints.txt pyspark",
-        "pip install --no-build-isolation --no-cache-dir -c constraints.txt -r requirements-horovod.txt",
-    ]
-    positions = [text.find(step) for step in steps]
-    assert -1 not in positions and positions == sorted(positions), positions
-    horovod = next(run for run in runs if "requirements-horovod.txt" in run)
-    for flag in ["HOROVOD_WITH_TENSORFLOW=1", "HOROVOD_WITHOUT_MPI=1", "HOROVOD_WITH_GLOO=1"]:
-        assert flag in horovod
+    assert ("COPY", f"{INSTALL_SCRIPT} scripts/") in builder
+    assert f"&& {INSTALL_SCRIPT} install /opt/venv requirements-stack.txt" in text
     assert "'cmake=3.25.*'" in text and "'g++=4:12.2.*'" in text
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert 'install "$env_dir" "$project_dir/requirements-dev.txt"' in bootstrap
+    assert 'verify "$env_dir"' in bootstrap
+    # The environment's cache key covers the recipe: a changed recipe builds a new environment.
+    assert re.search(r"^env_inputs=\(.*\$install_script", bootstrap, re.MULTILINE)
+    assert f"install_script={INSTALL_SCRIPT}" in bootstrap
+
+
+def test_the_install_recipe_reinstalls_pyspark_then_builds_horovod_with_gloo():
+    recipe = (ROOT / INSTALL_SCRIPT).read_text()
+    steps = [
+        'install -c "$constraints" pip setuptools wheel',
+        'install -c "$constraints" "${requirements[@]}"',
+        'install --force-reinstall --no-deps -c "$constraints" pyspark',
+        "install --no-build-isolation --no-cache-dir",
+    ]
+    positions = [recipe.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), positions
+    for flag in ["HOROVOD_WITH_TENSORFLOW=1", "HOROVOD_WITHOUT_MPI=1", "HOROVOD_WITH_GLOO=1"]:
+        assert flag in recipe
+    assert 'pip_in "$venv" check' in recipe and 'horovodrun" --check-build' in recipe
     assert (ROOT / "requirements-horovod.txt").read_text().split() == ["horovod==0.28.1"]
 
 
@@ -381,7 +396,10 @@ def test_runtime_stage_has_java_and_no_compilers():
     installs = re.findall(r"apt-get install -y --no-install-recommends ([^&]+)", text)
     assert [segment.split() for segment in installs] == [["'openjdk-17-jre-headless=17.0.*'", "'procps=2:4.0.*'"]]
     assert ("COPY", "--from=builder /opt/venv /opt/venv") in runtime
-    assert "horovodrun --check-build" in text and "pip check" in text
+    # bootstrap's checks (pip check, PySpark's files, Horovod with TensorFlow and Gloo), by the same
+    # script, on the shipped stage
+    assert ("COPY", f"{INSTALL_SCRIPT} /opt/sensor-lstm/{INSTALL_SCRIPT}") in runtime
+    assert f"/opt/sensor-lstm/{INSTALL_SCRIPT} verify /opt/venv" in text
 
 
 def test_runtime_environment():

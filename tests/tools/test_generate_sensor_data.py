@@ -1,7 +1,9 @@
 import json
+from dataclasses import asdict, replace
 from datetime import date
+from pathlib import Path
 
-from tools.generate_sensor_data import BAD_ROW_KINDS, HEADER, MANIFEST_NAME, generate
+from tools.generate_sensor_data import BAD_ROW_KINDS, DEMO_SAMPLE, HEADER, MANIFEST_NAME, generate, parse_args
 
 
 def run_generator(folder, **overrides):
@@ -63,3 +65,14 @@ def test_clean_rows_are_on_the_sampling_grid_within_their_day(tmp_path):
     assert lines[2].startswith("sensor-000,2026-11-24T00:10:00Z,")
     assert len(lines) == 1 + 3 * 144
     assert all(line.split(",")[1].startswith("2026-11-24T") for line in lines[1:])
+
+
+def test_the_command_line_defaults_to_the_demo_sample():
+    assert vars(parse_args(["--output-dir", "landing"])) == {"output_dir": Path("landing"), **asdict(DEMO_SAMPLE)}
+    args = parse_args(["--output-dir", "landing", "--start-date", "2026-12-30", "--sensors", "2"])
+    assert (args.start_date, args.sensors, args.days) == (date(2026, 12, 30), 2, DEMO_SAMPLE.days)
+
+
+def test_a_sample_lists_its_days_across_a_year_end():
+    sample = replace(DEMO_SAMPLE, start_date=date(2026, 12, 30), days=3)
+    assert sample.day_list() == [date(2026, 12, 30), date(2026, 12, 31), date(2027, 1, 1)]
