@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 import pyarrow.dataset as ds
 
+from spark_jobs.model_config import SEQ_LEN
 from tools.generate_sensor_data import generate
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "var" / "bench")
     parser.add_argument("--sensors", type=int, default=200)
     parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--seq-len", type=int, default=24)
+    parser.add_argument("--seq-len", type=int, default=SEQ_LEN)
     parser.add_argument("--horizon", type=int, default=1)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")

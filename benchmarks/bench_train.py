@@ -44,6 +44,7 @@ from pathlib import Path
 
 from benchmarks.bench_prep import FIRST_DAY, PROJECT_DIR, prepare_lake, spark_submit
 from benchmarks.bench_quality import SeriesLake
+from spark_jobs.model_config import DEFAULT_MODEL
 from tools import real_series
 
 
@@ -142,7 +143,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sensors", type=int, default=40)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-sizes", default="256,1024,4096", help="per rank, comma-separated; 256 is the DAG's")
+    parser.add_argument(
+        "--batch-sizes",
+        default=f"{DEFAULT_MODEL.batch_size},1024,4096",
+        help=f"per rank, comma-separated; {DEFAULT_MODEL.batch_size} is the DAG's",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="1-rank and 2-rank runs, alternated, per batch size")
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--quality-series", default="greensboro_temperature", choices=sorted(real_series.SERIES))

@@ -15,14 +15,15 @@ import time
 import numpy as np
 
 from spark_jobs import forecasting
+from spark_jobs.model_config import DEFAULT_MODEL
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--windows", type=int, default=118886)
-    parser.add_argument("--seq-len", type=int, default=24)
+    parser.add_argument("--seq-len", type=int, default=DEFAULT_MODEL.seq_len)
     parser.add_argument("--units", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_MODEL.batch_size)
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args(argv)
 
