@@ -25,10 +25,12 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from benchmarks.bench_prep import PROJECT_DIR, spark_submit
 from spark_jobs import evaluate
+from spark_jobs.lake import Lake
 from tools import real_series
 
 REFERENCE = "reference"
@@ -94,7 +96,7 @@ class SeriesLake:
         submit(command, self.env)
 
     def report(self, job: str) -> dict:
-        return json.loads((self.lake / "reports" / job / f"date={self.day}" / "report.json").read_text())
+        return Lake(str(self.lake)).read_report(job, date.fromisoformat(self.day))
 
 
 def run_series(series: real_series.RealSeries, workdir: Path, master: str, driver_memory: str, env: dict) -> dict:

@@ -39,11 +39,12 @@ import os
 import statistics
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from benchmarks.bench_prep import FIRST_DAY, PROJECT_DIR, prepare_lake, spark_submit
 from benchmarks.bench_quality import SeriesLake
+from spark_jobs.lake import Lake
 from spark_jobs.model_config import DEFAULT_MODEL
 from tools import real_series
 
@@ -90,7 +91,7 @@ def job(name: str) -> Path:
 
 
 def read_report(lake: Path, job: str, run_date: str) -> dict:
-    return json.loads((lake / "reports" / job / f"date={run_date}" / "report.json").read_text())
+    return Lake(str(lake)).read_report(job, date.fromisoformat(run_date))
 
 
 def baseline_windows_per_second(report: dict, epochs: int) -> float:

@@ -35,18 +35,22 @@ from airflow.sdk import DAG, Asset, Param, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from spark_jobs.job import EXIT_INPUT_ERROR
+from spark_jobs.lake import SECONDS_PER_DAY, Lake, local_root
 from spark_jobs.model_config import DEFAULT_MODEL, TRAINING_BUDGET_MINUTES
 from spark_jobs.names import CHAMPION_ALIAS, EXPERIMENT, MODEL_NAME
 
 DAG_ID = "sensor_lstm_pipeline"
 PROJECT_DIR = os.environ.get("SENSOR_LSTM_HOME", str(Path(__file__).resolve().parents[1]))
-LAKE = os.environ.get("SENSOR_LSTM_LAKE", f"{PROJECT_DIR}/var/lake")
+# A folder path or file:// URI; another scheme fails the DAG's import with the reason (spark_jobs/lake.py).
+DATA_LAKE = Lake(local_root(os.environ.get("SENSOR_LSTM_LAKE", f"{PROJECT_DIR}/var/lake")))
+LAKE = DATA_LAKE.root
 JOBS_DIR = f"{PROJECT_DIR}/spark_jobs"
 START_DATE = pendulum.parse(os.environ.get("SENSOR_LSTM_START_DATE") or "2026-11-01", tz="UTC")
 # Unpausing a catching-up DAG schedules a run for every day since START_DATE.
 CATCHUP = os.environ.get("SENSOR_LSTM_CATCHUP", "true").lower() == "true"
 
-LAKE_URI = LAKE if "://" in LAKE else f"file://{LAKE}"
+LAKE_URI = f"file://{LAKE}"
 # Every application's event log, read by the Spark history server, so a finished task's Spark UI
 # can be opened after the fact; empty: no event logs. The history server's address, for the line
 # each job prints in its task log, comes from SENSOR_LSTM_SPARK_HISTORY_URL.
@@ -105,10 +109,7 @@ def run_day(params: dict, data_interval_start: datetime | None, dag_run) -> str:
     return (dag_run.run_after.astimezone(UTC) - timedelta(days=1)).date().isoformat()
 
 
-SECONDS_PER_DAY = 86400
 LANDING_WAIT_MAX_MINUTES = 24 * 60
-# A job's exit code for bad input or arguments (spark_jobs/lake.py): retrying cannot help.
-EXIT_INPUT_ERROR = 2
 
 
 def param_problems(params: dict, today: date, cluster_cores: int = SPARK_CLUSTER_CORES) -> list[str]:
@@ -143,7 +144,8 @@ def param_problems(params: dict, today: date, cluster_cores: int = SPARK_CLUSTER
 
 
 def local_lake_path(lake: str) -> str | None:
-    """The folder on this machine a lake path or URI names, or None for another file system (hdfs://, s3a://)."""
+    """The folder on this machine a path or URI names, or None for another file system (the Spark event
+    logs may be on hdfs://, say)."""
     if lake.startswith("file://"):
         return lake[len("file://") :]
     return None if "://" in lake else lake
@@ -181,12 +183,8 @@ class SparkJobOperator(SparkSubmitOperator):
                 context["outlet_events"][outlet].extra = extra
 
     def read_report(self, day: str) -> dict:
-        """The job's report for ``day``; empty where the lake is not on this machine."""
-        lake = local_lake_path(LAKE)
-        if lake is None:
-            self.log.info("the lake %s is not a local folder: the asset event carries no counts", LAKE)
-            return {}
-        path = Path(lake, "reports", self.task_id, f"date={day}", "report.json")
+        """The job's report for ``day``."""
+        path = Path(DATA_LAKE.report_path(self.task_id, date.fromisoformat(day)))
         if not path.exists():  # the job succeeded: lineage metadata alone must not fail the task
             self.log.warning("no report at %s: the asset event carries no counts", path)
             return {}
@@ -197,12 +195,10 @@ class LandingFileSensor(FileSensor):
     """Waits for the run day's landing file (``.csv`` or ``.csv.gz``) deferred, in the triggerer,
     so a late file is ingested when it lands and a waiting run holds no worker slot. No file within
     the Param ``landing_file_timeout_minutes`` fails the task once, not retried, saying so. With
-    ``allow_empty_input`` it looks once and leaves a missing file to ingest's "no data". A lake on
-    another file system (hdfs://, s3a://) is not watched: ingest says when a file is missing."""
+    ``allow_empty_input`` it looks once and leaves a missing file to ingest's "no data"."""
 
     def __init__(self, **kwargs):
-        landing = local_lake_path(LAKE)
-        filepath = f"{landing}/landing/sensor_readings_{RUN_DAY}.csv*" if landing else ""
+        filepath = f"{DATA_LAKE.dataset('landing')}/sensor_readings_{RUN_DAY}.csv*"
         # The trigger fires as soon as a name matches: a delivery lands under its final name in
         # one rename, never written in place.
         super().__init__(filepath=filepath, deferrable=True, poke_interval=30, **kwargs)
@@ -213,9 +209,6 @@ class LandingFileSensor(FileSensor):
 
     def execute(self, context) -> None:
         params = context["params"]
-        if not self.filepath:
-            self.log.info("the lake %s is not a local folder: not waiting for the landing file", LAKE)
-            return
         if params["allow_empty_input"] and not self.poke(context):
             self.log.info("no landing file %s; allow_empty_input: ingest records the day as no data", self.filepath)
             return

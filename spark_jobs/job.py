@@ -11,8 +11,10 @@ import logging
 import signal
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from pyspark.sql import SparkSession
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,10 @@ def spark_history_line(application_id: str, conf) -> str:
 
 def spark_session(app_name: str) -> SparkSession:
     """The job's session. The master and resources come from spark-submit; UTC is not optional,
-    since every timestamp and partition date in the lake is UTC."""
+    since every timestamp and partition date in the lake is UTC. PySpark is imported here, not at
+    the top, so the DAG can import this module's exit codes without it."""
+    from pyspark.sql import SparkSession
+
     return (
         SparkSession.builder.appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")

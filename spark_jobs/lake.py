@@ -28,10 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-
-import pyarrow.fs as pafs
+from typing import TYPE_CHECKING
 
 from spark_jobs.job import JobInputError, LakeBusyError
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,10 @@ class Lake:
 
     @property
     def arrow_filesystem(self) -> pafs.FileSystem:
-        """For Arrow's readers and writers (prepare_sequences' window files, the ranks' shards)."""
+        """For Arrow's readers and writers (prepare_sequences' window files, the ranks' shards).
+        Arrow is imported here, not at the top, so the DAG can import this module without it."""
+        import pyarrow.fs as pafs
+
         return pafs.LocalFileSystem()
 
     # --- reports ------------------------------------------------------------------------------

@@ -7,19 +7,18 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
+from datetime import date
+
+from spark_jobs.job import JobInputError
+from spark_jobs.lake import Lake, lake_argument
 
 
-def load_report(lake: Path, job: str, day: str) -> dict:
-    path = lake / "reports" / job / f"date={day}" / "report.json"
-    if not path.exists():
-        raise FileNotFoundError(f"no {job} report for {day} at {path}: did the task run?")
-    return json.loads(path.read_text())
+def load_report(lake: Lake, job: str, day: str) -> dict:
+    return lake.read_report(job, date.fromisoformat(day))
 
 
-def baseline_lines(lake: Path, day: str) -> list[str]:
+def baseline_lines(lake: Lake, day: str) -> list[str]:
     """The per-partition table: test RMSE / MAE of each model and of persistence (original units)."""
     baseline = load_report(lake, "train_baseline", day)
     lines = [f"  baselines     MLflow run {baseline['mlflow_run_id']}; test scores in original units:"]
@@ -38,7 +37,7 @@ def baseline_lines(lake: Path, day: str) -> list[str]:
     return lines
 
 
-def model_lines(lake: Path, day: str) -> list[str]:
+def model_lines(lake: Lake, day: str) -> list[str]:
     """The distributed model, the comparison table evaluate printed, and the champion decision."""
     distributed = load_report(lake, "train_distributed", day)
     evaluation = load_report(lake, "evaluate", day)
@@ -59,7 +58,7 @@ def model_lines(lake: Path, day: str) -> list[str]:
     ]
 
 
-def forecast_lines(lake: Path, day: str, sensors: int = 3, steps: int = 6) -> list[str]:
+def forecast_lines(lake: Lake, day: str, sensors: int = 3, steps: int = 6) -> list[str]:
     """The forecast stage's model and counts, and the first forecasts of a few sensors."""
     import pyarrow.parquet as pq
 
@@ -82,7 +81,7 @@ def forecast_lines(lake: Path, day: str, sensors: int = 3, steps: int = 6) -> li
     return lines
 
 
-def summary_lines(lake: Path, day: str) -> list[str]:
+def summary_lines(lake: Lake, day: str) -> list[str]:
     ingest = load_report(lake, "ingest", day)
     prep = load_report(lake, "prepare_sequences", day)
     reasons = ", ".join(f"{reason} {count}" for reason, count in ingest["quarantined_by_reason"].items() if count)
@@ -100,23 +99,23 @@ def summary_lines(lake: Path, day: str) -> list[str]:
         *model_lines(lake, day),
         *forecast_lines(lake, day),
         "  outputs",
-        f"    readings      {lake / 'readings' / f'date={day}'}",
-        f"    quarantine    {lake / 'quarantine' / 'ingest' / f'date={day}'}",
+        f"    readings      {lake.partition('readings', date.fromisoformat(day))}",
+        f"    quarantine    {lake.partition('quarantine/ingest', date.fromisoformat(day))}",
         f"    sequences     {prep['sequences_path']}",
         f"    statistics    {prep['stats_path']}",
-        f"    forecasts     {lake / 'forecasts' / f'date={day}'}",
-        f"    reports       {lake / 'reports'}",
+        f"    forecasts     {lake.partition('forecasts', date.fromisoformat(day))}",
+        f"    reports       {lake.dataset('reports')}",
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lake", type=Path, required=True)
+    parser.add_argument("--lake", type=lake_argument, required=True, help="a folder path or file:// URI")
     parser.add_argument("--day", required=True, help="the run's UTC day, YYYY-MM-DD")
     args = parser.parse_args(argv)
     try:
         print("\n".join(summary_lines(args.lake, args.day)))
-    except FileNotFoundError as error:
+    except JobInputError as error:
         sys.exit(str(error))
 
 
