@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_jobs import job, lake
+from spark_jobs import ingest, job, lake
 from tests.support.landing import GOOD_DAY, GOOD_READINGS, readings_of, run_ingest, write_landing
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -205,3 +205,11 @@ def test_datasets_partitions_and_reports_are_named_by_the_lake(tmp_path):
     local_lake.write_report("ingest", DAY, {"rows_read": 3, "day": DAY})
     assert local_lake.read_report("ingest", DAY) == {"rows_read": 3, "day": "2026-11-25"}
     assert [path.name for path in (tmp_path / "reports" / "ingest" / "date=2026-11-25").iterdir()] == ["report.json"]
+
+
+def test_a_job_given_the_lake_as_a_file_uri_writes_the_same_lake(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    report = ingest.run(spark, ingest.parse_args(["--lake", f"file://{tmp_path}", "--run-date", "2026-11-25"]))
+    assert report["rows_written"] == 3
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+    assert (tmp_path / "reports" / "ingest" / "date=2026-11-25" / "report.json").exists()
