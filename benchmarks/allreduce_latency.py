@@ -17,7 +17,7 @@ import time
 
 
 def lstm_parameters(units: int) -> int:
-    """Weights of forecasting.build_lstm (LSTM on one feature, then Dense(1)): its gradient size."""
+    """Weights of sensor_lstm.training.model.build_lstm (LSTM on one feature, then Dense(1)): its gradient size."""
     return 4 * units * (1 + units + 1) + units + 1
 
 
@@ -26,10 +26,11 @@ def seconds_per_allreduce(elements: int, calls: int) -> float:
     import horovod.tensorflow as hvd
     import tensorflow as tf
 
-    from spark_jobs import executor_rank, forecasting
+    from sensor_lstm.training import executor_rank
+    from sensor_lstm.training import model as lstm
 
     hvd.init()
-    forecasting.limit_tensorflow_threads(1)
+    lstm.limit_tensorflow_threads(1)
     executor_rank.bind_to_own_cores(hvd.local_rank(), 1)
     gradients = tf.ones([elements])
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import psutil
 import pyarrow.dataset as ds
 
-from spark_jobs.model_config import SEQ_LEN
-from tools.generate_sensor_data import generate
+from sensor_lstm.lake import datasets
+from sensor_lstm.settings import DEFAULTS
+from sensor_lstm.tools.generate_sensor_data import generate
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 FIRST_DAY = date(2026, 11, 1)
@@ -69,7 +70,7 @@ def prepare_lake(workdir: Path, sensors: int, days: int, master: str, driver_mem
     if marker.exists():
         return lake
     generate(
-        lake / "landing",
+        lake / datasets.LANDING,
         start_date=FIRST_DAY,
         days=days,
         sensors=sensors,
@@ -105,14 +106,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "var" / "bench")
     parser.add_argument("--sensors", type=int, default=200)
     parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--seq-len", type=int, default=SEQ_LEN)
-    parser.add_argument("--horizon", type=int, default=1)
+    parser.add_argument("--seq-len", type=int, default=DEFAULTS["seq_len"])
+    parser.add_argument("--horizon", type=int, default=DEFAULTS["horizon"])
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
     args = parser.parse_args(argv)
 
     lake = prepare_lake(args.workdir, args.sensors, args.days, args.master, args.driver_memory)
-    readings = parquet_rows(lake / "readings")
+    readings = parquet_rows(lake / datasets.READINGS)
     run_date = (FIRST_DAY + timedelta(days=args.days - 1)).isoformat()
     window_args = [
         "--run-date",
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     alone = {"prepare_sequences": measure(prep_command), "collect_list_recipe": measure(recipe_command)}
     windows = {
-        "prepare_sequences": parquet_rows(lake / "sequences" / f"date={run_date}"),
+        "prepare_sequences": parquet_rows(lake / datasets.SEQUENCES / f"date={run_date}"),
         "collect_list_recipe": parquet_rows(recipe_output),
     }
     timing_file = args.workdir / "warm-session-timing.json"

@@ -29,9 +29,12 @@ from datetime import date
 from pathlib import Path
 
 from benchmarks.bench_prep import PROJECT_DIR, spark_submit
-from spark_jobs import evaluate
-from spark_jobs.lake import Lake
-from tools import real_series
+from sensor_lstm.evaluation.champion import best_naive
+from sensor_lstm.evaluation.comparison import comparison_text
+from sensor_lstm.evaluation.scores import DISTRIBUTED
+from sensor_lstm.lake import Lake, datasets
+from sensor_lstm.lake.reports import EvaluateReport, PrepareSequencesReport, Report, TrainDistributedReport
+from sensor_lstm.tools import real_series
 
 REFERENCE = "reference"
 
@@ -45,7 +48,7 @@ def submit(command: list[str], env: dict) -> str:
 
 def with_reference(rows: list[dict], reference: dict) -> list[dict]:
     """Evaluate's rows plus the reference's, skill against the same best naive forecast."""
-    best_naive = evaluate.best_naive(rows)
+    naive = best_naive(rows)
     added = {
         "model": REFERENCE,
         "naive": False,
@@ -53,7 +56,7 @@ def with_reference(rows: list[dict], reference: dict) -> list[dict]:
         "rmse": reference["rmse"],
         "mae": reference["mae"],
         "windows": reference["windows"],
-        "skill": 1 - reference["rmse"] / best_naive["rmse"],
+        "skill": 1 - reference["rmse"] / naive["rmse"],
     }
     return sorted([*rows, added], key=lambda row: (row.get("rmse") is None, row.get("rmse") or 0.0, row["model"]))
 
@@ -61,7 +64,7 @@ def with_reference(rows: list[dict], reference: dict) -> list[dict]:
 def verdict(rows: list[dict]) -> dict:
     """The distributed model against every naive forecast and against the reference."""
     by_model = {row["model"]: row for row in rows}
-    distributed = by_model[evaluate.DISTRIBUTED]["rmse"]
+    distributed = by_model[DISTRIBUTED]["rmse"]
     return {
         "beats_every_naive_forecast": all(distributed < row["rmse"] for row in rows if row["naive"]),
         "ratio_to_reference": distributed / by_model[REFERENCE]["rmse"],
@@ -76,7 +79,7 @@ class SeriesLake:
         self.series, self.master, self.driver_memory, self.env = series, master, driver_memory, env
         self.lake = workdir / series.name / "lake"
         shutil.rmtree(self.lake.parent, ignore_errors=True)
-        self.manifest = real_series.write_landing(series, self.lake / "landing")
+        self.manifest = real_series.write_landing(series, self.lake / datasets.LANDING)
         self.day = self.manifest["last_day"]
         self.job("ingest", "--run-date", self.manifest["first_day"], "--days", str(self.manifest["days"]), day=False)
         self.job(
@@ -95,8 +98,8 @@ class SeriesLake:
         )
         submit(command, self.env)
 
-    def report(self, job: str) -> dict:
-        return Lake(str(self.lake)).read_report(job, date.fromisoformat(self.day))
+    def report(self, report: type[Report]) -> Report:
+        return report.read(Lake(str(self.lake)), date.fromisoformat(self.day))
 
 
 def run_series(series: real_series.RealSeries, workdir: Path, master: str, driver_memory: str, env: dict) -> dict:
@@ -113,7 +116,7 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
         conf={"spark.task.cpus": "1"},
     )
     lake.job("evaluate", *tracking)
-    evaluation, distributed = lake.report("evaluate"), lake.report("train_distributed")
+    evaluation, distributed = lake.report(EvaluateReport), lake.report(TrainDistributedReport)
     reference = json.loads(
         submit(
             [
@@ -125,27 +128,27 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
                 "--run-date",
                 lake.day,
                 "--units",
-                str(distributed["units"]),
+                str(distributed.lstm_units),
             ],
             env,
         )
         .strip()
         .splitlines()[-1]
     )
-    rows = with_reference(evaluation["comparison"], reference)
+    rows = with_reference(evaluation.comparison, reference)
     return {
         "series": series.name,
         "description": series.description,
         "readings": lake.manifest["readings"],
-        "windows": lake.report("prepare_sequences")["windows"],
+        "windows": lake.report(PrepareSequencesReport).windows,
         "rows": rows,
         "distributed": {
-            name: distributed[name]
+            name: getattr(distributed, name)
             for name in ("epochs_trained", "best_epoch", "stopped_by", "batch_size", "train_seconds")
         },
         "reference": reference,
-        "champion_decision": evaluation["champion_decision"],
-        "test_windows_left_out": evaluation["test_windows_left_out"],
+        "champion_decision": evaluation.champion_decision,
+        "test_windows_left_out": evaluation.test_windows_left_out,
         **verdict(rows),
     }
 
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         result = run_series(real_series.SERIES[name], workdir, args.master, args.driver_memory, env)
         results.append(result)
         print(f"\n{name}: {result['description']}; {result['readings']} readings, windows {result['windows']}")
-        print(evaluate.comparison_text(result["rows"]))
+        print(comparison_text(result["rows"]))
         if result["test_windows_left_out"]:
             print(
                 f"{result['test_windows_left_out']} test windows without a seasonal naive forecast "

@@ -44,9 +44,10 @@ from pathlib import Path
 
 from benchmarks.bench_prep import FIRST_DAY, PROJECT_DIR, prepare_lake, spark_submit
 from benchmarks.bench_quality import SeriesLake
-from spark_jobs.lake import Lake
-from spark_jobs.model_config import DEFAULT_MODEL
-from tools import real_series
+from sensor_lstm.lake import Lake
+from sensor_lstm.lake.reports import PrepareSequencesReport, Report, TrainBaselineReport, TrainDistributedReport
+from sensor_lstm.settings import DEFAULT_MODEL
+from sensor_lstm.tools import real_series
 
 
 def submit(command: list[str], env: dict) -> None:
@@ -90,15 +91,13 @@ def job(name: str) -> Path:
     return PROJECT_DIR / "spark_jobs" / f"{name}.py"
 
 
-def read_report(lake: Path, job: str, run_date: str) -> dict:
-    return Lake(str(lake)).read_report(job, date.fromisoformat(run_date))
+def read_report(lake: Path, report: type[Report], run_date: str) -> Report:
+    return report.read(Lake(str(lake)), date.fromisoformat(run_date))
 
 
-def baseline_windows_per_second(report: dict, epochs: int) -> float:
+def baseline_windows_per_second(report: TrainBaselineReport, epochs: int) -> float:
     """Summed over partitions: each trains on its own core while the others do."""
-    return sum(
-        row["windows"]["train"] * epochs / row["train_seconds"] for row in report["partitions"] if "skipped" not in row
-    )
+    return sum(row["windows"]["train"] * epochs / row["train_seconds"] for row in report.trained_partitions())
 
 
 def scaling_by_batch(runs: list[dict]) -> list[dict]:
@@ -170,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         run_date,
         "--epochs",
         str(args.epochs),
-        "--units",
+        "--lstm-units",
         str(args.units),
         "--experiment",
         "bench-train",
@@ -181,9 +180,9 @@ def main(argv: list[str] | None = None) -> None:
         ),
         env,
     )
-    windows = read_report(lake, "prepare_sequences", run_date)["windows"]["train"]
+    windows = read_report(lake, PrepareSequencesReport, run_date).windows["train"]
 
-    def distributed(batch_size: int, ranks: int) -> dict:
+    def distributed(batch_size: int, ranks: int) -> TrainDistributedReport:
         submit(
             spark_submit(
                 args.master,
@@ -207,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
             ),
             env,
         )
-        return read_report(lake, "train_distributed", run_date)
+        return read_report(lake, TrainDistributedReport, run_date)
 
     runs = []
     for round_number in range(1, args.rounds + 1):
@@ -217,9 +216,9 @@ def main(argv: list[str] | None = None) -> None:
                 {
                     "round": round_number,
                     "batch_size": batch_size,
-                    "windows_per_second": {ranks: report["windows_per_second"] for ranks, report in reports.items()},
-                    "epoch_seconds": {ranks: report["epoch_seconds"] for ranks, report in reports.items()},
-                    "test_rmse": {ranks: report["test"]["test_rmse"] for ranks, report in reports.items()},
+                    "windows_per_second": {ranks: report.windows_per_second for ranks, report in reports.items()},
+                    "epoch_seconds": {ranks: report.epoch_seconds for ranks, report in reports.items()},
+                    "test_rmse": {ranks: report.test["test_rmse"] for ranks, report in reports.items()},
                 }
             )
             print(
@@ -244,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         env,
     )
-    baseline = baseline_windows_per_second(read_report(lake, "train_baseline", run_date), args.epochs)
+    baseline = baseline_windows_per_second(read_report(lake, TrainBaselineReport, run_date), args.epochs)
     # Alone before and after the pair: this machine's speed drifts by more than the effect.
     alone_before = fit_throughput([0], batch_sizes[0], env)[0]
     side_by_side = sum(fit_throughput([0, 1], batch_sizes[0], env))
@@ -271,9 +270,9 @@ def main(argv: list[str] | None = None) -> None:
                 "bench-train",
                 conf={"spark.task.cpus": "1"},
             )
-            report = quality_lake.report("train_distributed")
+            report = quality_lake.report(TrainDistributedReport)
             reports[ranks] = {
-                name: report[name]
+                name: getattr(report, name)
                 for name in ("val_loss", "epoch_seconds", "train_seconds", "epochs_trained", "batch_size", "test")
             }
         quality.append({"round": round_number, "runs": reports, **time_to_quality(reports)})
@@ -318,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def print_time_to_quality(rounds: list[dict], lake: SeriesLake) -> None:
-    windows = lake.report("prepare_sequences")["windows"]["train"]
+    windows = lake.report(PrepareSequencesReport).windows["train"]
     print(
         f"\ntime to quality on {lake.series.name} ({windows} training windows), the DAG's default model Params, "
         f"medians of {len(rounds)} rounds; target: the validation loss both runs of a round reached"

@@ -19,9 +19,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs import prepare_sequences as prep
-from spark_jobs.job import run_job
-from spark_jobs.lake import add_lake_arguments, utc_day_start
+from sensor_lstm.job import run_job
+from sensor_lstm.lake import utc_day_start
+from sensor_lstm.settings import job_parser
+from sensor_lstm.windows import prepare, statistics
 
 WINDOW = T.StructType(
     [
@@ -58,29 +59,24 @@ def collect_list_windows(readings: DataFrame, stats: DataFrame, seq_len: int, ho
 
 def run(spark: SparkSession, args: argparse.Namespace) -> None:
     """Same input, statistics and window shape as prepare_sequences; writes to ``args.output``."""
-    days = prep.lookback_days(args.run_date, args.lookback_days)
-    readings, _ = prep.read_lookback(spark, args.lake, days)
+    days = prepare.lookback_days(args.run_date, args.lookback_days)
+    readings, _ = prepare.read_lookback(spark, args.lake, days)
     period_start, period_end = utc_day_start(days[0]), utc_day_start(days[-1] + timedelta(days=1))
-    train_cut, _ = prep.split_cuts(period_start, period_end, args.train_fraction, args.validation_fraction)
-    stats = prep.training_statistics(readings, train_cut).where("train_readings > 0")
+    train_cut, _ = statistics.split_cuts(period_start, period_end, args.train_fraction, args.validation_fraction)
+    stats = statistics.training_statistics(readings, train_cut).where("train_readings > 0")
     windows = collect_list_windows(readings, stats, args.seq_len, args.horizon)
     windows.write.mode("overwrite").parquet(args.output)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_lake_arguments(parser)
-    parser.add_argument("--lookback-days", type=int, required=True)
-    parser.add_argument("--seq-len", type=int, required=True)
-    parser.add_argument("--horizon", type=int, required=True)
-    parser.add_argument("--train-fraction", type=float, default=0.7)
-    parser.add_argument("--validation-fraction", type=float, default=0.15)
-    parser.add_argument("--output", required=True)
+    """prepare_sequences' arguments, and where the windows go."""
+    parser = job_parser("prepare_sequences", __doc__)
+    parser.add_argument("--output", required=True, help="the windows' Parquet folder")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_job("collect_list_recipe", parse_args, run, argv)
+    run_job("collect_list_recipe", run, parse_args(argv))
 
 
 if __name__ == "__main__":

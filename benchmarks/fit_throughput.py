@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from spark_jobs import forecasting
-from spark_jobs.model_config import DEFAULT_MODEL
+from sensor_lstm.settings import DEFAULT_MODEL
+from sensor_lstm.training import model as lstm
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,14 +27,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args(argv)
 
-    forecasting.limit_tensorflow_threads(1)
+    lstm.limit_tensorflow_threads(1)
     generator = np.random.default_rng(0)
     x = generator.standard_normal((args.windows, args.seq_len, 1), dtype=np.float32)
     y = generator.standard_normal(args.windows, dtype=np.float32)
-    model = forecasting.build_lstm(args.seq_len, args.units, 0.001)
+    model = lstm.build_lstm(args.seq_len, args.units, 0.001)
     seconds: list[float] = []
 
-    class EpochTimer(forecasting.tf_keras().callbacks.Callback):
+    class EpochTimer(lstm.tf_keras().callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
 

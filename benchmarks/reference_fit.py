@@ -2,7 +2,7 @@
 convergence the way a Keras tutorial would, on the run day's windows from the lake, and scored in
 original units on the same test windows as evaluate (those with every seasonal naive forecast).
 
-No Spark, no Horovod, none of spark_jobs/training.py: tf_keras's own EarlyStopping (patience 20,
+No Spark, no Horovod, none of sensor_lstm/training/fit.py: tf_keras's own EarlyStopping (patience 20,
 best weights restored) and ReduceLROnPlateau (patience 5), batches of 32, Adam at 0.001, all of
 the machine's cores. bench_quality compares the pipeline's distributed model with it. Prints
 one JSON line.
@@ -17,21 +17,25 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from spark_jobs import forecasting
+from sensor_lstm import scoring
+from sensor_lstm.lake import Lake, datasets
+from sensor_lstm.training import model as lstm
+from sensor_lstm.windows import tensors
 
 
 def windows(lake: str, day: str, split: str) -> pa.Table:
-    return pq.read_table(f"{lake}/sequences/date={day}/split={split}")
+    return pq.read_table(f"{Lake(lake).partition(datasets.SEQUENCES, date.fromisoformat(day))}/split={split}")
 
 
 def with_every_seasonal_forecast(table: pa.Table) -> pa.Table:
-    return table.filter(pa.array(~forecasting.lacks_seasonal_naive(table)))
+    return table.filter(pa.array(~tensors.lacks_seasonal_naive(table)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,16 +47,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-epochs", type=int, default=1000)
     args = parser.parse_args(argv)
 
-    keras = forecasting.tf_keras()
+    keras = lstm.tf_keras()
     train, validation = (
-        forecasting.arrow_window_tensors(windows(args.lake, args.run_date, split)) for split in ("train", "validation")
+        tensors.arrow_window_tensors(windows(args.lake, args.run_date, split)) for split in ("train", "validation")
     )
     test = with_every_seasonal_forecast(windows(args.lake, args.run_date, "test"))
-    stats = pq.read_table(f"{args.lake}/sequence_stats/date={args.run_date}")
+    stats = pq.read_table(Lake(args.lake).partition(datasets.SEQUENCE_STATS, date.fromisoformat(args.run_date)))
     row = pc.index_in(test.column("sensor_id"), value_set=stats.column("sensor_id")).to_numpy()
     mean, std = stats.column("mean").to_numpy()[row], stats.column("std").to_numpy()[row]
 
-    model = forecasting.build_lstm(train[0].shape[1], args.units, 0.001, seed=0)
+    model = lstm.build_lstm(train[0].shape[1], args.units, 0.001, seed=0)
     started = time.perf_counter()
     history = model.fit(
         *train,
@@ -67,14 +71,14 @@ def main(argv: list[str] | None = None) -> None:
         ],
     )
     seconds = time.perf_counter() - started
-    x, y = forecasting.arrow_window_tensors(test)
-    actual = forecasting.to_original_units(y, mean, std)
-    predicted = forecasting.to_original_units(model.predict(x, verbose=0)[:, 0], mean, std)
+    x, y = tensors.arrow_window_tensors(test)
+    actual = tensors.to_original_units(y, mean, std)
+    predicted = tensors.to_original_units(model.predict(x, verbose=0)[:, 0], mean, std)
     val_losses = history.history["val_loss"]
     print(
         json.dumps(
             {
-                **forecasting.scores(predicted, actual),
+                **scoring.scores(predicted, actual),
                 "windows": len(y),
                 "epochs_trained": len(val_losses),
                 "best_epoch": int(np.argmin(val_losses)),

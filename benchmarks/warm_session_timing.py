@@ -17,8 +17,9 @@ import time
 from datetime import date
 
 from benchmarks import collect_list_recipe
-from spark_jobs import prepare_sequences as prep
-from spark_jobs.job import spark_session
+from sensor_lstm.job import spark_session
+from sensor_lstm.settings import job_parser
+from sensor_lstm.windows.prepare import prepare_sequences
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     for phase, lookback in (("warm-up", 1), ("timed", args.lookback_days)):
         days = ["--lookback-days", str(lookback)]
         started = time.perf_counter()
-        prep.run(spark, prep.parse_args(window + days))
+        prepare_sequences(spark, job_parser("prepare_sequences", "").parse_args(window + days))
         prep_seconds = time.perf_counter() - started
         started = time.perf_counter()
         collect_list_recipe.run(spark, collect_list_recipe.parse_args(window + days + recipe_output))

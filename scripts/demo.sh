@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: bootstrap, generate a sample, run the DAG over the sample's last day, summarize.
-# The sample is tools/generate_sensor_data.py's DEMO_SAMPLE, its command line's defaults. Settings
+# The sample is sensor_lstm/tools/generate_sensor_data.py's DEMO_SAMPLE, its command line's defaults. Settings
 # (all optional) override some of it: SENSOR_LSTM_DEMO_START_DATE (first sample day),
 # SENSOR_LSTM_DEMO_DAYS, SENSOR_LSTM_DEMO_SENSORS; plus those of scripts/env.sh.
 set -euo pipefail
@@ -15,7 +15,7 @@ overrides=()
 [ -z "${SENSOR_LSTM_DEMO_SENSORS:-}" ] || overrides+=(--sensors "$SENSOR_LSTM_DEMO_SENSORS")
 
 echo "== generating the demo's sample into $landing"
-python -m tools.generate_sensor_data --output-dir "$landing" "${overrides[@]}"
+python -m sensor_lstm.tools.generate_sensor_data --output-dir "$landing" "${overrides[@]}"
 # The sample's days, from the manifest the generator just wrote.
 mapfile -t sample_days < <(python -c '
 import json, sys
@@ -50,4 +50,4 @@ for day in "${sample_days[@]:0:days-1}"; do
 done
 echo "== airflow dags test sensor_lstm_pipeline for $last_day: all tasks"
 run_dag "$last_day"
-python -m tools.pipeline_summary --lake "$SENSOR_LSTM_LAKE" --day "$last_day"
+python -m sensor_lstm.tools.pipeline_summary --lake "$SENSOR_LSTM_LAKE" --day "$last_day"

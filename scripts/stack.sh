@@ -167,12 +167,12 @@ wait_healthy() {
 }
 
 # Sample readings for the demo's days, so a run triggered from the UI has data to work on: the
-# generator's defaults are the demo's sample (DEMO_SAMPLE in tools/generate_sensor_data.py).
+# generator's defaults are the demo's sample (DEMO_SAMPLE in sensor_lstm/tools/generate_sensor_data.py).
 ensure_sample_data() {
     if compgen -G "$SENSOR_LSTM_LAKE/landing/sensor_readings_*.csv" >/dev/null; then return; fi
     log "no landing files in $SENSOR_LSTM_LAKE/landing: generating the demo's sample"
     local generated
-    generated=$(python -m tools.generate_sensor_data --output-dir "$SENSOR_LSTM_LAKE/landing")
+    generated=$(python -m sensor_lstm.tools.generate_sensor_data --output-dir "$SENSOR_LSTM_LAKE/landing")
     log "$generated"
 }
 

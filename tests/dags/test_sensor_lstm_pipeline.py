@@ -124,48 +124,6 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
 
 
-# Each Param that a job takes as an argument, and the argument's name in each job that takes it.
-JOB_ARGUMENTS = {
-    "max_quarantined_fraction": {"ingest": "max_quarantined_fraction"},
-    "reading_min": {"ingest": "reading_min"},
-    "reading_max": {"ingest": "reading_max"},
-    "seq_len": {"prepare_sequences": "seq_len"},
-    "horizon": {"prepare_sequences": "horizon"},
-    "sampling_interval_seconds": {"prepare_sequences": "sampling_interval_seconds"},
-    "lookback_days": {"prepare_sequences": "lookback_days"},
-    "train_fraction": {"prepare_sequences": "train_fraction"},
-    "validation_fraction": {"prepare_sequences": "validation_fraction"},
-    "partitions": {"train_baseline": "partitions"},
-    "lstm_units": {"train_baseline": "units", "train_distributed": "units"},
-    "epochs": {"train_baseline": "epochs", "train_distributed": "epochs"},
-    "batch_size": {"train_baseline": "batch_size", "train_distributed": "batch_size"},
-    "learning_rate": {"train_baseline": "learning_rate", "train_distributed": "learning_rate"},
-    "patience": {"train_baseline": "patience", "train_distributed": "patience"},
-    "training_budget_minutes": {
-        "train_baseline": "training_budget_minutes",
-        "train_distributed": "training_budget_minutes",
-    },
-    "champion_min_skill": {"evaluate": "min_skill"},
-    "promote_older_day": {"evaluate": "promote_older_day"},
-    "num_proc": {"train_distributed": "num_proc"},
-    "threads_per_rank": {"train_distributed": "threads_per_rank"},
-    "forecast_steps": {"forecast": "steps"},
-}
-
-
-def test_params_default_to_the_jobs_own_defaults(dag):
-    # The jobs run by hand or in benchmarks with their own defaults: they must be the DAG's.
-    import importlib
-
-    defaults = {}
-    for job in ("ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"):
-        module = importlib.import_module(f"spark_jobs.{job}")
-        defaults[job] = vars(module.parse_args(["--lake", "/lake", "--run-date", "2026-11-25"]))
-    assert {
-        (param, job): defaults[job][argument] for param, jobs in JOB_ARGUMENTS.items() for job, argument in jobs.items()
-    } == {(param, job): dag.params[param] for param, jobs in JOB_ARGUMENTS.items() for job in jobs}
-
-
 def rendered_command(
     dag, task_id, params_override=None, data_interval_start=datetime(2026, 11, 25, tzinfo=UTC), extra_context=None
 ):
@@ -181,6 +139,33 @@ def rendered_command(
     }
     task.render_template_fields(context)
     return task._get_hook()._build_spark_submit_command(task.application)
+
+
+SPARK_TASKS = ["ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"]
+
+
+@pytest.mark.parametrize("job", SPARK_TASKS)
+def test_each_jobs_parser_takes_exactly_the_arguments_the_dag_renders_with_the_params_values(dag, monkeypatch, job):
+    from sensor_lstm.settings import BY_NAME, Source, job_parser
+
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    params = {"day": "2026-11-24", "seasonal_periods": [24, 168], "allow_empty_input": True, "num_proc": 3}
+    command = rendered_command(dag, job, params, extra_context=run_context(job))
+    arguments = command[command.index(f"/opt/sensor-lstm/spark_jobs/{job}.py") + 1 :]
+    parser = job_parser(job, job)
+    parsed = vars(parser.parse_args(arguments))
+    rendered = {argument.removeprefix("--no-").removeprefix("--") for argument in arguments if argument[:2] == "--"}
+    taken = {
+        action.dest.replace("_", "-")
+        for action in parser._actions
+        if action.dest in BY_NAME and BY_NAME[action.dest].source is not Source.JOB_OPTION
+    }
+    assert rendered == taken
+    run_params = {name: param.value for name, param in dag.params.items()} | params
+    assert {name: parsed[name] for name in parsed if name in run_params} == {
+        name: run_params[name] for name in parsed if name in run_params
+    }
+    assert str(parsed["run_date"]) == "2026-11-24" and str(parsed["lake"]) == "/data/lake"
 
 
 def test_ingest_command_line(dag, monkeypatch):
@@ -208,15 +193,15 @@ def test_ingest_command_line(dag, monkeypatch):
         "/data/lake",
         "--run-date",
         "2026-11-25",
-        "--no-allow-empty",
-        "--max-quarantined-fraction",
-        "0.1",
+        "--no-allow-empty-input",
         "--reading-min",
         "-1000000000000.0",
         "--reading-max",
         "1000000000000.0",
+        "--max-quarantined-fraction",
+        "0.1",
     ]
-    assert "--allow-empty" in rendered_command(dag, "ingest", {"allow_empty_input": True})
+    assert "--allow-empty-input" in rendered_command(dag, "ingest", {"allow_empty_input": True})
 
 
 def test_run_day_comes_from_the_day_param_then_the_data_interval_then_the_trigger_time(dag, monkeypatch):
@@ -238,10 +223,10 @@ def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
         "/data/lake",
         "--run-date",
         "2026-11-25",
-        "--lookback-days",
-        "3",
         "--sampling-interval-seconds",
         "10",
+        "--lookback-days",
+        "3",
         "--seq-len",
         "48",
         "--horizon",
@@ -295,20 +280,20 @@ def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, m
         "/data/lake",
         "--run-date",
         "2026-11-25",
-        "--partitions",
-        "8",
-        "--units",
+        "--lstm-units",
         "32",
         "--epochs",
         "2",
-        "--patience",
-        "10",
-        "--training-budget-minutes",
-        "30",
         "--batch-size",
         "256",
         "--learning-rate",
         "0.002",
+        "--patience",
+        "10",
+        "--training-budget-minutes",
+        "30",
+        "--partitions",
+        "8",
         *mlflow_args("train_baseline"),
     ]
 
@@ -317,9 +302,6 @@ def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, m
 def cluster_dag():
     """The DAG as the compose stack parses it: a cluster of 4 cores, and its pool."""
     return parse_dags(SENSOR_LSTM_SPARK_CORES="4").dags["sensor_lstm_pipeline"]
-
-
-SPARK_TASKS = ["ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"]
 
 
 def test_on_a_cluster_of_known_size_every_spark_task_takes_a_slot_per_core_of_the_spark_cores_pool(
@@ -409,24 +391,24 @@ def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
         "/data/lake",
         "--run-date",
         "2026-11-25",
+        "--lstm-units",
+        "32",
+        "--epochs",
+        "7",
+        "--batch-size",
+        "256",
+        "--learning-rate",
+        "0.002",
+        "--patience",
+        "10",
+        "--training-budget-minutes",
+        "12.5",
         "--num-proc",
         "3",
         "--threads-per-rank",
         "2",
         "--nics",
         "eth0",  # SENSOR_LSTM_HOROVOD_NICS, a deployment setting
-        "--units",
-        "32",
-        "--epochs",
-        "7",
-        "--patience",
-        "10",
-        "--training-budget-minutes",
-        "12.5",
-        "--batch-size",
-        "256",
-        "--learning-rate",
-        "0.002",
         "--model-name",
         "sensor_lstm",
         *mlflow_args("train_distributed"),
@@ -451,7 +433,7 @@ def test_evaluate_command_line(dag, monkeypatch):
         "/data/lake",
         "--run-date",
         "2026-11-25",
-        "--min-skill",
+        "--champion-min-skill",
         "0.05",
         "--no-promote-older-day",
         "--model-name",
@@ -470,50 +452,11 @@ def test_forecast_command_line(dag, monkeypatch):
         "/data/lake",
         "--run-date",
         "2026-11-25",
-        "--steps",
+        "--forecast-steps",
         "6",
         "--model-name",
         "sensor_lstm",
     ]
-
-
-def dag_module() -> dict:
-    """The DAG file's globals, for its plain functions and classes."""
-    import runpy
-
-    return runpy.run_path(str(DAGS_DIR / "sensor_lstm_pipeline.py"))
-
-
-def default_params(dag) -> dict:
-    return {name: param.value for name, param in dag.params.items()}
-
-
-def test_params_that_do_not_fit_together_are_refused_before_any_job(dag):
-    param_problems = dag_module()["param_problems"]
-    today = datetime(2026, 11, 27).date()
-    assert param_problems(default_params(dag), today, cluster_cores=4) == []
-    refused = default_params(dag) | {
-        "day": "2026-11-28",
-        "train_fraction": 0.8,
-        "validation_fraction": 0.2,
-        "seq_len": 4000,
-        "horizon": 320,
-        "seasonal_periods": [24, 4320],
-        "reading_min": 5,
-        "reading_max": 5,
-        "num_proc": 3,
-        "threads_per_rank": 2,
-    }
-    assert param_problems(refused, today, cluster_cores=4) == [
-        "day 2026-11-28 is in the future (today is 2026-11-27 UTC)",
-        "train_fraction + validation_fraction must be below 1, leaving test windows; got 0.8 + 0.2",
-        "a window and its target (seq_len + horizon = 4320 readings, 259200 s) do not fit in the lookback (3 days)",
-        "seasonal period 4320 readings is as long as the lookback or longer",
-        "reading_min (5) must be below reading_max (5)",
-        "train_distributed needs num_proc x threads_per_rank = 6 cores at once; the cluster has 4 "
-        "(SENSOR_LSTM_SPARK_CORES)",
-    ]
-    assert param_problems(refused | {"num_proc": 64}, today, cluster_cores=0)[-1].startswith("reading_min")
 
 
 @pytest.mark.parametrize(
@@ -526,20 +469,6 @@ def test_params_have_sane_maxima(dag, name, value):
         dag.params.get_param(name).resolve(value)
 
 
-@pytest.mark.parametrize("exit_code, retried", [(2, False), (1, True)])
-def test_a_jobs_input_error_exit_code_2_is_not_retried(dag, monkeypatch, tmp_path, exit_code, retried):
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
-    SparkJobOperator = dag_module()["SparkJobOperator"]
-    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", '{"conn_type": "spark", "host": "local[1]"}')
-    job = tmp_path / "job.py"
-    job.write_text(f"import sys\nprint('job failed: why')\nsys.exit({exit_code})\n")
-    operator = SparkJobOperator(task_id="job", conn_id="spark_default", application=str(job))
-    with pytest.raises(AirflowException) as raised:
-        operator.execute({})
-    assert isinstance(raised.value, AirflowFailException) is not retried
-
-
 def test_each_job_that_writes_a_dataset_declares_it_as_an_asset(dag):
     assert {
         task.task_id: [(outlet.name, outlet.uri) for outlet in task.outlets] for task in dag.tasks if task.outlets
@@ -549,131 +478,3 @@ def test_each_job_that_writes_a_dataset_declares_it_as_an_asset(dag):
         "evaluate": [("sensor_lstm.champion", "models:/sensor_lstm@champion")],
         "forecast": [("sensor_lstm.forecasts", "file:///data/lake/forecasts")],
     }
-
-
-def test_a_jobs_asset_event_carries_the_counts_of_its_report_for_the_run_day(monkeypatch, tmp_path):
-    from airflow.sdk import Asset
-    from airflow.sdk.execution_time.context import OutletEventAccessors
-
-    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
-    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", '{"conn_type": "spark", "host": "local[1]"}')
-    module = dag_module()
-    report = tmp_path / "reports" / "ingest" / "date=2026-11-25" / "report.json"
-    report.parent.mkdir(parents=True)
-    report.write_text('{"status": "ok", "rows_written": 48, "files": ["sensor_readings_2026-11-25.csv"]}')
-    job = tmp_path / "job.py"
-    job.write_text("print('job done')\n")
-    readings = Asset(name="readings", uri=f"file://{tmp_path}/readings")
-    operator = module["SparkJobOperator"](
-        task_id="ingest",
-        conn_id="spark_default",
-        application=str(job),
-        application_args=["--lake", str(tmp_path), "--run-date", "2026-11-25"],
-        outlets=[readings],
-        extra_fields=("status", "rows_written", "rows_quarantined"),
-    )
-    events = OutletEventAccessors()
-    operator.execute({"outlet_events": events})
-    assert events[readings].extra == {"run_date": "2026-11-25", "status": "ok", "rows_written": 48}
-    assert module["local_lake_path"]("hdfs://namenode/lake") is None
-    assert module["local_lake_path"]("file:///data/lake") == "/data/lake"
-
-
-def test_a_jobs_task_log_links_its_spark_ui_on_the_history_server_and_its_event_log_lands_in_the_lake(
-    monkeypatch, tmp_path, capfd
-):
-    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
-    monkeypatch.setenv("SENSOR_LSTM_SPARK_HISTORY_URL", "http://history.example:18080")
-    monkeypatch.delenv("SENSOR_LSTM_SPARK_EVENT_LOG_DIR", raising=False)
-    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", '{"conn_type": "spark", "host": "local[1]"}')
-    module = dag_module()
-    job = tmp_path / "probe.py"
-    job.write_text(
-        "import argparse, sys\nfrom spark_jobs.job import run_job\nfrom spark_jobs.lake import add_lake_arguments\n"
-        "parser = argparse.ArgumentParser()\nadd_lake_arguments(parser)\n"
-        "run_job('probe', parser.parse_args, lambda spark, args: None, sys.argv[1:])\n"
-    )
-    operator = module["SparkJobOperator"](
-        task_id="probe",
-        conn_id="spark_default",
-        application=str(job),
-        conf=module["SPARK_CONF"],
-        env_vars=module["SPARK_ENV"],
-        application_args=["--lake", str(tmp_path), "--run-date", "2026-11-25"],
-    )
-    operator.execute({})
-    task_log = "".join(capfd.readouterr())  # the hook logs each line of spark-submit's output
-    (event_log,) = (tmp_path / "_spark_events").iterdir()  # the folder made for it, as Spark needs
-    application = event_log.name.removeprefix("eventlog_v2_")  # Spark 4's rolling event log: a folder
-    assert application.startswith("local-")
-    assert (
-        f"Spark application {application}: its Spark UI, once it has ended, on the history server: "
-        f"http://history.example:18080/history/{application}/jobs/"
-    ) in task_log
-
-
-def test_failure_alerts_by_mail_are_off_unless_recipients_are_set(monkeypatch):
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-    monkeypatch.delenv("SENSOR_LSTM_ALERT_EMAILS", raising=False)
-    assert dag_module()["default_args"]["on_failure_callback"] is None
-    monkeypatch.setenv("SENSOR_LSTM_ALERT_EMAILS", "ops@example.com, data@example.com")
-    alert = dag_module()["default_args"]["on_failure_callback"]
-    assert isinstance(alert, SmtpNotifier)
-    assert (alert.to, alert.smtp_conn_id, alert.from_email) == (
-        ["ops@example.com", "data@example.com"],
-        "smtp_default",
-        "sensor-lstm@localhost",
-    )
-
-
-def landing_sensor(dag, params: dict):
-    """The wait_for_landing_file task as the worker runs it, for 2026-11-25, on SENSOR_LSTM_LAKE."""
-    sensor = dag_module()["LandingFileSensor"](task_id="wait_for_landing_file")
-    context = {
-        "params": default_params(dag) | params,
-        "data_interval_start": datetime(2026, 11, 25, tzinfo=UTC),
-        "dag_run": None,
-        **dag.user_defined_macros,
-    }
-    sensor.render_template_fields(context)
-    return sensor, context
-
-
-def test_the_run_waits_for_its_landing_file_deferred_for_the_timeout_param(dag, monkeypatch, tmp_path):
-    from airflow.sdk.exceptions import TaskDeferred
-
-    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
-    sensor, context = landing_sensor(dag, {"landing_file_timeout_minutes": 90})
-    assert sensor.filepath == f"{tmp_path}/landing/sensor_readings_2026-11-25.csv*"
-    with pytest.raises(TaskDeferred) as deferred:
-        sensor.execute(context)
-    assert deferred.value.timeout.total_seconds() == 90 * 60
-    assert deferred.value.trigger.filepath == sensor.filepath
-    assert deferred.value.trigger.__class__.__name__ == "FileTrigger"  # the standard provider's: the triggerer runs it
-
-    (tmp_path / "landing").mkdir()
-    (tmp_path / "landing" / "sensor_readings_2026-11-25.csv.gz").write_bytes(b"")
-    assert sensor.execute(context) is None  # there: no wait
-
-
-def test_with_allow_empty_input_a_missing_file_is_left_to_ingest(dag, monkeypatch, tmp_path):
-    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
-    sensor, context = landing_sensor(dag, {"allow_empty_input": True})
-    assert sensor.execute(context) is None
-
-
-def test_no_landing_file_within_the_timeout_fails_once_saying_what_is_missing(dag, monkeypatch, tmp_path):
-    from airflow.sdk.exceptions import AirflowSensorTimeout
-
-    monkeypatch.setenv("SENSOR_LSTM_LAKE", str(tmp_path))
-    sensor, context = landing_sensor(dag, {"landing_file_timeout_minutes": 45})
-    # What the worker runs once the scheduler finds the deferral timed out.
-    with pytest.raises(
-        AirflowSensorTimeout,
-        match=(
-            rf"^no landing file {tmp_path}/landing/sensor_readings_2026-11-25.csv\* after waiting 45 minutes "
-            r"\(landing_file_timeout_minutes\); not retried: deliver the file and clear this task$"
-        ),
-    ):
-        sensor.resume_execution("__fail__", {"error": "Trigger timeout"}, context)  # the scheduler's words

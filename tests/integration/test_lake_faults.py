@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_jobs import prepare_sequences as prep
+from sensor_lstm.windows.prepare import prepare_sequences
+from tests.support.jobs import job_args
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def reference(spark, tmp_path_factory):
     """The windows of an undisturbed run."""
     lake_dir = tmp_path_factory.mktemp("reference")
     write_day(spark, lake_dir)
-    prep.run(spark, prep.parse_args(["--lake", str(lake_dir), *ARGS]))
+    prepare_sequences(spark, job_args("prepare_sequences", *["--lake", str(lake_dir), *ARGS]))
     return lake_dir, windows_of(spark, lake_dir)
 
 
@@ -121,8 +122,8 @@ def test_a_full_disk_while_staging_fails_the_run_and_keeps_the_old_partition(spa
     _, expected = reference
     lake_dir = small_disk
     write_day(spark, lake_dir)
-    args = prep.parse_args(["--lake", str(lake_dir), *ARGS])
-    prep.run(spark, args)
+    args = job_args("prepare_sequences", *["--lake", str(lake_dir), *ARGS])
+    prepare_sequences(spark, args)
     before = files_under(lake_dir / "sequences" / f"date={DAY}")
 
     # Leave less room than a run's windows need, then run again.
@@ -131,11 +132,11 @@ def test_a_full_disk_while_staging_fails_the_run_and_keeps_the_old_partition(spa
     with open(filler, "wb") as stream:
         stream.write(b"\0" * (free - 256 * 1024))
     with pytest.raises(Exception, match=r"(?i)no space left on device"):
-        prep.run(spark, args)
+        prepare_sequences(spark, args)
     assert files_under(lake_dir / "sequences" / f"date={DAY}") == before
 
     # Room again: the retry clears the failed attempt's staging and writes the same windows.
     filler.unlink()
-    prep.run(spark, args)
+    prepare_sequences(spark, args)
     assert windows_of(spark, lake_dir) == expected
     assert list((lake_dir / "sequences" / "_staging").iterdir()) == []

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tools import real_series
+from sensor_lstm.tools import real_series
 
 pytestmark = pytest.mark.integration
 

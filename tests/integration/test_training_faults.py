@@ -18,8 +18,10 @@ import mlflow
 import psutil
 import pytest
 
-from spark_jobs import job, train_distributed
-from spark_jobs import prepare_sequences as prep
+from sensor_lstm.errors import StageFailed
+from sensor_lstm.training.distributed import train_distributed
+from sensor_lstm.windows.prepare import prepare_sequences
+from tests.support.jobs import job_args
 from tests.support.lake_data import write_readings
 from tests.support.mlflow_server import mlflow_server
 
@@ -53,9 +55,10 @@ def wait_for_first_epoch(experiment: str, timeout: float = 300, poll_seconds: fl
     raise TimeoutError(f"no epoch logged in {experiment} within {timeout} s")
 
 
-def run_with_fault(spark, lake, experiment: str, fault: signal.Signals | None, *extra: str) -> dict:
+def run_with_fault(spark, lake, experiment: str, fault: signal.Signals | None, *extra: str, **overrides) -> dict:
     """Run train_distributed (in this thread: Horovod wants the main one) while another thread waits
-    for the ranks (and reads their environments), then for the first epoch, and sends ``fault`` to rank 1."""
+    for the ranks (and reads their environments), then for the first epoch, and sends ``fault`` to rank 1.
+    ``overrides`` set arguments past the parser, e.g. a learning rate far beyond the Param's bounds."""
     seen: dict = {}
 
     def inject():
@@ -72,26 +75,28 @@ def run_with_fault(spark, lake, experiment: str, fault: signal.Signals | None, *
     watcher = threading.Thread(target=inject, daemon=True)
     watcher.start()
     started = time.monotonic()
-    args = train_distributed.parse_args(
-        [
+    args = job_args(
+        "train_distributed",
+        *[
             "--lake",
             str(lake),
             "--run-date",
             DAY,
             "--num-proc",
             "2",
-            "--units",
+            "--lstm-units",
             "4",
             "--model-name",
             MODEL,
             "--experiment",
             experiment,
             *extra,
-        ]
+        ],
     )
+    vars(args).update(overrides)  # what the parser holds to the Params' bounds, as a fault would not
     try:
-        seen["report"] = train_distributed.run(spark, args)
-    except job.StageFailed as error:
+        seen["report"] = train_distributed(spark, args)
+    except StageFailed as error:
         seen["error"] = error
     seen["finished_at"], seen["seconds"] = time.monotonic(), time.monotonic() - started
     watcher.join(timeout=5)
@@ -118,10 +123,11 @@ def write_windows(spark, lake) -> None:
         for step in range(288)
     ]
     write_readings(spark, lake, readings)
-    prep.run(
+    prepare_sequences(
         spark,
-        prep.parse_args(
-            [
+        job_args(
+            "prepare_sequences",
+            *[
                 "--lake",
                 str(lake),
                 "--run-date",
@@ -134,7 +140,7 @@ def write_windows(spark, lake) -> None:
                 "6",
                 "--seasonal-periods",
                 "12",
-            ]
+            ],
         ),
     )
 
@@ -149,7 +155,7 @@ def runs(spark, tmp_path_factory):
         write_windows(spark, lake)
         stall = ["--stall-timeout-seconds", str(STALL_SECONDS)]
         runs = {
-            "diverged": run_with_fault(spark, lake, "test-faults-nan", None, "--learning-rate", "1e30"),
+            "diverged": run_with_fault(spark, lake, "test-faults-nan", None, learning_rate=1e30),
             "stopped": run_with_fault(spark, lake, "test-faults-stop", signal.SIGSTOP, *stall),
             "killed": run_with_fault(spark, lake, "test-faults-kill", signal.SIGKILL, *stall),
             # The default stall timeout: rank 0 alone logs the model once rank 1 has finished.
@@ -193,9 +199,9 @@ def test_a_stopped_or_dead_rank_fails_the_task_within_the_stall_bound(runs, faul
 
 def test_the_retry_succeeds_with_one_model_version_for_the_run_day(runs):
     report = runs["retry"]["report"]
-    assert (report["epochs_trained"], report["stopped_by"]) == (2, "max_epochs")
+    assert (report.epochs_trained, report.stopped_by) == (2, "max_epochs")
     versions = mlflow.MlflowClient().search_model_versions(f"name = '{MODEL}'")
-    assert [(int(version.version), version.tags["run_day"]) for version in versions] == [(report["model_version"], DAY)]
+    assert [(int(version.version), version.tags["run_day"]) for version in versions] == [(report.model_version, DAY)]
 
 
 def test_the_ranks_environment_carries_no_airflow_secrets(runs):
@@ -205,7 +211,7 @@ def test_the_ranks_environment_carries_no_airflow_secrets(runs):
     for environment in environments.values():
         assert "AIRFLOW__CORE__FERNET_KEY" not in environment
         assert environment["MLFLOW_TRACKING_URI"] == os.environ["MLFLOW_TRACKING_URI"]
-        assert environment["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"  # spark_jobs/tracking.py's bound
+        assert environment["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"  # sensor_lstm/tracking.py's bound
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +240,7 @@ def outage(spark, tmp_path_factory):
             DAY,
             "--num-proc",
             "2",
-            "--units",
+            "--lstm-units",
             "4",
             "--model-name",
             MODEL,
@@ -246,15 +252,15 @@ def outage(spark, tmp_path_factory):
             "6",
         ]
         try:
-            train_distributed.run(spark, train_distributed.parse_args(args))
-        except job.StageFailed as error:
+            train_distributed(spark, job_args("train_distributed", *args))
+        except StageFailed as error:
             seen["error"] = error
         freezer.join(timeout=5)
         (seen["kept"],) = (lake / "trained" / "train_distributed" / f"date={DAY}").glob("*/trained.json")
         seen["trained"] = json.loads(seen["kept"].read_text())
         os.killpg(server.pid, signal.SIGCONT)
         started = time.monotonic()
-        seen["report"] = train_distributed.run(spark, train_distributed.parse_args(args))
+        seen["report"] = train_distributed(spark, job_args("train_distributed", *args))
         seen["retry_seconds"] = time.monotonic() - started
         seen["lake"] = lake
         client = mlflow.MlflowClient()
@@ -263,7 +269,7 @@ def outage(spark, tmp_path_factory):
             for run in client.search_runs([client.get_experiment_by_name("test-outage").experiment_id])
         }
         seen["versions"] = client.search_model_versions(f"name = '{MODEL}'")
-        seen["val_loss"] = client.get_metric_history(seen["report"]["mlflow_run_id"], "val_loss")
+        seen["val_loss"] = client.get_metric_history(seen["report"].mlflow_run_id, "val_loss")
         print(f"outage: {seen['error']!r}; retry {seen['retry_seconds']:.0f} s", flush=True)
         yield seen
 
@@ -280,16 +286,16 @@ def test_a_tracking_server_down_at_the_end_of_training_costs_the_retry_the_loggi
     failed_run = outage["runs"][trained["mlflow_run_id"]]
     assert failed_run.info.status == "FAILED"  # ended by the retry: the frozen server never heard the first try end
     # The retry registered those very weights and that history, in a run of its own.
-    assert report["resumed_from_run"] == trained["mlflow_run_id"] != report["mlflow_run_id"]
-    assert {rank["weights_digest"] for rank in report["ranks"]} == {trained["weights_digest"]}
+    assert report.resumed_from_run == trained["mlflow_run_id"] != report.mlflow_run_id
+    assert {rank["weights_digest"] for rank in report.ranks} == {trained["weights_digest"]}
     for name in ("epochs_trained", "best_epoch", "val_loss", "train_loss", "epoch_seconds", "train_seconds"):
-        assert report[name] == trained[name], name
+        assert getattr(report, name) == trained[name], name
     assert [(metric.step, metric.value) for metric in sorted(outage["val_loss"], key=lambda m: m.step)] == list(
         enumerate(trained["val_loss"])
     )
-    assert outage["runs"][report["mlflow_run_id"]].data.tags["resumed_from_run"] == trained["mlflow_run_id"]
+    assert outage["runs"][report.mlflow_run_id].data.tags["resumed_from_run"] == trained["mlflow_run_id"]
     assert [(int(version.version), version.tags["run_day"]) for version in outage["versions"]] == [
-        (report["model_version"], DAY)
+        (report.model_version, DAY)
     ]
     # Registered: the kept fit is gone from the lake.
     assert not (outage["lake"] / "trained" / "train_distributed" / f"date={DAY}").exists()

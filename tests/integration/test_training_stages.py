@@ -10,8 +10,12 @@ import mlflow
 import numpy as np
 import pytest
 
-from spark_jobs import evaluate, lake, train_baseline, train_distributed
-from spark_jobs import prepare_sequences as prep
+from sensor_lstm.evaluation.evaluate import evaluate
+from sensor_lstm.lake import files_digest
+from sensor_lstm.training.baseline import train_baseline
+from sensor_lstm.training.distributed import train_distributed
+from sensor_lstm.windows.prepare import prepare_sequences
+from tests.support.jobs import job_args
 from tests.support.lake_data import write_readings
 
 pytestmark = pytest.mark.integration
@@ -36,10 +40,11 @@ def stages(spark, tmp_path_factory):
         common = ["--lake", str(lake), "--run-date", DAY]
         tracking = ["--experiment", "test-training", "--tag", "airflow_run_id=manual__1"]
         # The seasonal naive forecast of one hour: the lookback holds no reading a day before.
-        prepared = prep.run(
+        prepared = prepare_sequences(
             spark,
-            prep.parse_args(
-                [
+            job_args(
+                "prepare_sequences",
+                *[
                     *common,
                     "--lookback-days",
                     "1",
@@ -49,54 +54,55 @@ def stages(spark, tmp_path_factory):
                     "6",
                     "--seasonal-periods",
                     "12",
-                ]
+                ],
             ),
         )
         reports = {
             "prepared": prepared,
-            "baseline": train_baseline.run(
+            "baseline": train_baseline(
                 spark,
-                train_baseline.parse_args(
-                    [*common, *tracking, "--partitions", "2", "--epochs", "2", "--min-train-windows", "10"]
+                job_args(
+                    "train_baseline",
+                    *[*common, *tracking, "--partitions", "2", "--epochs", "2", "--min-train-windows", "10"],
                 ),
             ),
-            "distributed": train_distributed.run(
+            "distributed": train_distributed(
                 spark,
-                train_distributed.parse_args(
-                    [*common, *tracking, "--num-proc", "2", "--units", "4", "--model-name", MODEL]
+                job_args(
+                    "train_distributed",
+                    *[*common, *tracking, "--num-proc", "2", "--lstm-units", "4", "--model-name", MODEL],
                 ),
             ),
         }
-        reports["evaluate"] = evaluate.run(spark, evaluate.parse_args([*common, *tracking, "--model-name", MODEL]))
-        reports["retry"] = train_distributed.run(
+        reports["evaluate"] = evaluate(spark, job_args("evaluate", *[*common, *tracking, "--model-name", MODEL]))
+        reports["retry"] = train_distributed(
             spark,
-            train_distributed.parse_args(
-                [
+            job_args(
+                "train_distributed",
+                *[
                     *common,
                     *tracking,
                     "--num-proc",
                     "2",
                     "--epochs",
                     "1",
-                    "--units",
+                    "--lstm-units",
                     "4",
                     "--model-name",
                     MODEL,
                     "--tag",
                     "try_number=2",
-                ]
+                ],
             ),
         )
         reports["lake"] = lake
-        reports["evaluate_retry"] = evaluate.run(
-            spark, evaluate.parse_args([*common, *tracking, "--model-name", MODEL])
-        )
+        reports["evaluate_retry"] = evaluate(spark, job_args("evaluate", *[*common, *tracking, "--model-name", MODEL]))
         yield reports
 
 
 def test_both_ranks_trained_to_identical_weights_and_rank_0_alone_logged(stages):
     report = stages["distributed"]
-    ranks = report["ranks"]
+    ranks = report.ranks
     assert [rank["rank"] for rank in ranks] == [0, 1]
     assert all(rank["train_windows"] > 0 for rank in ranks)
     assert ranks[0]["train_windows"] == ranks[1]["train_windows"]
@@ -104,17 +110,15 @@ def test_both_ranks_trained_to_identical_weights_and_rank_0_alone_logged(stages)
     assert [rank["logged_to_mlflow"] for rank in ranks] == [True, False]
     client = mlflow.MlflowClient()
     # One value per epoch: a second rank logging would have doubled them.
-    history = client.get_metric_history(report["mlflow_run_id"], "val_loss")
-    assert [metric.step for metric in history] == list(range(report["epochs_trained"]))
-    assert [metric.value for metric in history] == pytest.approx(report["val_loss"])
-    run = client.get_run(report["mlflow_run_id"])
+    history = client.get_metric_history(report.mlflow_run_id, "val_loss")
+    assert [metric.step for metric in history] == list(range(report.epochs_trained))
+    assert [metric.value for metric in history] == pytest.approx(report.val_loss)
+    run = client.get_run(report.mlflow_run_id)
     assert run.data.tags["airflow_run_id"] == "manual__1" and run.data.tags["run_day"] == DAY
     assert run.data.params["num_proc"] == "2"
-    rate = report["effective_learning_rate"]
-    assert float(run.data.params["effective_learning_rate"]) == rate and report["learning_rate"][0] == pytest.approx(
-        rate
-    )
-    assert run.data.metrics["test_rmse"] == pytest.approx(report["test"]["test_rmse"])
+    rate = report.effective_learning_rate
+    assert float(run.data.params["effective_learning_rate"]) == rate and report.learning_rate[0] == pytest.approx(rate)
+    assert run.data.metrics["test_rmse"] == pytest.approx(report.test["test_rmse"])
     assert {"forecast_vs_actual.png", "checkpoint"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
 
 
@@ -129,12 +133,12 @@ def test_a_model_version_leads_back_to_the_exact_windows_it_was_trained_on(stage
         for path in folder.rglob("*")
         if path.is_file() and not path.name.endswith(".crc")
     ]
-    digest = lake.files_digest(files)
-    assert report["data_digest"] == stages["baseline"]["data_digest"] == digest
-    version = client.get_model_version(MODEL, str(report["model_version"]))
+    digest = files_digest(files)
+    assert report.data_digest == stages["baseline"].data_digest == digest
+    version = client.get_model_version(MODEL, str(report.model_version))
     assert (version.tags["sequences"], version.tags["data_digest"]) == (str(sequences), digest)
-    windows = {split: str(count) for split, count in stages["prepared"]["windows"].items()}
-    for run_id in (report["mlflow_run_id"], stages["baseline"]["mlflow_run_id"]):
+    windows = {split: str(count) for split, count in stages["prepared"].windows.items()}
+    for run_id in (report.mlflow_run_id, stages["baseline"].mlflow_run_id):
         (logged,) = client.get_run(run_id).inputs.dataset_inputs
         assert (logged.dataset.name, logged.dataset.digest) == (f"sequences/date={DAY}", digest)
         assert str(sequences) in logged.dataset.source
@@ -143,14 +147,14 @@ def test_a_model_version_leads_back_to_the_exact_windows_it_was_trained_on(stage
             **{f"{split}_windows": count for split, count in windows.items()},
         }
     # Rank 0's host over the training: CPU and memory, sampled every second here.
-    metrics = client.get_run(report["mlflow_run_id"]).data.metrics
+    metrics = client.get_run(report.mlflow_run_id).data.metrics
     assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= set(metrics)
 
 
 def test_every_stage_run_of_the_dag_run_nests_under_one_run_that_stands_for_it(stages):
     client = mlflow.MlflowClient()
     run_ids = [
-        stages[name]["mlflow_run_id"] for name in ("baseline", "distributed", "evaluate", "retry", "evaluate_retry")
+        stages[name].mlflow_run_id for name in ("baseline", "distributed", "evaluate", "retry", "evaluate_retry")
     ]
     (parent,) = {client.get_run(run_id).data.tags["mlflow.parentRunId"] for run_id in run_ids}
     tags = client.get_run(parent).data.tags
@@ -159,7 +163,7 @@ def test_every_stage_run_of_the_dag_run_nests_under_one_run_that_stands_for_it(s
 
 def test_the_registered_model_loads_and_forecasts_one_value_per_window(stages):
     report = stages["distributed"]
-    model = mlflow.pyfunc.load_model(report["model_uri"])
+    model = mlflow.pyfunc.load_model(report.model_uri)
     assert np.asarray(model.predict(np.zeros((7, 6, 1), dtype=np.float32))).shape == (7, 1)
     assert model.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == (-1, 6, 1)
     champion = mlflow.tensorflow.load_model(f"models:/{MODEL}@champion")
@@ -167,37 +171,35 @@ def test_the_registered_model_loads_and_forecasts_one_value_per_window(stages):
 
 
 def test_evaluate_scores_every_model_on_the_same_windows_and_names_the_first_champion(stages):
-    report, windows = stages["evaluate"], stages["distributed"]["test"]["test_windows"]
-    rows = {row["model"]: row for row in report["comparison"]}
+    report, windows = stages["evaluate"], stages["distributed"].test["test_windows"]
+    rows = {row["model"]: row for row in report.comparison}
     assert set(rows) == {"distributed", "partition_baselines", "persistence", "seasonal_naive_12", "training_mean"}
     # An hour's readings precede the test period: every test window has its seasonal naive forecast.
-    assert report["test_windows_left_out"] == 0
+    assert report.test_windows_left_out == 0
     assert {row["windows"] for row in rows.values()} == {windows}
     assert rows["distributed"]["rmse"] < min(
         rows[name]["rmse"] for name in ("persistence", "seasonal_naive_12", "training_mean")
     )
-    assert rows["distributed"]["rmse"] == pytest.approx(stages["distributed"]["test"]["test_rmse"], rel=1e-5)
-    assert rows["persistence"]["rmse"] == pytest.approx(
-        stages["distributed"]["test"]["test_persistence_rmse"], rel=1e-5
-    )
-    assert report["champion_promoted"] and report["champion_version"] == stages["distributed"]["model_version"]
-    run = mlflow.MlflowClient().get_run(report["mlflow_run_id"])
-    assert run.data.tags["champion_decision"] == report["champion_decision"]
+    assert rows["distributed"]["rmse"] == pytest.approx(stages["distributed"].test["test_rmse"], rel=1e-5)
+    assert rows["persistence"]["rmse"] == pytest.approx(stages["distributed"].test["test_persistence_rmse"], rel=1e-5)
+    assert report.champion_promoted and report.champion_version == stages["distributed"].model_version
+    run = mlflow.MlflowClient().get_run(report.mlflow_run_id)
+    assert run.data.tags["champion_decision"] == report.champion_decision
     assert run.data.metrics["distributed.test_rmse"] == pytest.approx(rows["distributed"]["rmse"])
-    assert mlflow.artifacts.load_text(f"runs:/{report['mlflow_run_id']}/comparison.txt").startswith("model ")
+    assert mlflow.artifacts.load_text(f"runs:/{report.mlflow_run_id}/comparison.txt").startswith("model ")
 
 
 def test_a_retry_that_loses_to_a_naive_forecast_leaves_the_champion_and_says_why(stages):
     first, retry, second = stages["distributed"], stages["retry"], stages["evaluate_retry"]
-    assert retry["superseded_versions"] == {"deleted": [], "kept_with_alias": [first["model_version"]]}
-    assert (retry["epochs_trained"], retry["stopped_by"]) == (1, "max_epochs")
-    rows = {row["model"]: row for row in second["comparison"]}
+    assert retry.superseded_versions == {"deleted": [], "kept_with_alias": [first.model_version]}
+    assert (retry.epochs_trained, retry.stopped_by) == (1, "max_epochs")
+    rows = {row["model"]: row for row in second.comparison}
     # The champion, re-scored on the same windows, scores what it scored as the candidate.
-    first_rows = {row["model"]: row for row in stages["evaluate"]["comparison"]}
+    first_rows = {row["model"]: row for row in stages["evaluate"].comparison}
     assert rows["champion"]["rmse"] == pytest.approx(first_rows["distributed"]["rmse"], rel=1e-5)
     # One epoch does not beat persistence: the gate refuses it, whatever the champion scores.
     assert rows["distributed"]["rmse"] > rows["persistence"]["rmse"]
-    assert not second["champion_promoted"] and second["champion_version"] == first["model_version"]
-    assert second["champion_decision"].startswith(f"version {retry['model_version']} fails the quality gate: test RMSE")
-    version = mlflow.MlflowClient().get_model_version(MODEL, str(retry["model_version"]))
-    assert version.tags["champion_decision"] == second["champion_decision"]
+    assert not second.champion_promoted and second.champion_version == first.model_version
+    assert second.champion_decision.startswith(f"version {retry.model_version} fails the quality gate: test RMSE")
+    version = mlflow.MlflowClient().get_model_version(MODEL, str(retry.model_version))
+    assert version.tags["champion_decision"] == second.champion_decision

@@ -1,6 +1,6 @@
 """A client for the compose stack: a Docker engine that accepts docker-compose.yaml
 (scripts/docker_engine.sh), the repository's compose file with an .env made from .env.example with
-fresh secrets (docker/settings.py generate, as the README has it), and the services through their
+fresh secrets (docker/settings.py generate, as docs/stack.md has it), and the services through their
 published ports (tests/stack/services.py)."""
 
 from __future__ import annotations

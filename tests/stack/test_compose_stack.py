@@ -1,4 +1,4 @@
-"""The compose stack end to end, as the README has a user run it: the image built, `docker compose
+"""The compose stack end to end, as docs/stack.md has a user run it: the image built, `docker compose
 up -d --wait` with the repository's docker-compose.yaml and an .env made from .env.example with
 fresh secrets (the example's own are refused, checked on its own), MLflow's registry refusing a write
 without a login, the sample generated in the scheduler's container, then everything checked through the published ports:
@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from sensor_lstm.tools.generate_sensor_data import DEMO_SAMPLE
 from tests.stack import browser
 from tests.stack.compose_stack import (
     HOST_CA_BUNDLE,
@@ -39,7 +40,6 @@ from tests.stack.compose_stack import (
     stack_settings,
 )
 from tests.stack.services import DAG_ID, StackError, listening_addresses
-from tools.generate_sensor_data import DEMO_SAMPLE
 
 pytestmark = [pytest.mark.integration, pytest.mark.compose]
 
@@ -61,9 +61,9 @@ SERVICES = [
     "spark-worker-2",
 ]
 STAGE_APPS = {"ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"}
-# The README's command, run in the scheduler's container: the demo's sample (the generator's
+# docs/stack.md's command, run in the scheduler's container: the demo's sample (the generator's
 # defaults) in the lake volume.
-GENERATE_SAMPLE = ["python", "-m", "tools.generate_sensor_data", "--output-dir", "/data/lake/landing"]
+GENERATE_SAMPLE = ["python", "-m", "sensor_lstm.tools.generate_sensor_data", "--output-dir", "/data/lake/landing"]
 # Rows per day and dataset, and a digest of their sorted content, read in the scheduler's container.
 LAKE_CONTENT = """
 import hashlib, json, pathlib, pyarrow.parquet as pq

@@ -26,11 +26,11 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from sensor_lstm.tools.generate_sensor_data import generate
 from tests.stack import browser
 from tests.stack.compose_stack import stack_settings
 from tests.stack.local_stack import PORTS, Stack
 from tests.stack.services import DAG_ID, StackError, listening_addresses
-from tools.generate_sensor_data import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 

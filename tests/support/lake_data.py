@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from spark_jobs.lake import READINGS_SCHEMA
+from sensor_lstm.lake.datasets import READINGS_SCHEMA
 
 
 def utc(*parts: int) -> datetime:

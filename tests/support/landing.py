@@ -1,17 +1,18 @@
 """Landing files for the ingest job, and what it makes of them."""
 
-from spark_jobs import ingest
+from sensor_lstm.lake.datasets import LANDING_HEADER
+from sensor_lstm.readings.ingest import ingest
+from tests.support.jobs import job_args
 
 
 def write_landing(lake_dir, day, *lines):
     landing = lake_dir / "landing"
     landing.mkdir(parents=True, exist_ok=True)
-    (landing / f"sensor_readings_{day}.csv").write_text("\n".join([ingest.HEADER, *lines]) + "\n")
+    (landing / f"sensor_readings_{day}.csv").write_text("\n".join([LANDING_HEADER, *lines]) + "\n")
 
 
 def run_ingest(spark, lake_dir, day, *extra):
-    args = ingest.parse_args(["--lake", str(lake_dir), "--run-date", day, *extra])
-    return ingest.run(spark, args)
+    return ingest(spark, job_args("ingest", "--lake", str(lake_dir), "--run-date", day, *extra))
 
 
 def readings_of(spark, lake_dir):

@@ -1,0 +1,191 @@
+"""The evaluate stage: the run day's models, the current champion and the naive forecasts scored on
+the same test windows, the champion alias moved only to a version that earns it, one MLflow run
+with the table, and the report. spark_jobs/evaluate.py runs it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from argparse import Namespace
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+
+from sensor_lstm import scoring, tracking
+from sensor_lstm.errors import JobInputError
+from sensor_lstm.evaluation.champion import best_naive, champion_decision, check_models_named
+from sensor_lstm.evaluation.comparison import comparison_rows, comparison_text
+from sensor_lstm.evaluation.scores import (
+    BASELINES,
+    CHAMPION,
+    DISTRIBUTED,
+    score_windows,
+    windows_with_every_naive_forecast,
+)
+from sensor_lstm.lake import Lake, datasets
+from sensor_lstm.lake.reports import EvaluateReport, PrepareSequencesReport, TrainBaselineReport, TrainDistributedReport
+from sensor_lstm.training import model as lstm
+
+log = logging.getLogger("evaluate")
+
+
+@dataclass
+class Candidates:
+    """The models to score (architecture and weights), where each comes from, and the champion's facts."""
+
+    models: dict = field(default_factory=dict)  # name -> model spec
+    partition_models: dict = field(default_factory=dict)  # partition -> model spec
+    sensor_partition: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    champion: dict | None = None  # version, run_day, seq_len_matches; scores once scored
+
+
+def load_model_spec(uri: str):
+    import mlflow.tensorflow
+
+    return lstm.model_spec(mlflow.tensorflow.load_model(uri))
+
+
+def load_candidates(client, distributed: TrainDistributedReport, baseline: TrainBaselineReport, alias: str):
+    """The new version, the champion (when it takes windows of this length) and the partition models."""
+    name, version = distributed.model_name, distributed.model_version
+    candidates = Candidates()
+    candidates.models[DISTRIBUTED] = load_model_spec(f"models:/{name}/{version}")
+    candidates.sources[DISTRIBUTED] = f"models:/{name}/{version}"
+    current = tracking.current_champion(client, name, alias)
+    if current is not None:
+        spec = load_model_spec(f"models:/{name}/{current.version}")
+        candidates.champion = {
+            "version": int(current.version),
+            "run_day": current.tags.get("run_day"),
+            "seq_len_matches": lstm.model_from_spec(spec).input_shape[1] == distributed.seq_len,
+        }
+        if candidates.champion["seq_len_matches"] and candidates.champion["version"] != version:
+            candidates.models[CHAMPION] = spec
+            candidates.sources[CHAMPION] = f"models:/{name}/{current.version} (@{alias})"
+    trained = baseline.trained_partitions()
+    for row in trained:
+        candidates.partition_models[row["partition"]] = load_model_spec(
+            f"runs:/{baseline.mlflow_run_id}/partition-{row['partition']}"
+        )
+        candidates.sensor_partition |= {sensor: row["partition"] for sensor in row["sensors"]}
+    candidates.sources[BASELINES] = f"runs:/{baseline.mlflow_run_id}/partition-* ({len(trained)} models)"
+    return candidates
+
+
+def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
+    """Score the run day's models, decide the champion, log the table; the report."""
+    import mlflow
+
+    experiment_id = tracking.reachable_experiment(args.experiment)
+    lake: Lake = args.lake
+    prepared = PrepareSequencesReport.read(lake, args.run_date)
+    distributed = TrainDistributedReport.read(lake, args.run_date)
+    baseline = TrainBaselineReport.read(lake, args.run_date)
+    check_models_named(distributed, baseline, args.model_name)
+    test_path = f"{lake.partition(datasets.SEQUENCES, args.run_date)}/split=test"
+    if not lake.exists(test_path):
+        raise JobInputError(f"no test windows for {args.run_date} in {test_path}")
+    client = mlflow.MlflowClient()
+    candidates = load_candidates(client, distributed, baseline, args.alias)
+    stats_path = lake.partition(datasets.SEQUENCE_STATS, args.run_date)
+    rows, table, excluded, unscored = compare(spark, prepared, candidates, test_path, stats_path)
+    version = distributed.model_version
+    scores = {row["model"]: row for row in rows}
+    if candidates.champion is not None and CHAMPION in candidates.models:
+        candidates.champion["scores"] = scores[CHAMPION]
+    gate = best_naive(rows)
+    candidate = {"version": version, "scores": scores[DISTRIBUTED], "run_day": args.run_date.isoformat()}
+    promote, reason = champion_decision(
+        candidate, candidates.champion, gate, args.champion_min_skill, args.promote_older_day
+    )
+    if promote:
+        client.set_registered_model_alias(distributed.model_name, args.alias, str(version))
+    if candidates.champion is None or candidates.champion["version"] != version:  # a rerun keeps its reason
+        client.set_model_version_tag(distributed.model_name, str(version), "champion_decision", reason)
+    champion_after = tracking.current_champion(client, distributed.model_name, args.alias)
+    report = EvaluateReport(
+        run_date=args.run_date.isoformat(),
+        mlflow_run_id="",
+        model_name=distributed.model_name,
+        candidate_version=version,
+        comparison=rows,
+        comparison_table=table,
+        test_windows_left_out=excluded,
+        unscored_seasonal_periods=unscored,
+        best_naive_forecast=gate["model"],
+        champion_min_skill=args.champion_min_skill,
+        champion_promoted=promote,
+        champion_decision=reason,
+        champion_version=int(champion_after.version) if champion_after else None,
+    )
+    report = log_evaluation(args, experiment_id, report, candidates, distributed, baseline, prepared)
+    path = report.write(lake, args.run_date)
+    print(f"Test scores for {args.run_date}, original units:\n{table}", flush=True)
+    kept = report.champion_version
+    outcome = f"version {version} promoted" if promote else f"kept version {kept}" if kept else "no champion"
+    log.info("%s: %s: %s; report %s", args.alias, outcome, reason, path)
+    return report
+
+
+def compare(spark, prepared: PrepareSequencesReport, candidates: Candidates, test_path: str, stats_path: str):
+    """The comparison's rows and text, the windows left out of every row, and the seasons not scored."""
+    seasons = prepared.seasonal_periods
+    lags = dict(zip(seasons, prepared.seasonal_lags, strict=True))
+    windows, excluded, scored = windows_with_every_naive_forecast(spark, test_path, stats_path, seasons)
+    naive = scoring.naive_sources(list(scored), [lags[season] for season in scored])
+    scores = score_windows(windows, candidates.models, candidates.partition_models, candidates.sensor_partition, scored)
+    rows = comparison_rows(scores, candidates.sources | naive, set(naive))
+    table = comparison_text(rows)
+    unscored = [season for season in seasons if season not in scored]
+    for season in unscored:
+        table += (
+            f"\n{scoring.seasonal_naive_name(season)} is not scored: no test window has the reading "
+            f"{lags[season]} steps before its target (the lake's readings start too late)"
+        )
+    if excluded:
+        table += f"\n{excluded} test windows without a seasonal naive forecast are left out of every row"
+    return rows, table, excluded, unscored
+
+
+def log_evaluation(args, experiment_id: str, report: EvaluateReport, candidates, distributed, baseline, prepared):
+    """The MLflow run of the evaluation, nested under the DAG run's; the report with its id."""
+    import mlflow
+
+    mlflow.set_experiment(experiment_id=experiment_id)
+    run_tags = tracking.run_tags(args.tag, args.run_date)
+    if run_tags.get("airflow_run_id"):
+        # After both trainings, which may each have created the DAG run's parent run.
+        tracking.merge_dag_run_parents(experiment_id, run_tags["airflow_run_id"])
+    tags = {
+        **tracking.nested_under_dag_run(experiment_id, run_tags),
+        "champion_decision": report.champion_decision,
+        "champion_promoted": str(report.champion_promoted),
+        "best_naive_forecast": report.best_naive_forecast,
+    }
+    champion = candidates.champion
+    with mlflow.start_run(run_name=f"evaluate {args.run_date}", tags=tags) as evaluation:
+        mlflow.log_params(
+            {
+                "model_name": report.model_name,
+                "candidate_version": report.candidate_version,
+                "alias": args.alias,
+                "champion_min_skill": args.champion_min_skill,
+                "seasonal_periods": prepared.seasonal_periods,
+                "champion_version_before": champion["version"] if champion else None,
+                "train_distributed_run_id": distributed.mlflow_run_id,
+                "train_baseline_run_id": baseline.mlflow_run_id,
+            }
+        )
+        mlflow.log_metrics(
+            {
+                f"{row['model']}.test_{name}": row[name]
+                for row in report.comparison
+                for name in ("rmse", "mae", "skill", "windows")
+                if name in row
+            }
+            | {"test_windows_left_out": report.test_windows_left_out}
+        )
+        mlflow.log_text(report.comparison_table + "\n", "comparison.txt")
+        mlflow.log_dict(report.comparison, "comparison.json")
+    return dataclasses.replace(report, mlflow_run_id=evaluation.info.run_id)

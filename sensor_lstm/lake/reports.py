@@ -1,0 +1,212 @@
+"""The reports the jobs write, one per job and run day, at ``<lake>/reports/<job>/date=<day>/report.json``:
+what the run did, and what the next jobs read (prepare_sequences' window settings, the trainings'
+models). One dataclass per report, with its reader and writer, so a field has one name everywhere.
+
+A report written by an older version of a job may lack a field a newer reader needs: reading it
+fails in one line that says to rerun the job for that day. Fields it has that the reader does not
+know are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+from typing import ClassVar, Self
+
+from sensor_lstm import names
+from sensor_lstm.errors import JobInputError
+from sensor_lstm.lake.store import Lake
+
+
+@dataclass(frozen=True)
+class Report:
+    JOB: ClassVar[str]
+    ASSET_FIELDS: ClassVar[tuple[str, ...]] = ()  # what the DAG's asset event for the job carries
+
+    def write(self, lake: Lake, day: date) -> str:
+        """Replace the job's report for ``day``; returns its path."""
+        return lake.write_report(self.JOB, day, dataclasses.asdict(self))
+
+    @classmethod
+    def read(cls, lake: Lake, day: date) -> Self:
+        """The job's report for ``day``; a JobInputError when the job has not run for it, or its
+        report lacks a field of this one."""
+        raw = lake.read_report(cls.JOB, day)
+        required = [
+            item.name
+            for item in dataclasses.fields(cls)
+            if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+        ]
+        missing = [name for name in required if name not in raw]
+        if missing:
+            raise JobInputError(
+                f"the {cls.JOB} report for {day} at {lake.report_path(cls.JOB, day)} has no {', '.join(missing)}: "
+                f"it was written by an older version; rerun {cls.JOB} for {day}"
+            )
+        known = {item.name for item in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in raw.items() if name in known})
+
+    def asset_extra(self) -> dict:
+        return {name: getattr(self, name) for name in self.ASSET_FIELDS}
+
+
+@dataclass(frozen=True)
+class IngestReport(Report):
+    JOB: ClassVar[str] = names.INGEST
+    ASSET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "status",
+        "rows_read",
+        "rows_written",
+        "rows_quarantined",
+        "duplicates_dropped",
+    )
+
+    status: str  # "ok", or "no_data": no landing file or no reading, and the days were kept
+    data_interval: str
+    files: list[str]
+    partitions: list[str] = field(default_factory=list)  # date=<day> partitions replaced
+    days_without_readings: list[str] = field(default_factory=list)
+    # rows_read = rows_written + rows_quarantined + duplicates_dropped
+    rows_read: int = 0
+    header_lines: int = 0
+    rows_written: int = 0
+    duplicates_dropped: int = 0
+    rows_quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PrepareSequencesReport(Report):
+    JOB: ClassVar[str] = names.PREPARE_SEQUENCES
+    ASSET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "sensors",
+        "windows",
+        "windows_dropped_across_split_cuts",
+        "missing_lookback_days",
+    )
+
+    run_date: str
+    lookback_days: list[str]
+    missing_lookback_days: list[str]
+    seq_len: int
+    horizon: int
+    sampling_interval_seconds: int
+    train_cut: str
+    test_cut: str
+    sensors: int
+    sensors_without_training_data: list[str]
+    windows: dict[str, int]  # per split
+    windows_dropped_across_split_cuts: int
+    seasonal_periods: list[int]
+    seasonal_lags: list[int]  # readings from a target back to its seasonal naive forecast, per season
+    windows_without_seasonal_naive: dict[str, int]  # per split
+    sequences_path: str
+    stats_path: str
+
+
+@dataclass(frozen=True)
+class TrainBaselineReport(Report):
+    JOB: ClassVar[str] = names.TRAIN_BASELINE
+
+    run_date: str
+    mlflow_run_id: str
+    data_digest: str  # lake.files_digest of the windows and statistics it trained on
+    # One row per partition: partition, sensors, windows, and either skipped (the reason) or
+    # metrics, epochs_trained, best_epoch, stopped_by, batch_size, train_seconds.
+    partitions: list[dict]
+
+    def trained_partitions(self) -> list[dict]:
+        return [row for row in self.partitions if "skipped" not in row]
+
+
+@dataclass(frozen=True)
+class TrainDistributedReport(Report):
+    JOB: ClassVar[str] = names.TRAIN_DISTRIBUTED
+
+    run_date: str
+    mlflow_run_id: str
+    model_name: str
+    model_version: int
+    model_uri: str
+    seq_len: int
+    lstm_units: int
+    test: dict[str, float]  # test_rmse, test_mae, test_persistence_rmse, ... in original units
+    epochs_trained: int
+    best_epoch: int
+    best_val_loss: float
+    stopped_by: str
+    batch_size: int  # per rank
+    effective_learning_rate: float
+    train_loss: list[float]
+    val_loss: list[float]
+    learning_rate: list[float]
+    epoch_seconds: list[float]
+    train_seconds: float
+    windows_per_second: float
+    ranks: list[dict]  # rank, hostname, train_windows, weights_digest, logged_to_mlflow
+    superseded_versions: dict[str, list[int]]
+    resumed_from_run: str | None
+    data_digest: str
+
+
+@dataclass(frozen=True)
+class EvaluateReport(Report):
+    JOB: ClassVar[str] = names.EVALUATE
+    ASSET_FIELDS: ClassVar[tuple[str, ...]] = ("candidate_version", "champion_promoted", "champion_version")
+
+    run_date: str
+    mlflow_run_id: str
+    model_name: str
+    candidate_version: int
+    comparison: list[dict]  # one row per model and naive forecast, best test RMSE first
+    comparison_table: str
+    test_windows_left_out: int
+    unscored_seasonal_periods: list[int]
+    best_naive_forecast: str
+    champion_min_skill: float
+    champion_promoted: bool
+    champion_decision: str
+    champion_version: int | None
+
+
+@dataclass(frozen=True)
+class ForecastReport(Report):
+    JOB: ClassVar[str] = names.FORECAST
+    ASSET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "status",
+        "model_version",
+        "sensors_forecast",
+        "forecasts",
+        "sensors_not_forecast",
+    )
+
+    run_date: str
+    status: str  # "forecast", or "no_champion": no version holds the alias yet
+    model_name: str
+    alias: str
+    sensors_forecast: int = 0
+    forecasts: int = 0
+    model_version: int | None = None
+    model_uri: str | None = None
+    trained_day: str | None = None
+    seq_len: int | None = None
+    horizon: int | None = None
+    sampling_interval_seconds: int | None = None
+    steps: int | None = None
+    readings_days: list[str] = field(default_factory=list)
+    sensors_not_forecast: dict[str, list[str]] = field(default_factory=dict)  # by reason
+    forecasts_path: str | None = None
+
+
+REPORTS: dict[str, type[Report]] = {
+    report.JOB: report
+    for report in (
+        IngestReport,
+        PrepareSequencesReport,
+        TrainBaselineReport,
+        TrainDistributedReport,
+        EvaluateReport,
+        ForecastReport,
+    )
+}

@@ -1,0 +1,102 @@
+"""Ingest's quality gate: a day's delivery replaces the day only when it has readings, its header is
+the one expected, and at most ``max_quarantined_fraction`` of its rows are quarantined."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from sensor_lstm.errors import JobInputError
+from sensor_lstm.readings.landing import FILE_DAY
+from sensor_lstm.readings.lines import HEADER, HEADER_LINE, REASONS, file_day
+
+
+class NoInputError(JobInputError):
+    """No landing file, or no reading in them, for the data interval."""
+
+
+class RejectedInputError(JobInputError):
+    """A day's delivery fails the data-quality gate; the day's existing partitions stay."""
+
+
+def count_outcomes(marked: DataFrame) -> dict[str, dict[str, int]]:
+    """Lines per file day (ISO date) and outcome: ``valid``, ``duplicate``, ``header`` or a reason.
+    One aggregation."""
+    outcome = F.coalesce("reason", F.when(F.col("is_duplicate"), "duplicate").otherwise("valid"))
+    rows = marked.groupBy(file_day("source_file").cast("string").alias("day"), outcome.alias("outcome")).count()
+    by_day: dict[str, dict[str, int]] = {}
+    for row in rows.collect():
+        by_day.setdefault(row["day"], {})[row["outcome"]] = row["count"]
+    return by_day
+
+
+def summarize(by_outcome: dict[str, int]) -> dict:
+    """The report's counts; rows_read = rows_written + rows_quarantined + duplicates_dropped."""
+    quarantined = {reason: by_outcome.get(reason, 0) for reason in REASONS}
+    return {
+        "rows_read": sum(count for outcome, count in by_outcome.items() if outcome != HEADER_LINE),
+        "header_lines": by_outcome.get(HEADER_LINE, 0),
+        "rows_written": by_outcome.get("valid", 0),
+        "duplicates_dropped": by_outcome.get("duplicate", 0),
+        "rows_quarantined": sum(quarantined.values()),
+        "quarantined_by_reason": quarantined,
+    }
+
+
+def add_up(outcomes: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for by_outcome in outcomes:
+        for outcome, count in by_outcome.items():
+            total[outcome] = total.get(outcome, 0) + count
+    return total
+
+
+def gate_failure(counts: dict, max_quarantined_fraction: float) -> str | None:
+    """Why a day's delivery must not replace the day's partitions, or None when it may: a header
+    the job does not know, no valid reading, or more quarantined rows than allowed."""
+    by_reason = counts["quarantined_by_reason"]
+    if by_reason["unexpected_header"]:
+        return f"its header is not {HEADER!r} (a new column, or another order)"
+    read, quarantined = counts["rows_read"], counts["rows_quarantined"]
+    if read and (counts["rows_written"] == 0 or quarantined / read > max_quarantined_fraction):
+        top = max(REASONS, key=lambda reason: by_reason[reason])
+        return (
+            f"{quarantined} of {read} rows quarantined ({quarantined / read:.0%}; at most "
+            f"{max_quarantined_fraction:.0%} allowed), mostly {top} ({by_reason[top]})"
+        )
+    return None
+
+
+def example_line(marked: DataFrame, day: str, reasons: dict[str, int]) -> str:
+    """A line of the day's most frequent quarantine reason, to show in the error."""
+    top = max(reasons, key=reasons.get)
+    row = marked.where((file_day("source_file") == F.lit(day)) & (F.col("reason") == top)).first()
+    text = row["line_text"] if len(row["line_text"]) <= 80 else row["line_text"][:77] + "..."
+    return f"{row['source_file']}: {text!r}"
+
+
+def check_deliveries(
+    marked: DataFrame, files: list[str], allow_empty: bool, max_quarantined_fraction: float
+) -> tuple[list, list, dict]:
+    """The delivered days, those without a reading, and the counts; raises when a day's delivery
+    must not replace what the lake has for it."""
+    by_day = count_outcomes(marked)
+    delivered_days = sorted({FILE_DAY.search(path).group(1) for path in files})
+    day_counts = {day: summarize(by_day.get(day, {})) for day in delivered_days}
+    empty_days = [day for day in delivered_days if day_counts[day]["rows_read"] == 0]
+    if empty_days and not allow_empty:
+        raise NoInputError(
+            f"no readings in the landing files for {', '.join(empty_days)} (empty, or a header only); "
+            "the days' existing partitions are kept"
+        )
+    rejected = {
+        day: failure for day in delivered_days if (failure := gate_failure(day_counts[day], max_quarantined_fraction))
+    }
+    if rejected:
+        day, failure = next(iter(rejected.items()))
+        reasons = {reason: n for reason, n in day_counts[day]["quarantined_by_reason"].items() if n}
+        raise RejectedInputError(
+            f"the delivery for {day} is rejected: {failure}, e.g. {example_line(marked, day, reasons)}; "
+            f"{len(rejected)} of {len(delivered_days)} days rejected, their existing partitions kept"
+        )
+    return delivered_days, empty_days, summarize(add_up(list(by_day.values())))

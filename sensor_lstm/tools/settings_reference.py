@@ -1,0 +1,155 @@
+"""Write docs/settings.md, the settings reference, from the declarations: the run settings table
+(sensor_lstm/settings/table.py) and the deployment's variables (sensor_lstm/orchestration/deployment.py).
+The tests fail when the committed page differs from what this writes.
+
+Example:
+    python -m sensor_lstm.tools.settings_reference            # rewrites docs/settings.md
+    python -m sensor_lstm.tools.settings_reference --check    # exit 1 when it is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sensor_lstm.orchestration.deployment import VARIABLES
+from sensor_lstm.settings import SETTINGS, Kind, Setting, Source
+from sensor_lstm.settings.table import CHAMPION, INPUT, MODEL, RUN, WINDOWS
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+SECTIONS = (RUN, INPUT, WINDOWS, MODEL, CHAMPION)
+KIND_TEXT = {
+    Kind.INTEGER: "integer",
+    Kind.NUMBER: "number",
+    Kind.BOOLEAN: "boolean",
+    Kind.TEXT: "text",
+    Kind.DAY: "day",
+    Kind.INTEGERS: "integers",
+    Kind.NAMES: "names",
+    Kind.TAG: "KEY=VALUE, repeated",
+    Kind.PATH: "path",
+}
+
+
+def default_text(setting: Setting) -> str:
+    if setting.required:
+        return "required"
+    if setting.default is None:
+        return "empty"
+    if isinstance(setting.default, bool):
+        return str(setting.default).lower()
+    if setting.default == []:
+        return "empty"
+    return f"`{setting.default:g}`" if isinstance(setting.default, float) else f"`{setting.default}`"
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def params_section() -> list[str]:
+    lines = [
+        "## Params: the trigger form",
+        "",
+        "A run's Params, in the trigger form's sections. Each job in the last column takes the Param as its",
+        "argument of the same name (`lstm_units` is `--lstm-units`); the DAG renders it for every run.",
+    ]
+    for section in SECTIONS:
+        lines += ["", f"### {section}", "", "| Param | type | default | range | jobs | meaning |"]
+        lines.append("| --- | --- | --- | --- | --- | --- |")
+        for setting in SETTINGS:
+            if setting.source is Source.PARAM and setting.section == section:
+                kind = KIND_TEXT[setting.kind] + (" or empty" if setting.nullable else "")
+                jobs = ", ".join(setting.jobs) or "the DAG"
+                lines.append(
+                    f"| `{setting.name}` | {kind} | {default_text(setting)} | {setting.bounds.text()} | {jobs} | "
+                    f"{cell(setting.help)} |"
+                )
+    return lines
+
+
+def job_options_section() -> list[str]:
+    lines = [
+        "## Job options",
+        "",
+        "Arguments a job takes that no DAG run changes: for running a job by hand, the tests and the",
+        "benchmarks (`spark-submit spark_jobs/<job>.py --help` lists a job's arguments).",
+        "",
+        "| option | jobs | type | default | range | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for setting in SETTINGS:
+        if setting.source is Source.JOB_OPTION:
+            lines.append(
+                f"| `{setting.flag}` | {', '.join(setting.jobs)} | {KIND_TEXT[setting.kind]} | {default_text(setting)} "
+                f"| {setting.bounds.text()} | {cell(setting.help)} |"
+            )
+    return lines
+
+
+def run_section() -> list[str]:
+    lines = [
+        "## What the DAG gives the jobs",
+        "",
+        "| argument | jobs | from | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for setting in SETTINGS:
+        if setting.source in (Source.RUN, Source.DEPLOYMENT):
+            origin = f"`{setting.env}`" if setting.env else "the Airflow run"
+            lines.append(f"| `{setting.flag}` | {', '.join(setting.jobs)} | {origin} | {cell(setting.help)} |")
+    return lines
+
+
+def deployment_section() -> list[str]:
+    lines = [
+        "## Deployment settings",
+        "",
+        "Environment variables read where the DAG is parsed (the Airflow scheduler, DAG processor and",
+        "workers); a variable not set takes its default. Those the jobs take are in the table above.",
+        "",
+        "| variable | default | meaning |",
+        "| --- | --- | --- |",
+    ]
+    deployment = [setting for setting in SETTINGS if setting.source is Source.DEPLOYMENT]
+    for setting in deployment:
+        default = "`$SENSOR_LSTM_HOME/var/lake`" if setting.name == "lake" else default_text(setting)
+        lines.append(f"| `{setting.env}` | {default} | {cell(setting.help)} |")
+    for variable in VARIABLES:
+        default = f"`{variable.default}`" if variable.default else variable.computed or "empty"
+        lines.append(f"| `{variable.name}` | {default} | {cell(variable.help)} |")
+    return lines
+
+
+def reference() -> str:
+    header = [
+        "# Settings reference",
+        "",
+        "<!-- Generated by `python -m sensor_lstm.tools.settings_reference` from sensor_lstm/settings/table.py",
+        "and sensor_lstm/orchestration/deployment.py: edit those, then run it. The tests fail when this page",
+        "is stale. -->",
+        "",
+        "Every setting is declared once, in `sensor_lstm/settings/table.py`: a Param of the trigger form, a",
+        "job's own option, or a value the DAG takes from its deployment or the run. The DAG's Params, the",
+        "arguments it renders for each job, each job's parser and this page come from that one entry.",
+        "`check_params` also refuses Params that do not fit together (`sensor_lstm/orchestration/params.py`).",
+    ]
+    sections = (params_section(), job_options_section(), run_section(), deployment_section())
+    return "\n".join(header + [line for section in sections for line in ["", *section]]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/settings.md is stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        if not PAGE.exists() or PAGE.read_text() != reference():
+            sys.exit(f"{PAGE} is stale: run python -m sensor_lstm.tools.settings_reference")
+        return
+    PAGE.parent.mkdir(exist_ok=True)
+    PAGE.write_text(reference())
+
+
+if __name__ == "__main__":
+    main()

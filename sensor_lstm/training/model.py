@@ -1,0 +1,72 @@
+"""The LSTM itself, and the rules every training applies to it: its batch, its learning rate under
+Horovod, TensorFlow's threads. tf_keras (the Keras 2 API that Horovod supports) is imported only
+when a model is built, so the drivers that import this never load TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def batch_size_for(windows: int, largest_batch: int, min_steps_per_epoch: int) -> int:
+    """The largest batch, or a smaller one that still gives ``min_steps_per_epoch`` steps."""
+    return max(1, min(largest_batch, windows // min_steps_per_epoch))
+
+
+def scaled_learning_rate(learning_rate: float, global_batch: int, one_process_batch: int) -> float:
+    """The linear scaling rule: ``learning_rate`` is for the batch one process would take."""
+    return learning_rate * global_batch / one_process_batch
+
+
+def limit_tensorflow_threads(threads: int) -> None:
+    """Pin TensorFlow's thread pools, so processes sharing a machine do not fight over cores."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        # TensorFlow fixes its pools when it first runs; a process that already ran it keeps them.
+        log.warning(
+            "TensorFlow already runs with %d intra-op / %d inter-op threads; %d requested",
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            tf.config.threading.get_inter_op_parallelism_threads(),
+            threads,
+        )
+
+
+def build_lstm(seq_len: int, units: int, learning_rate: float, seed: int = 0, wrap_optimizer=None):
+    """A one-layer LSTM regressor (tf_keras, the Keras 2 API that Horovod supports).
+
+    ``wrap_optimizer`` wraps the Adam optimizer before compiling (Horovod's DistributedOptimizer).
+    """
+    keras = tf_keras()
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.layers.Input(shape=(seq_len, 1)), keras.layers.LSTM(units), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.Adam(learning_rate)
+    model.compile(optimizer=wrap_optimizer(optimizer) if wrap_optimizer else optimizer, loss="mse")
+    return model
+
+
+def tf_keras():
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tf_keras as keras
+
+    return keras
+
+
+def model_spec(model) -> tuple[str, list[np.ndarray]]:
+    """A model as its architecture (JSON) and weights: small, picklable, rebuilt anywhere."""
+    return model.to_json(), model.get_weights()
+
+
+def model_from_spec(spec: tuple[str, list[np.ndarray]]):
+    architecture, weights = spec
+    model = tf_keras().models.model_from_json(architecture)
+    model.set_weights(weights)
+    return model

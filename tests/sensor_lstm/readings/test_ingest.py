@@ -1,0 +1,183 @@
+import gzip
+import json
+
+import pytest
+
+from sensor_lstm.errors import JobInputError
+from sensor_lstm.readings import gate, lines
+from tests.support.landing import GOOD_DAY, GOOD_READINGS, readings_of, run_ingest, write_landing
+
+
+def test_rerun_replaces_only_its_own_partition(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-24", "s1,2026-11-24T00:00:00Z,1.0")
+    write_landing(tmp_path, "2026-11-25", "s1,2026-11-25T00:00:00Z,2.0", "s1,2026-11-25T00:00:00Z,2.0", "s1,bad,3")
+    run_ingest(spark, tmp_path, "2026-11-24")
+    first = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
+    again = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
+    assert first == again
+    assert (first.rows_read, first.rows_written, first.rows_quarantined, first.duplicates_dropped) == (
+        3,
+        1,
+        1,
+        1,
+    )
+    assert readings_of(spark, tmp_path) == [
+        ("s1", "2026-11-24T00:00:00", 1.0, "2026-11-24"),
+        ("s1", "2026-11-25T00:00:00", 2.0, "2026-11-25"),
+    ]
+
+    # The day's file is corrected and the day re-run: its partition is replaced, the other kept.
+    write_landing(tmp_path, "2026-11-25", "s1,2026-11-25T00:05:00Z,5.0")
+    run_ingest(spark, tmp_path, "2026-11-25")
+    assert readings_of(spark, tmp_path) == [
+        ("s1", "2026-11-24T00:00:00", 1.0, "2026-11-24"),
+        ("s1", "2026-11-25T00:05:00", 5.0, "2026-11-25"),
+    ]
+    assert not (tmp_path / "quarantine" / "ingest" / "date=2026-11-25").exists()
+    report = json.loads((tmp_path / "reports" / "ingest" / "date=2026-11-25" / "report.json").read_text())
+    assert (report["rows_read"], report["rows_written"]) == (1, 1)
+    assert [path.name for path in (tmp_path / "readings" / "_staging").iterdir()] == []
+
+
+def test_failed_attempt_leaves_nothing_visible_and_is_cleaned_by_the_retry(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", "s1,2026-11-25T00:00:00Z,2.0")
+    leftover = tmp_path / "readings" / "_staging" / "2026-11-25-deadbeef" / "date=2026-11-25"
+    leftover.mkdir(parents=True)
+    (leftover / "part-0.parquet").write_bytes(b"half written")
+    run_ingest(spark, tmp_path, "2026-11-25")
+    assert not leftover.parent.exists()
+    assert readings_of(spark, tmp_path) == [("s1", "2026-11-25T00:00:00", 2.0, "2026-11-25")]
+
+
+def test_no_input_is_an_error_unless_allowed(spark, tmp_path):
+    with pytest.raises(gate.NoInputError, match=r"no landing files .* for 2026-11-25T00:00:00"):
+        run_ingest(spark, tmp_path, "2026-11-25")
+    assert run_ingest(spark, tmp_path, "2026-11-25", "--allow-empty-input").status == "no_data"
+    assert not (tmp_path / "readings").exists()
+
+
+def landing_path(lake_dir, day="2026-11-25", suffix=".csv"):
+    return lake_dir / "landing" / f"sensor_readings_{day}{suffix}"
+
+
+def lake_state(lake_dir):
+    """Every file under the readings, quarantine and report folders, with its bytes."""
+    return {
+        str(path.relative_to(lake_dir)): path.read_bytes()
+        for folder in ("readings", "quarantine", "reports")
+        for path in sorted((lake_dir / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+BAD_REDELIVERIES = {
+    "empty": (b"", gate.NoInputError, r"no readings in the landing files for 2026-11-25 \(empty, or a header only\)"),
+    "header_only": (b"sensor_id,timestamp,reading\n", gate.NoInputError, "empty, or a header only"),
+    "new_fourth_column": (
+        b"sensor_id,timestamp,reading,unit\ns1,2026-11-25T00:00:00Z,1.0,C\ns1,2026-11-25T00:01:00Z,2.0,C\n",
+        gate.RejectedInputError,
+        "the delivery for 2026-11-25 is rejected: its header is not 'sensor_id,timestamp,reading'",
+    ),
+    "another_column_order": (
+        b"timestamp,sensor_id,reading\n2026-11-25T00:00:00Z,s1,1.0\n",
+        gate.RejectedInputError,
+        "its header is not 'sensor_id,timestamp,reading'",
+    ),
+    "every_row_quarantined": (
+        b"sensor_id;timestamp;reading\ns1;2026-11-25T00:00:00Z;1.0\ns1;2026-11-25T00:01:00Z;2.0\n",
+        gate.RejectedInputError,
+        r"3 of 3 rows quarantined \(100%; at most 10% allowed\), mostly missing_field \(3\), "
+        r"e.g. sensor_readings_2026-11-25.csv: 's1;2026-11-25T00:00:00Z;1.0'",
+    ),
+    "gzip_bytes_in_a_csv": (
+        gzip.compress(b"sensor_id,timestamp,reading\ns1,2026-11-25T00:00:00Z,1.0\n"),
+        JobInputError,
+        "sensor_readings_2026-11-25.csv is gzip-compressed: name it .csv.gz",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_REDELIVERIES)
+def test_a_bad_redelivery_fails_clearly_and_keeps_the_good_day(spark, tmp_path, kind):
+    content, error, message = BAD_REDELIVERIES[kind]
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    good = lake_state(tmp_path)
+    landing_path(tmp_path).write_bytes(content)
+    with pytest.raises(error, match=message):
+        run_ingest(spark, tmp_path, "2026-11-25")
+    assert lake_state(tmp_path) == good
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_a_redelivery_with_too_many_bad_rows_is_rejected_at_the_gate_param(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY, "s1,2026-11-25T00:09:00Z,abc")
+    with pytest.raises(gate.RejectedInputError, match=r"1 of 4 rows quarantined \(25%; at most 20% allowed\)"):
+        run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.2")
+    assert run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.3").rows_quarantined == 1
+
+
+def test_an_empty_redelivery_allowed_to_be_empty_is_no_data_and_keeps_the_day(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    landing_path(tmp_path).write_text(lines.HEADER + "\n")
+    report = run_ingest(spark, tmp_path, "2026-11-25", "--allow-empty-input")
+    assert (report.status, report.days_without_readings, report.partitions) == ("no_data", ["2026-11-25"], [])
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_a_fully_quoted_redelivery_is_the_same_day(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    run_ingest(spark, tmp_path, "2026-11-25")
+    quoted = ['"sensor_id","timestamp","reading"'] + [
+        ",".join(f'"{field}"' for field in line.split(",")) for line in GOOD_DAY
+    ]
+    landing_path(tmp_path).write_text("\n".join(quoted) + "\n")
+    report = run_ingest(spark, tmp_path, "2026-11-25")
+    assert (report.rows_read, report.rows_written, report.header_lines) == (3, 3, 1)
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_real_world_csv_bom_quotes_crlf_bad_bytes_long_lines_repeated_headers_and_offsets(spark, tmp_path):
+    lines = [
+        b"\xef\xbb\xbfsensor_id,timestamp,reading",
+        b'"s1",2026-11-25T00:00:00Z,"1.5"',
+        b"s1,2026-11-25T00:01:00Z,2.5",
+        b"s\xff1,2026-11-25T00:02:00Z,3.5",
+        b"s1,2026-11-25T00:03:00Z," + b"9" * 2000,
+        b"sensor_id,timestamp,reading",
+        b"s2,2026-11-25T08:30:00+09:00,4.5",
+        b"s2,2026-11-25T00:30:00-01:00,5.5",
+        b"s2,2026-11-25T00:30:00+01:00,6.5",
+    ]
+    landing_path(tmp_path).parent.mkdir(parents=True)
+    landing_path(tmp_path).write_bytes(b"\r\n".join(lines) + b"\r\n")
+    report = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.6")
+    assert readings_of(spark, tmp_path) == [
+        ("s1", "2026-11-25T00:00:00", 1.5, "2026-11-25"),
+        ("s1", "2026-11-25T00:01:00", 2.5, "2026-11-25"),
+        ("s2", "2026-11-25T01:30:00", 5.5, "2026-11-25"),
+    ]
+    quarantine = spark.read.parquet(str(tmp_path / "quarantine" / "ingest"))
+    assert sorted((row.reason, len(row.line_text)) for row in quarantine.collect()) == [
+        ("invalid_encoding", 28),
+        ("line_too_long", 1024),
+        ("outside_data_interval", 32),
+        ("outside_data_interval", 32),
+    ]
+    assert (report.rows_read, report.header_lines, report.rows_written, report.rows_quarantined) == (
+        7,
+        2,
+        3,
+        4,
+    )
+
+
+def test_gzip_landing_files_are_read(spark, tmp_path):
+    landing_path(tmp_path).parent.mkdir(parents=True)
+    landing_path(tmp_path, suffix=".csv.gz").write_bytes(gzip.compress("\n".join([lines.HEADER, *GOOD_DAY]).encode()))
+    report = run_ingest(spark, tmp_path, "2026-11-25")
+    assert report.files == ["sensor_readings_2026-11-25.csv.gz"]
+    assert readings_of(spark, tmp_path) == GOOD_READINGS

@@ -1,0 +1,142 @@
+from datetime import date, datetime
+
+from pyspark.testing import assertDataFrameEqual
+
+from sensor_lstm.readings import gate, lines
+from tests.support.lake_data import utc
+
+START, END = utc(2026, 11, 25), utc(2026, 11, 26)
+RULES = lines.Rules(START, END)
+FILE = "sensor_readings_2026-11-25.csv"
+
+
+def lines_frame(spark, *rows):
+    return spark.createDataFrame(list(rows), "source_file string, line_text string")
+
+
+def classified_rows(spark, *texts):
+    frame = lines.classify_lines(lines_frame(spark, *[(FILE, text) for text in texts]), RULES)
+    return [(row.line_text, row.reason) for row in frame.collect()]
+
+
+def test_each_bad_row_kind_gets_its_reason(spark):
+    assert classified_rows(
+        spark,
+        "s1,2026-11-25T00:00:00Z,1.5",
+        "s1,2026-11-25T00:01:00Z",
+        "s1,2026-11-25T00:02:00Z,",
+        ",2026-11-25T00:03:00Z,1.0",
+        "",
+        "s1,2026-11-25T00:04:00Z,1.0,extra",
+        "s1,not-a-time,1.0",
+        "s1,2026-13-45T99:00:00Z,1.0",
+        "s1,2026-11-25T00:05:00Z,abc",
+        "s1,2026-11-25T00:06:00Z,NaN",
+        "s1,2026-11-25T00:07:00Z,inf",
+        "s1,2026-11-25T00:08:00Z,-Infinity",
+        "s1,2026-11-24T23:59:59Z,1.0",
+        "s1,2026-11-26T00:00:00Z,1.0",
+    ) == [
+        ("s1,2026-11-25T00:00:00Z,1.5", None),
+        ("s1,2026-11-25T00:01:00Z", "missing_field"),
+        ("s1,2026-11-25T00:02:00Z,", "missing_field"),
+        (",2026-11-25T00:03:00Z,1.0", "missing_field"),
+        ("", "missing_field"),
+        ("s1,2026-11-25T00:04:00Z,1.0,extra", "extra_field"),
+        ("s1,not-a-time,1.0", "bad_timestamp"),
+        ("s1,2026-13-45T99:00:00Z,1.0", "bad_timestamp"),
+        ("s1,2026-11-25T00:05:00Z,abc", "non_numeric_reading"),
+        ("s1,2026-11-25T00:06:00Z,NaN", "non_finite_reading"),
+        ("s1,2026-11-25T00:07:00Z,inf", "non_finite_reading"),
+        ("s1,2026-11-25T00:08:00Z,-Infinity", "non_finite_reading"),
+        ("s1,2026-11-24T23:59:59Z,1.0", "outside_data_interval"),
+        ("s1,2026-11-26T00:00:00Z,1.0", "outside_data_interval"),
+    ]
+
+
+def test_timestamps_become_utc_and_readings_doubles(spark):
+    frame = lines.classify_lines(
+        lines_frame(spark, (FILE, " s1 , 2026-11-25T01:30:00+01:00 , 2.25 "), (FILE, "s2,2026-11-25 00:00:05,-3")),
+        RULES,
+    )
+    assert [(row.sensor_id, row.timestamp, row.reading, row.reason) for row in frame.collect()] == [
+        ("s1", datetime(2026, 11, 25, 0, 30), 2.25, None),
+        ("s2", datetime(2026, 11, 25, 0, 0, 5), -3.0, None),
+    ]
+
+
+def test_duplicates_keep_the_copy_from_the_latest_file_then_the_smallest_line(spark):
+    later_file = "sensor_readings_2026-11-25.csv.gz"
+    delivered = lines_frame(
+        spark,
+        (FILE, "s1,2026-11-25T00:00:00Z,1.0"),
+        (later_file, "s1,2026-11-25T00:00:00Z,9.0"),
+        (FILE, "s1,2026-11-25T00:01:00Z,5.0"),
+        (FILE, "s1,2026-11-25T00:01:00Z,4.0"),
+        (FILE, "s1,2026-11-25T00:01:00Z,4.0"),
+        (FILE, "s2,2026-11-25T00:01:00Z,7.0"),
+        (FILE, "s1,2026-11-25T00:01:00Z,oops"),
+        (FILE, "s1,2026-11-25T00:01:00Z,-inf"),  # rejected, and sorts before the kept copy
+    )
+    marked = lines.mark_duplicates(lines.classify_lines(delivered, RULES))
+    assertDataFrameEqual(
+        lines.clean_readings(marked),
+        [
+            ("s1", datetime(2026, 11, 25, 0, 0), 9.0, date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 1), 4.0, date(2026, 11, 25)),
+            ("s2", datetime(2026, 11, 25, 0, 1), 7.0, date(2026, 11, 25)),
+        ],
+    )
+    assert gate.count_outcomes(marked) == {
+        "2026-11-25": {"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "non_finite_reading": 1}
+    }
+    assert gate.summarize({"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "header": 2}) == {
+        "rows_read": 7,
+        "header_lines": 2,
+        "rows_written": 3,
+        "duplicates_dropped": 3,
+        "rows_quarantined": 1,
+        "quarantined_by_reason": {reason: int(reason == "non_numeric_reading") for reason in lines.REASONS},
+    }
+
+
+def test_quarantine_rows_keep_the_raw_line_and_the_file_day(spark):
+    marked = lines.mark_duplicates(lines.classify_lines(lines_frame(spark, (FILE, "s1,x,1")), RULES))
+    assert [tuple(row) for row in lines.quarantined_rows(marked).collect()] == [
+        (FILE, "s1,x,1", "bad_timestamp", date(2026, 11, 25))
+    ]
+
+
+def test_extreme_readings_are_out_of_range_within_bounds_that_are_params(spark):
+    assert classified_rows(
+        spark, "s1,2026-11-25T00:00:00Z,1e308", "s1,2026-11-25T00:00:00Z,-1e40", "s1,2026-11-25T00:00:00Z,1e12"
+    ) == [
+        ("s1,2026-11-25T00:00:00Z,1e308", "out_of_range"),
+        ("s1,2026-11-25T00:00:00Z,-1e40", "out_of_range"),
+        ("s1,2026-11-25T00:00:00Z,1e12", None),
+    ]
+    frame = lines.classify_lines(
+        lines_frame(spark, (FILE, "s1,2026-11-25T00:00:00Z,-5"), (FILE, "s1,2026-11-25T00:00:00Z,101")),
+        lines.Rules(START, END, reading_min=-5, reading_max=100),
+    )
+    assert [row.reason for row in frame.collect()] == [None, "out_of_range"]
+
+
+def test_sensor_ids_outside_the_documented_set_are_quarantined(spark):
+    longest = "a" * 64
+    assert classified_rows(
+        spark,
+        "x$^$y,2026-11-25T00:00:00Z,1",
+        "s/1,2026-11-25T00:00:00Z,1",
+        "-s1,2026-11-25T00:00:00Z,1",
+        f"{longest}a,2026-11-25T00:00:00Z,1",
+        f"{longest},2026-11-25T00:00:00Z,1",
+        "Plant-2.line_3:temp,2026-11-25T00:00:00Z,1",
+    ) == [
+        ("x$^$y,2026-11-25T00:00:00Z,1", "invalid_sensor_id"),
+        ("s/1,2026-11-25T00:00:00Z,1", "invalid_sensor_id"),
+        ("-s1,2026-11-25T00:00:00Z,1", "invalid_sensor_id"),
+        (f"{longest}a,2026-11-25T00:00:00Z,1", "invalid_sensor_id"),
+        (f"{longest},2026-11-25T00:00:00Z,1", None),
+        ("Plant-2.line_3:temp,2026-11-25T00:00:00Z,1", None),
+    ]

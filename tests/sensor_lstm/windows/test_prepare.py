@@ -1,0 +1,162 @@
+import dataclasses
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from sensor_lstm.errors import JobInputError
+from sensor_lstm.windows import prepare
+from sensor_lstm.windows.prepare import prepare_sequences
+from tests.support.jobs import job_args
+from tests.support.lake_data import write_readings
+
+
+def hour(h: int) -> datetime:
+    return datetime(2026, 11, 25) + timedelta(hours=h)
+
+
+def test_seasonal_periods_default_to_one_day_at_the_sampling_interval():
+    assert prepare.seasonal_periods([24, 168], 60) == (24, 168)
+    assert prepare.seasonal_periods([], 60) == ()
+    assert prepare.seasonal_periods(None, 60) == (1440,)
+    assert prepare.seasonal_periods(None, 1800) == (48,)
+    with pytest.raises(JobInputError, match="7 s does not divide a day: set --seasonal-periods"):
+        prepare.seasonal_periods(None, 7)
+
+
+def test_run_writes_splits_stats_and_report(spark, tmp_path):
+    # Hourly readings over one day: sensor a misses hours 10 and 11, sensor b has all 24,
+    # sensor c reads only after the train cut.
+    rows = [("a", hour(h), float(h)) for h in range(24) if h not in (10, 11)]
+    rows += [("b", hour(h), 10.0 + 2 * h) for h in range(24)]
+    rows += [("c", hour(h), 1.0) for h in range(20, 24)]
+    write_readings(spark, tmp_path, rows)
+    args = job_args(
+        "prepare_sequences",
+        *[
+            "--lake",
+            str(tmp_path),
+            "--run-date",
+            "2026-11-25",
+            "--lookback-days",
+            "1",
+            "--seq-len",
+            "3",
+            "--horizon",
+            "1",
+            "--sampling-interval-seconds",
+            "3600",
+            "--train-fraction",
+            "0.5",
+            "--validation-fraction",
+            "0.25",
+            "--seasonal-periods",
+            "4",
+        ],
+    )
+    report = prepare_sequences(spark, args)
+
+    assert (report.train_cut, report.test_cut) == ("2026-11-25T12:00:00+00:00", "2026-11-25T18:00:00+00:00")
+    assert (report.sensors, report.sensors_without_training_data) == (3, ["c"])
+    stats = {row.sensor_id: (row.mean, row.std) for row in spark.read.parquet(report.stats_path).collect()}
+    assert stats == {"a": (4.5, pytest.approx(2.8722813)), "b": (21.0, pytest.approx(6.9041051))}
+
+    sequences = spark.read.parquet(report.sequences_path)
+    a_windows = sorted(
+        (row.split, row.window_start.hour, row.target_time.hour) for row in sequences.where("sensor_id = 'a'").collect()
+    )
+    # a: hours 0..9 give train windows with targets 3..9; in hours 12..23 the windows starting
+    # 15..17 straddle the test cut.
+    assert a_windows == [
+        ("test", 18, 21),
+        ("test", 19, 22),
+        ("test", 20, 23),
+        ("train", 0, 3),
+        ("train", 1, 4),
+        ("train", 2, 5),
+        ("train", 3, 6),
+        ("train", 4, 7),
+        ("train", 5, 8),
+        ("train", 6, 9),
+        ("validation", 12, 15),
+        ("validation", 13, 16),
+        ("validation", 14, 17),
+    ]
+    # b: train starts 0..8, validation 12..14, test 18..20; 9..11 and 15..17 straddle a cut.
+    assert report.windows == {"train": 7 + 9, "validation": 3 + 3, "test": 3 + 3}
+    assert report.windows_dropped_across_split_cuts == 3 + 6
+    # Season 4: the reading 4 hours before the target. Missing for targets at hour 3 (both
+    # sensors) and for a's at hour 15 (a has no hour 11).
+    assert (report.seasonal_periods, report.seasonal_lags) == ([4], [4])
+    assert report.windows_without_seasonal_naive == {"train": 2, "validation": 1, "test": 0}
+    a_test = sequences.where("sensor_id = 'a' and split = 'test'").orderBy("target_time").collect()
+    assert [[round(x, 4) for x in row.seasonal_naive] for row in a_test] == [[4.3519], [4.7001], [5.0483]]
+    b_first = sequences.where("sensor_id = 'b' and window_start = '2026-11-25 00:00:00'").first()
+    assert [round(x, 4) for x in b_first.inputs] == [-1.5933, -1.3036, -1.0139]
+    assert b_first.target == pytest.approx((16 - 21) / 6.9041051)
+    assert b_first.seasonal_naive == [None]
+    assert json.loads(
+        (tmp_path / "reports" / "prepare_sequences" / "date=2026-11-25" / "report.json").read_text()
+    ) == dataclasses.asdict(report)
+
+    # A rerun replaces the partition: same windows, no duplicates.
+    prepare_sequences(spark, args)
+    assert spark.read.parquet(report.sequences_path).count() == sum(report.windows.values())
+
+
+def test_run_without_readings_is_a_clear_error(spark, tmp_path):
+    args = job_args("prepare_sequences", *["--lake", str(tmp_path), "--run-date", "2026-11-25"])
+    with pytest.raises(ValueError, match=r"no readings .* run ingest first"):
+        prepare_sequences(spark, args)
+
+
+def test_lookback_days_end_with_the_run_date():
+    assert prepare.lookback_days(date(2026, 11, 25), 3) == [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
+
+
+def test_readings_with_nan_or_infinity_are_refused_before_any_window(spark, tmp_path):
+    write_readings(spark, tmp_path, [("a", hour(h), float(h)) for h in range(24)] + [("b", hour(3), float("nan"))])
+    args = job_args(
+        "prepare_sequences",
+        *[
+            "--lake",
+            str(tmp_path),
+            "--run-date",
+            "2026-11-25",
+            "--lookback-days",
+            "1",
+            "--sampling-interval-seconds",
+            "3600",
+            "--seq-len",
+            "3",
+        ],
+    )
+    with pytest.raises(JobInputError, match=r"readings hold NaN or infinite values \(1 of sensors \['b'\]\)"):
+        prepare_sequences(spark, args)
+    assert not (tmp_path / "sequences" / "date=2026-11-25").exists()
+
+
+def test_missing_lookback_days_are_named_in_the_log_and_the_report(spark, tmp_path, caplog):
+    write_readings(
+        spark, tmp_path, [("a", hour(h) + timedelta(days=day), float(h)) for day in (-2, 0) for h in range(24)]
+    )
+    args = job_args(
+        "prepare_sequences",
+        *[
+            "--lake",
+            str(tmp_path),
+            "--run-date",
+            "2026-11-25",
+            "--lookback-days",
+            "3",
+            "--sampling-interval-seconds",
+            "3600",
+            "--seq-len",
+            "3",
+            "--seasonal-periods",
+            "none",
+        ],
+    )
+    report = prepare_sequences(spark, args)
+    assert report.missing_lookback_days == ["2026-11-24"]
+    assert "the lookback misses 1 of 3 days, which have no readings: 2026-11-24" in caplog.text
