@@ -275,6 +275,17 @@ SETTINGS = (
         bounds=positive_integer(1024),
     ),
     Setting(
+        "min_train_windows",
+        Kind.INTEGER,
+        100,
+        "A partition of train_baseline with fewer training windows is skipped, with its reason; when every "
+        "one is, the task fails saying so.",
+        Source.PARAM,
+        jobs=(TRAIN_BASELINE,),
+        section=MODEL,
+        bounds=positive_integer(1_000_000),
+    ),
+    Setting(
         "num_proc",
         Kind.INTEGER,
         2,
@@ -370,15 +381,6 @@ SETTINGS = (
         Source.JOB_OPTION,
         jobs=TRAININGS,
         bounds=positive_integer(1_000_000),
-    ),
-    Setting(
-        "min_train_windows",
-        Kind.INTEGER,
-        100,
-        "A partition with fewer training windows is skipped, with its reason.",
-        Source.JOB_OPTION,
-        jobs=(TRAIN_BASELINE,),
-        bounds=Bounds(minimum=1),
     ),
     Setting(
         "threads_per_task",

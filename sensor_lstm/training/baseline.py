@@ -196,4 +196,4 @@ def check_partitions(table: list[dict], budget_minutes: float) -> None:
                 row["best_epoch"] + 1,
             )
     if all("skipped" in row for row in table):
-        raise JobInputError("every partition was skipped: too few training windows for --min-train-windows")
+        raise JobInputError("every partition was skipped: fewer training windows than the Param min_train_windows")

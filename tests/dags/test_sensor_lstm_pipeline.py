@@ -104,6 +104,7 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "validation_fraction": 0.15,
         "seasonal_periods": None,
         "partitions": 4,
+        "min_train_windows": 100,
         "lstm_units": 32,
         "epochs": 200,
         "batch_size": 256,
@@ -294,6 +295,8 @@ def test_train_baseline_command_line_carries_model_params_and_mlflow_tags(dag, m
         "30",
         "--partitions",
         "8",
+        "--min-train-windows",
+        "100",
         *mlflow_args("train_baseline"),
     ]
 
