@@ -58,15 +58,15 @@ def env_file_text(settings: dict[str, str], *, fresh_secrets: bool = True) -> st
     return "\n".join([*lines, *(f"{key}={value}" for key, value in settings.items())]) + "\n"
 
 
-def base_image_settings() -> dict[str, str]:
+def base_image_settings(timeout: float = 900) -> dict[str, str]:
     """The base images: those the environment names, else local stand-ins for the official ones
-    (a machine that reaches no image registry)."""
+    (a machine that reaches no image registry), built within ``timeout`` seconds."""
     named = {
         key: os.environ[key] for key in ("SENSOR_LSTM_PYTHON_IMAGE", "SENSOR_LSTM_POSTGRES_IMAGE") if key in os.environ
     }
     if len(named) == 2:
         return named
-    return dict(line.split("=", 1) for line in engine("standin-bases").split())
+    return dict(line.split("=", 1) for line in engine("standin-bases", timeout=timeout).split())
 
 
 class ComposeStack(Services):
