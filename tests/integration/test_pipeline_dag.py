@@ -61,19 +61,6 @@ def report(lake: Path, job: str, day: str) -> dict:
     return json.loads((lake / "reports" / job / f"date={day}" / "report.json").read_text())
 
 
-def test_day_without_input_fails_with_one_clear_line_or_succeeds_when_allowed(pipeline):
-    env, lake = pipeline
-    failed = dags_test(env, "2026-10-01", *NO_WAIT_HISTORY_ONLY)
-    assert failed.returncode != 0
-    log = failed.stdout + failed.stderr
-    assert "ingest failed: no landing files in" in log and "for 2026-10-01T00:00:00+00:00" in log
-    assert "Traceback" not in log.split("ingest failed:")[0].rsplit("Spark-Submit cmd", 1)[-1]
-
-    allowed = dags_test(env, "2026-10-01", *HISTORY_ONLY, allow_empty_input=True)
-    assert allowed.returncode == 0, allowed.stdout[-3000:]
-    assert report(lake, "ingest", "2026-10-01")["status"] == "no_data"
-
-
 class SmtpSink(socketserver.ThreadingTCPServer):
     """Just enough of an SMTP server on a free loopback port to take mail: each message's
     envelope recipients and text, in ``messages``."""
@@ -111,8 +98,8 @@ class SmtpSession(socketserver.StreamRequestHandler):
                 self.reply("250 OK")
 
 
-def test_a_task_that_fails_for_good_mails_the_alert_recipients(pipeline):
-    env, _ = pipeline
+def test_a_day_without_input_fails_in_one_line_mails_the_alert_recipients_or_succeeds_when_allowed(pipeline):
+    env, lake = pipeline
     sink = SmtpSink()
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:
@@ -127,11 +114,14 @@ def test_a_task_that_fails_for_good_mails_the_alert_recipients(pipeline):
                 }
             ),
         }
-        failed = dags_test(alerting, "2026-10-02", *NO_WAIT_HISTORY_ONLY)
+        failed = dags_test(alerting, "2026-10-01", *NO_WAIT_HISTORY_ONLY)
     finally:
         sink.shutdown()
         sink.server_close()
     assert failed.returncode != 0
+    log = failed.stdout + failed.stderr
+    assert "ingest failed: no landing files in" in log and "for 2026-10-01T00:00:00+00:00" in log
+    assert "Traceback" not in log.split("ingest failed:")[0].rsplit("Spark-Submit cmd", 1)[-1]
     (sent,) = sink.messages  # one mail: only ingest failed, and for good (no retries here)
     assert sorted(sent["to"]) == ["data@example.com", "ops@example.com"]
     message = sent["message"]
@@ -139,6 +129,10 @@ def test_a_task_that_fails_for_good_mails_the_alert_recipients(pipeline):
     assert message["Subject"].startswith("[sensor-lstm] sensor_lstm_pipeline.ingest failed (run manual__")
     body = next(part for part in message.walk() if part.get_content_type() == "text/html").get_payload(decode=True)
     assert "ingest: bad input or arguments, not retried" in body.decode()
+
+    allowed = dags_test(env, "2026-10-01", *HISTORY_ONLY, allow_empty_input=True)
+    assert allowed.returncode == 0, allowed.stdout[-3000:]
+    assert report(lake, "ingest", "2026-10-01")["status"] == "no_data"
 
 
 @pytest.mark.timeout(1500)
