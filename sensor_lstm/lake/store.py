@@ -43,7 +43,8 @@ STAGING_DIR = "_staging"  # leading underscore: Spark's readers skip it
 LOCKS_DIR = "_locks"
 
 # The holder of a lock touches it this often; a lock untouched for LOCK_STALE_SECONDS belongs to a
-# job that died (a killed driver never releases it) and the next writer takes it over.
+# job that died (a killed driver never releases it) and the next writer takes it over. A holder
+# recorded on the writer's own host whose process has ended is taken over at once.
 LOCK_HEARTBEAT_SECONDS = 5
 LOCK_STALE_SECONDS = 30
 # Readings of a day are swapped in by ingest and read by the jobs of any run whose lookback holds
@@ -52,6 +53,26 @@ LOCK_STALE_SECONDS = 30
 READINGS_LOCK = "readings"
 READINGS_WAIT_SECONDS = 900
 LOCK_POLL_SECONDS = 2
+
+
+def holder_process_gone(holder_text: str) -> bool:
+    """Whether a lock's recorded holder ran on this host and its process has ended: a driver
+    killed with its lock held. A holder on another host, or one this cannot tell, counts as alive
+    until its heartbeat stops (a reused pid makes a dead holder look alive, never the reverse)."""
+    try:
+        holder = json.loads(holder_text)
+        host, pid = holder["host"], int(holder["pid"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    if host != socket.gethostname() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def utc_day_start(day: date) -> datetime:
@@ -289,12 +310,14 @@ class Lake:
             if self.create_exclusive(path, text):
                 return
             raise LakeBusyError(f"{path} is held by another run") from None
-        if idle < LOCK_STALE_SECONDS:
+        gone = holder_process_gone(current)
+        if idle < LOCK_STALE_SECONDS and not gone:
             raise LakeBusyError(
                 f"{path} is held by {current} (last heartbeat {idle:.0f} s ago): another run is "
                 "writing the same day; this one stops without writing"
             )
-        log.warning("taking over %s from %s, silent for %.0f s", path, current, idle)
+        why = "its process is gone" if gone else f"silent for {idle:.0f} s"
+        log.warning("taking over %s from %s: %s", path, current, why)
         try:
             # A rename succeeds for one of several writers racing for the stale lock.
             self.rename(path, f"{path}.stale-{uuid.uuid4().hex[:12]}")

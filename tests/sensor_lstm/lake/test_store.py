@@ -68,6 +68,27 @@ def test_a_lock_held_by_a_live_writer_refuses_a_second_and_a_dead_writers_is_tak
     assert sorted(p.name for p in path.parent.iterdir()) == []
 
 
+def test_a_lock_whose_holder_on_this_host_has_ended_is_taken_over_at_once_one_elsewhere_is_not(tmp_path, caplog):
+    local_lake = lake.Lake(str(tmp_path))
+    path = tmp_path / "_locks" / "ingest" / "date=2026-11-25.lock"
+    path.parent.mkdir(parents=True)
+    ended = subprocess.run(["python", "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_here = {"host": os.uname().nodename, "pid": int(ended.stdout), "job": "ingest"}
+    path.write_text(json.dumps(dead_here))  # just written: its heartbeat looks fresh
+    with caplog.at_level("WARNING"), local_lake.day_locks("ingest", [DAY]):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert f"taking over {path} from {json.dumps(dead_here)}: its process is gone" in caplog.text
+    # The lock and the copy set aside on taking it over are both gone.
+    assert sorted(p.name for p in path.parent.iterdir()) == []
+
+    # The same pid recorded by another host, or a holder that cannot be read, waits for its heartbeat to stop.
+    for holder in ({**dead_here, "host": "another-host"}, {"host": os.uname().nodename}, "not json"):
+        path.write_text(holder if isinstance(holder, str) else json.dumps(holder))
+        with pytest.raises(errors.LakeBusyError, match="another run is writing"), local_lake.day_locks("ingest", [DAY]):
+            pass
+    assert lake.holder_process_gone(json.dumps({"host": os.uname().nodename, "pid": os.getpid()})) is False
+
+
 def test_a_second_run_for_the_same_day_fails_clearly_and_writes_nothing(spark, tmp_path):
     write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
     run_ingest(spark, tmp_path, "2026-11-25")
