@@ -13,7 +13,7 @@ from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import Lake, datasets, day_of_partition, partition_name, utc_day_start
 from sensor_lstm.lake.reports import IngestReport
 from sensor_lstm.readings.gate import NoInputError, check_deliveries
-from sensor_lstm.readings.landing import check_not_compressed, landing_files, read_landing_lines
+from sensor_lstm.readings.landing import check_landing_bytes, landing_files, read_landing_lines
 from sensor_lstm.readings.lines import Rules, classify_lines, clean_readings, mark_duplicates, quarantined_rows
 
 log = logging.getLogger("ingest")
@@ -46,7 +46,7 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
         report = IngestReport(status="no_data", data_interval=interval, files=[])
         report.write(lake, args.run_date)
         return report
-    check_not_compressed(lake, files)
+    check_landing_bytes(lake, files)
     marked = mark_duplicates(classify_lines(read_landing_lines(spark, files), rules)).persist()
     try:
         delivered, empty, counts = check_deliveries(

@@ -94,6 +94,11 @@ BAD_REDELIVERIES = {
         JobInputError,
         "sensor_readings_2026-11-25.csv is gzip-compressed: name it .csv.gz",
     ),
+    "utf16_text": (
+        "sensor_id,timestamp,reading\ns1,2026-11-25T00:00:00Z,1.0\n".encode("utf-16"),
+        JobInputError,
+        r"sensor_readings_2026-11-25.csv is UTF-16LE text: deliver it as UTF-8 \(for example `iconv -f UTF-16LE",
+    ),
 }
 
 
