@@ -70,6 +70,7 @@ class IngestReport(Report):
     # rows_read = rows_written + rows_quarantined + duplicates_dropped
     rows_read: int = 0
     header_lines: int = 0
+    blank_lines: int = 0
     rows_written: int = 0
     duplicates_dropped: int = 0
     rows_quarantined: int = 0

@@ -3,12 +3,14 @@ the one expected, and at most ``max_quarantined_fraction`` of its rows are quara
 
 from __future__ import annotations
 
+import math
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.readings.landing import FILE_DAY
-from sensor_lstm.readings.lines import HEADER, HEADER_LINE, REASONS, file_day
+from sensor_lstm.readings.lines import BLANK_LINE, HEADER, HEADER_LINE, NOT_ROWS, REASONS, file_day
 
 
 class NoInputError(JobInputError):
@@ -20,7 +22,8 @@ class RejectedInputError(JobInputError):
 
 
 def count_outcomes(marked: DataFrame) -> dict[str, dict[str, int]]:
-    """Lines per file day (ISO date) and outcome: ``valid``, ``duplicate``, ``header`` or a reason.
+    """Lines per file day (ISO date) and outcome: ``valid``, ``duplicate``, ``header``, ``blank`` or
+    a reason.
     One aggregation."""
     outcome = F.coalesce("reason", F.when(F.col("is_duplicate"), "duplicate").otherwise("valid"))
     rows = marked.groupBy(file_day("source_file").cast("string").alias("day"), outcome.alias("outcome")).count()
@@ -34,8 +37,9 @@ def summarize(by_outcome: dict[str, int]) -> dict:
     """The report's counts; rows_read = rows_written + rows_quarantined + duplicates_dropped."""
     quarantined = {reason: by_outcome.get(reason, 0) for reason in REASONS}
     return {
-        "rows_read": sum(count for outcome, count in by_outcome.items() if outcome != HEADER_LINE),
+        "rows_read": sum(count for outcome, count in by_outcome.items() if outcome not in NOT_ROWS),
         "header_lines": by_outcome.get(HEADER_LINE, 0),
+        "blank_lines": by_outcome.get(BLANK_LINE, 0),
         "rows_written": by_outcome.get("valid", 0),
         "duplicates_dropped": by_outcome.get("duplicate", 0),
         "rows_quarantined": sum(quarantined.values()),
@@ -58,13 +62,30 @@ def gate_failure(counts: dict, max_quarantined_fraction: float) -> str | None:
     if by_reason["unexpected_header"]:
         return f"its header is not {HEADER!r} (a new column, or another order)"
     read, quarantined = counts["rows_read"], counts["rows_quarantined"]
-    if read and (counts["rows_written"] == 0 or quarantined / read > max_quarantined_fraction):
-        top = max(REASONS, key=lambda reason: by_reason[reason])
+    if not read:
+        return None
+    top = max(REASONS, key=lambda reason: by_reason[reason])
+    mostly = f"mostly {top} ({by_reason[top]})"
+    if counts["rows_written"] == 0:
+        return f"{quarantined} of {read} rows quarantined, none of them a reading, {mostly}"
+    allowed = rows_allowed(read, max_quarantined_fraction)
+    if quarantined > allowed:
         return (
-            f"{quarantined} of {read} rows quarantined ({quarantined / read:.0%}; at most "
-            f"{max_quarantined_fraction:.0%} allowed), mostly {top} ({by_reason[top]})"
+            f"{quarantined} of {read} rows quarantined, more than the {allowed} that max_quarantined_fraction "
+            f"{max_quarantined_fraction:g} allows, {mostly}"
         )
     return None
+
+
+def rows_allowed(read: int, max_quarantined_fraction: float) -> int:
+    """The most quarantined rows of ``read`` whose share is at most the fraction, exactly: the
+    message states counts, so it never rounds a share past the limit it reports."""
+    allowed = math.floor(read * max_quarantined_fraction)
+    while allowed < read and (allowed + 1) / read <= max_quarantined_fraction:
+        allowed += 1
+    while allowed > 0 and allowed / read > max_quarantined_fraction:
+        allowed -= 1
+    return allowed
 
 
 def example_line(marked: DataFrame, day: str, reasons: dict[str, int]) -> str:

@@ -42,9 +42,14 @@ REASONS = (
     "out_of_range",
     "outside_data_interval",
 )
-# The outcome of a line that repeats HEADER (at the top of a file or mid-file): neither a reading
-# nor quarantined, only counted.
+# The outcomes of a line that repeats HEADER (at the top of a file or mid-file) and of a blank
+# line (an editor's or exporter's trailing newlines): neither a reading nor quarantined, only counted.
 HEADER_LINE = "header"
+BLANK_LINE = "blank"
+NOT_ROWS = (HEADER_LINE, BLANK_LINE)
+# A timestamp names a moment: a date alone (or a year) would cast to its midnight and merge a
+# day's readings into one, so a time of day is required.
+DATE_AND_TIME = r"^\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}"
 
 
 @dataclass(frozen=True)
@@ -95,14 +100,15 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
         | (F.coalesce(reading_text, F.lit("")) == "")
     )
     reason = (
-        F.when(F.instr(text, REPLACEMENT_CHARACTER) > 0, F.lit("invalid_encoding"))
+        F.when(text.rlike(r"^\s*$"), F.lit(BLANK_LINE))
+        .when(F.instr(text, REPLACEMENT_CHARACTER) > 0, F.lit("invalid_encoding"))
         .when(too_long, F.lit("line_too_long"))
         .when(names == F.array(*(F.lit(name) for name in HEADER.split(","))), F.lit(HEADER_LINE))
         .when(F.array_contains(names, "sensor_id"), F.lit("unexpected_header"))
         .when((field_count < 3) | any_empty, F.lit("missing_field"))
         .when(field_count > 3, F.lit("extra_field"))
         .when(~sensor_id.rlike(SENSOR_ID_PATTERN), F.lit("invalid_sensor_id"))
-        .when(timestamp.isNull(), F.lit("bad_timestamp"))
+        .when(timestamp.isNull() | ~timestamp_text.rlike(DATE_AND_TIME), F.lit("bad_timestamp"))
         .when(reading.isNull(), F.lit("non_numeric_reading"))
         .when(F.isnan(reading) | (F.abs(reading) == float("inf")), F.lit("non_finite_reading"))
         .when((reading < rules.reading_min) | (reading > rules.reading_max), F.lit("out_of_range"))
@@ -142,6 +148,6 @@ def file_day(source_file: Column | str) -> Column:
 
 
 def quarantined_rows(marked: DataFrame) -> DataFrame:
-    return marked.where(F.col("reason").isNotNull() & (F.col("reason") != HEADER_LINE)).select(
+    return marked.where(F.col("reason").isNotNull() & ~F.col("reason").isin(*NOT_ROWS)).select(
         "source_file", "line_text", "reason", file_day("source_file").alias("date")
     )

@@ -86,7 +86,7 @@ BAD_REDELIVERIES = {
     "every_row_quarantined": (
         b"sensor_id;timestamp;reading\ns1;2026-11-25T00:00:00Z;1.0\ns1;2026-11-25T00:01:00Z;2.0\n",
         gate.RejectedInputError,
-        r"3 of 3 rows quarantined \(100%; at most 10% allowed\), mostly missing_field \(3\), "
+        r"3 of 3 rows quarantined, none of them a reading, mostly missing_field \(3\), "
         r"e.g. sensor_readings_2026-11-25.csv: 's1;2026-11-25T00:00:00Z;1.0'",
     ),
     "gzip_bytes_in_a_csv": (
@@ -119,7 +119,10 @@ def test_a_redelivery_with_too_many_bad_rows_is_rejected_at_the_gate_param(spark
     write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
     run_ingest(spark, tmp_path, "2026-11-25")
     write_landing(tmp_path, "2026-11-25", *GOOD_DAY, "s1,2026-11-25T00:09:00Z,abc")
-    with pytest.raises(gate.RejectedInputError, match=r"1 of 4 rows quarantined \(25%; at most 20% allowed\)"):
+    with pytest.raises(
+        gate.RejectedInputError,
+        match=r"1 of 4 rows quarantined, more than the 0 that max_quarantined_fraction 0.2 allows",
+    ):
         run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.2")
     assert run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.3").rows_quarantined == 1
 
@@ -142,6 +145,13 @@ def test_a_fully_quoted_redelivery_is_the_same_day(spark, tmp_path):
     landing_path(tmp_path).write_text("\n".join(quoted) + "\n")
     report = run_ingest(spark, tmp_path, "2026-11-25")
     assert (report.rows_read, report.rows_written, report.header_lines) == (3, 3, 1)
+    assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_blank_lines_at_the_end_of_a_good_file_are_counted_not_rows_and_the_day_passes_the_gate(spark, tmp_path):
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY, *[""] * 500)
+    report = run_ingest(spark, tmp_path, "2026-11-25")
+    assert (report.rows_read, report.rows_written, report.rows_quarantined, report.blank_lines) == (3, 3, 0, 500)
     assert readings_of(spark, tmp_path) == GOOD_READINGS
 
 

@@ -27,8 +27,12 @@ def test_each_bad_row_kind_gets_its_reason(spark):
         "s1,2026-11-25T00:02:00Z,",
         ",2026-11-25T00:03:00Z,1.0",
         "",
+        " \t\r",
         "s1,2026-11-25T00:04:00Z,1.0,extra",
         "s1,not-a-time,1.0",
+        "s1,2026-11-25,1.0",
+        "s1,2026,1.0",
+        "s1,2026-11-25T00,1.0",
         "s1,2026-13-45T99:00:00Z,1.0",
         "s1,2026-11-25T00:05:00Z,abc",
         "s1,2026-11-25T00:06:00Z,NaN",
@@ -41,9 +45,13 @@ def test_each_bad_row_kind_gets_its_reason(spark):
         ("s1,2026-11-25T00:01:00Z", "missing_field"),
         ("s1,2026-11-25T00:02:00Z,", "missing_field"),
         (",2026-11-25T00:03:00Z,1.0", "missing_field"),
-        ("", "missing_field"),
+        ("", "blank"),
+        (" \t\r", "blank"),
         ("s1,2026-11-25T00:04:00Z,1.0,extra", "extra_field"),
         ("s1,not-a-time,1.0", "bad_timestamp"),
+        ("s1,2026-11-25,1.0", "bad_timestamp"),
+        ("s1,2026,1.0", "bad_timestamp"),
+        ("s1,2026-11-25T00,1.0", "bad_timestamp"),
         ("s1,2026-13-45T99:00:00Z,1.0", "bad_timestamp"),
         ("s1,2026-11-25T00:05:00Z,abc", "non_numeric_reading"),
         ("s1,2026-11-25T00:06:00Z,NaN", "non_finite_reading"),
@@ -90,9 +98,10 @@ def test_duplicates_keep_the_copy_from_the_latest_file_then_the_smallest_line(sp
     assert gate.count_outcomes(marked) == {
         "2026-11-25": {"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "non_finite_reading": 1}
     }
-    assert gate.summarize({"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "header": 2}) == {
+    assert gate.summarize({"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "header": 2, "blank": 5}) == {
         "rows_read": 7,
         "header_lines": 2,
+        "blank_lines": 5,
         "rows_written": 3,
         "duplicates_dropped": 3,
         "rows_quarantined": 1,
@@ -140,3 +149,17 @@ def test_sensor_ids_outside_the_documented_set_are_quarantined(spark):
         (f"{longest},2026-11-25T00:00:00Z,1", None),
         ("Plant-2.line_3:temp,2026-11-25T00:00:00Z,1", None),
     ]
+
+
+def test_the_gate_states_exact_counts_and_never_a_share_rounded_past_its_limit():
+    counts = gate.summarize({"valid": 4320, "missing_field": 500})
+    assert gate.gate_failure(counts, 0.1) == (
+        "500 of 4820 rows quarantined, more than the 482 that max_quarantined_fraction 0.1 allows, "
+        "mostly missing_field (500)"
+    )
+    assert gate.gate_failure(gate.summarize({"valid": 4338, "missing_field": 482}), 0.1) is None
+    assert gate.gate_failure(gate.summarize({"missing_field": 3}), 1.0) == (
+        "3 of 3 rows quarantined, none of them a reading, mostly missing_field (3)"
+    )
+    # 0.29 * 100 is 28.999999999999996 in floating point: 29 of 100 is still within 0.29.
+    assert [gate.rows_allowed(100, 0.29), gate.rows_allowed(30, 0.1), gate.rows_allowed(7, 0.0)] == [29, 3, 0]
