@@ -67,6 +67,10 @@ export MLFLOW_FLASK_SERVER_SECRET_KEY=${MLFLOW_FLASK_SECRET_KEY:?set it in $env_
 export MLFLOW_AUTH_DATABASE_URI=sqlite:///$stack_dir/mlflow-auth.db
 export MLFLOW_AUTH_CONFIG_PATH=$stack_dir/mlflow-auth.ini
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+# SQLite lets one writer at a time in; its default 5 s wait for the lock is shorter than the
+# scheduler's writes take while training holds both cores, and `airflow backfill create` then
+# failed with "database is locked". A writer waits up to a minute instead.
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db?timeout=60}
 export AIRFLOW__CORE__FERNET_KEY=$AIRFLOW_FERNET_KEY
 export AIRFLOW__API__SECRET_KEY=$AIRFLOW_API_SECRET_KEY
 export AIRFLOW__API_AUTH__JWT_SECRET=$AIRFLOW_JWT_SECRET

@@ -17,7 +17,9 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -281,6 +283,25 @@ def test_mlflow_registry_write_needs_a_login(stack):
     assert stack.mlflow_registry_write_status("auth-probe", auth=("admin", "not-the-password")) == 401
     assert stack.mlflow_registry_write_status("auth-probe", auth=stack.mlflow_auth) == 200
     stack.mlflow("DELETE", "/registered-models/delete", json={"name": "auth-probe"})
+
+
+def test_an_airflow_cli_write_waits_out_another_writers_lock_on_the_sqlite_database(stack):
+    """SQLite lets one writer in at a time. While the scheduler held the lock for longer than
+    SQLite's default 5 s wait, `airflow backfill create` failed with "database is locked"."""
+    held_seconds = 20
+    holder = sqlite3.connect(stack.state_dir / "airflow" / "airflow.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as a writing scheduler holds it
+    releaser = threading.Timer(held_seconds, holder.commit)
+    started = time.monotonic()
+    releaser.start()
+    try:
+        written = stack.airflow("variables", "set", "sqlite_lock_probe", "written")
+    finally:
+        releaser.join()
+        holder.close()
+    assert written.returncode == 0, written.stdout[-2000:] + written.stderr[-2000:]
+    assert time.monotonic() - started >= held_seconds  # it waited for the lock, and then wrote
+    assert stack.airflow("variables", "delete", "sqlite_lock_probe").returncode == 0
 
 
 @pytest.mark.timeout(2400)  # two whole DAG runs
