@@ -28,6 +28,8 @@ from sensor_lstm.forecasting.recursive import (
 )
 from sensor_lstm.lake import Lake, datasets, utc_day_start
 from sensor_lstm.lake.reports import ForecastReport, PrepareSequencesReport
+from sensor_lstm.readings.grid import on_grid
+from sensor_lstm.settings.table import NORMALIZED_BOUND
 
 log = logging.getLogger("forecast")
 
@@ -95,7 +97,7 @@ def forecast(spark: SparkSession, args: Namespace) -> ForecastReport:
     prepared = PrepareSequencesReport.read(lake, trained_day)
     stats = read_statistics(spark, lake, trained_day)
     needed = readings_needed(prepared.seq_len, prepared.horizon)
-    latest, days = read_latest(spark, lake, args.run_date, needed, prepared.sampling_interval_seconds)
+    latest, days = read_latest(spark, lake, args.run_date, needed, prepared)
     contexts, origins, not_forecast = sensor_contexts(latest, stats, needed, prepared, args.run_date)
     model_uri = f"models:/{args.model_name}/{version.version}"
     rows = forecast_rows(spark, model_uri, contexts, origins, stats, prepared, args, int(version.version))
@@ -142,9 +144,10 @@ def no_champion(lake: Lake, args: Namespace) -> ForecastReport:
     return report
 
 
-def read_latest(spark: SparkSession, lake: Lake, run_date: date, needed: int, interval: int):
-    """Each sensor's last ``needed`` readings up to the run day's end (pandas), and the days read."""
-    reachable = days_to_read(run_date, needed, interval)
+def read_latest(spark: SparkSession, lake: Lake, run_date: date, needed: int, prepared: PrepareSequencesReport):
+    """Each sensor's last ``needed`` grid points up to the run day's end (pandas), on the grid and
+    merged as the model's windows were; and the days read."""
+    reachable = days_to_read(run_date, needed, prepared.sampling_interval_seconds)
     with lake.readings_locked(reachable):
         days = [day for day in reachable if lake.exists(lake.partition(datasets.READINGS, day))]
         if not days:
@@ -154,7 +157,8 @@ def read_latest(spark: SparkSession, lake: Lake, run_date: date, needed: int, in
             .option("basePath", lake.dataset(datasets.READINGS))
             .parquet(*(lake.partition(datasets.READINGS, day) for day in days))
         )
-        values = readings.select("sensor_id", "timestamp", F.col("reading").alias("value"))
+        gridded = on_grid(readings, prepared.sampling_interval_seconds, prepared.grid_aggregate)
+        values = gridded.select("sensor_id", "timestamp", F.col("reading").alias("value"))
         return latest_readings(values, needed).toPandas(), days
 
 
@@ -174,7 +178,8 @@ def sensor_contexts(latest: pd.DataFrame, stats: dict, needed: int, prepared: Pr
             not_forecast[sensor] = reason
             continue
         mean, std = stats[sensor]
-        contexts[sensor] = (rows["value"].to_numpy(dtype=np.float64) - mean) / std
+        standard = (rows["value"].to_numpy(dtype=np.float64) - mean) / std
+        contexts[sensor] = np.clip(standard, -NORMALIZED_BOUND, NORMALIZED_BOUND)  # as the training windows were
         origins[sensor] = rows["timestamp"].iloc[-1]
     for sensor in stats.keys() - set(latest["sensor_id"]):
         not_forecast[sensor] = NO_READING_ON_RUN_DAY

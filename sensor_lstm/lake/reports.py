@@ -104,6 +104,11 @@ class PrepareSequencesReport(Report):
     windows_without_seasonal_naive: dict[str, int]  # per split
     sequences_path: str
     stats_path: str
+    grid_aggregate: str = "mean"  # how readings sharing a grid point became one; forecast does the same
+    # Per sensor: readings, grid_points, readings_merged, median_interval_seconds (raw), std_floored,
+    # values_clipped (normalized values beyond +-NORMALIZED_BOUND).
+    per_sensor: dict[str, dict] = field(default_factory=dict)
+    sensors_slower_than_the_grid: list[str] = field(default_factory=list)  # median interval > 1.5 x the grid's
 
 
 @dataclass(frozen=True)

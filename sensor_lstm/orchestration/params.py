@@ -29,6 +29,8 @@ def param_schema(setting: Setting) -> dict:
         schema["items"] = {**schema["items"], **setting.bounds.schema()}
     else:
         schema |= setting.bounds.schema()
+    if setting.choices:
+        schema["enum"] = list(setting.choices)
     if setting.nullable:
         schema["type"] = ["null", schema["type"]]
     return {**schema, "section": setting.section, "description": setting.help}

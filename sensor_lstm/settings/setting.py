@@ -93,6 +93,7 @@ class Setting:
     ``templates``: what the DAG renders for a setting of the run, one argument each; for a Param,
     a rule of its own that replaces the plain ``{{ params.<name> }}``.
     ``none_means`` / ``empty_means``: a nullable list's spelling on the command line for None and [].
+    ``choices``: the only values a text setting takes.
     """
 
     name: str
@@ -109,6 +110,7 @@ class Setting:
     parse_value: Callable[[str], object] | None = None  # for a kind the setting spells its own way
     none_means: str | None = None
     empty_means: str | None = None
+    choices: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -131,7 +133,13 @@ class Setting:
             raise argparse.ArgumentTypeError(f"not {ARTICLES[self.kind]}: {text!r}") from None
         if self.kind in (Kind.INTEGER, Kind.NUMBER) and (problem := self.bounds.problem(value)):
             raise argparse.ArgumentTypeError(problem)
+        if self.choices and value not in self.choices:
+            raise argparse.ArgumentTypeError(f"must be one of {', '.join(self.choices)}, got {text!r}")
         return value
+
+    def limits_text(self) -> str:
+        """Its bounds or choices, as the settings reference writes them."""
+        return " or ".join(self.choices) if self.choices else self.bounds.text()
 
     def parse_integers(self, text: str) -> list[int] | None:
         if self.none_means is not None and text == self.none_means:

@@ -42,6 +42,12 @@ RUN_TAGS = (
 MLFLOW_STAGES = (*TRAININGS, EVALUATE)
 
 
+# How the readings sharing a grid point become one (sensor_lstm.readings.grid).
+GRID_AGGREGATES = ("mean", "nearest", "last")
+# Normalized inputs and targets are clipped to +- this many standard deviations (sensor_lstm.windows.statistics).
+NORMALIZED_BOUND = 10.0
+
+
 def positive_integer(maximum: int) -> Bounds:
     return Bounds(minimum=1, maximum=maximum)
 
@@ -101,11 +107,23 @@ SETTINGS = (
         "sampling_interval_seconds",
         Kind.INTEGER,
         60,
-        "The sensors' sampling interval; readings further apart start a new segment.",
+        "The step of the sampling grid (multiples of it from 00:00 UTC): each reading moves to its nearest grid "
+        "point; a point without readings is a gap, where windows break.",
         Source.PARAM,
         jobs=(PREPARE_SEQUENCES,),
         section=INPUT,
         bounds=positive_integer(SECONDS_PER_DAY),
+    ),
+    Setting(
+        "grid_aggregate",
+        Kind.TEXT,
+        "mean",
+        "How the readings of a sensor that share a grid point become one: their mean, the nearest to the point "
+        "(the earlier on a tie), or the last.",
+        Source.PARAM,
+        jobs=(PREPARE_SEQUENCES,),
+        section=INPUT,
+        choices=GRID_AGGREGATES,
     ),
     Setting(
         "reading_min",
@@ -185,6 +203,28 @@ SETTINGS = (
         jobs=(PREPARE_SEQUENCES,),
         section=WINDOWS,
         bounds=Bounds(exclusive_minimum=0, exclusive_maximum=1),
+    ),
+    Setting(
+        "std_floor_absolute",
+        Kind.NUMBER,
+        1e-6,
+        "A sensor is normalized by max(std, floor), the floor being max(std_floor_absolute, std_floor_relative "
+        "x |mean|), in the readings' units: a sensor that barely moves cannot blow up. Normalized values are "
+        f"clipped to +-{NORMALIZED_BOUND:g}.",
+        Source.PARAM,
+        jobs=(PREPARE_SEQUENCES,),
+        section=WINDOWS,
+        bounds=Bounds(exclusive_minimum=0),
+    ),
+    Setting(
+        "std_floor_relative",
+        Kind.NUMBER,
+        1e-3,
+        "The floor's share of the sensor's |mean| (see std_floor_absolute).",
+        Source.PARAM,
+        jobs=(PREPARE_SEQUENCES,),
+        section=WINDOWS,
+        bounds=Bounds(minimum=0, maximum=1),
     ),
     Setting(
         "seasonal_periods",

@@ -63,7 +63,7 @@ def params_section() -> list[str]:
                 kind = KIND_TEXT[setting.kind] + (" or empty" if setting.nullable else "")
                 jobs = ", ".join(setting.jobs) or "the DAG"
                 lines.append(
-                    f"| `{setting.name}` | {kind} | {default_text(setting)} | {setting.bounds.text()} | {jobs} | "
+                    f"| `{setting.name}` | {kind} | {default_text(setting)} | {setting.limits_text()} | {jobs} | "
                     f"{cell(setting.help)} |"
                 )
     return lines
@@ -83,7 +83,7 @@ def job_options_section() -> list[str]:
         if setting.source is Source.JOB_OPTION:
             lines.append(
                 f"| `{setting.flag}` | {', '.join(setting.jobs)} | {KIND_TEXT[setting.kind]} | {default_text(setting)} "
-                f"| {setting.bounds.text()} | {cell(setting.help)} |"
+                f"| {setting.limits_text()} | {cell(setting.help)} |"
             )
     return lines
 

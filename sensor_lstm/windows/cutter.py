@@ -118,8 +118,8 @@ class WindowCutter:
         times = rows.column("timestamp").cast(pa.int64()).to_numpy()
         values = rows.column("value").to_numpy().astype(np.float32, copy=False)
         if not np.isfinite(values).all():
-            # Finite readings whose normalized value overflows float32: a sensor almost constant in
-            # training that later moves by orders of magnitude. No window may carry it to a model.
+            # normalize clips every value and prepare_sequences refuses NaN readings: a value that is
+            # still not finite came from elsewhere, and no window may carry it to a model.
             bad = int(np.flatnonzero(~np.isfinite(values))[0])
             raise ValueError(
                 f"sensor {sensors[bad]}: the normalized reading at {rows.column('timestamp')[bad]} "

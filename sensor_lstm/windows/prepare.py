@@ -14,8 +14,16 @@ from pyspark.sql import functions as F
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import SECONDS_PER_DAY, Lake, datasets, partition_name, utc_day_start
 from sensor_lstm.lake.reports import PrepareSequencesReport
+from sensor_lstm.readings.grid import fitting_interval, on_grid, sampling_by_sensor, slower_than_the_grid
 from sensor_lstm.windows.cutter import SPLITS, STRADDLING, WindowCutter, seasonal_lag, write_partition_windows
-from sensor_lstm.windows.statistics import normalize, split_cuts, training_statistics
+from sensor_lstm.windows.statistics import (
+    clipped_by_sensor,
+    longest_runs,
+    normalize,
+    split_cuts,
+    split_periods,
+    training_statistics,
+)
 
 log = logging.getLogger("prepare_sequences")
 
@@ -44,6 +52,13 @@ def read_lookback(spark: SparkSession, lake: Lake, days: list[date]) -> tuple[Da
         raise JobInputError(
             f"no readings in {lake.dataset(datasets.READINGS)} for {days[0]} to {days[-1]}: run ingest first"
         )
+    if missing:
+        log.warning(
+            "the lookback misses %d of %d days, which have no readings: %s; windows come from the others",
+            len(missing),
+            len(days),
+            ", ".join(day.isoformat() for day in missing),
+        )
     present = [lake.partition(datasets.READINGS, day) for day in days if day not in missing]
     # A given schema spares a pass over every file's footer to infer one.
     readings = spark.read.schema(datasets.READINGS_SCHEMA).option("basePath", lake.dataset(datasets.READINGS))
@@ -63,29 +78,26 @@ def cut_windows(spark: SparkSession, args: Namespace, days: list[date]) -> Prepa
     for dataset in OUTPUTS:
         lake.restore_interrupted_swaps(dataset, [args.run_date])
         lake.clear_stale_staging(dataset, args.run_date.isoformat())
-    readings, missing_days = read_lookback(spark, lake, days)
-    if missing_days:
-        log.warning(
-            "the lookback misses %d of %d days, which have no readings: %s; windows come from the others",
-            len(missing_days),
-            len(days),
-            ", ".join(day.isoformat() for day in missing_days),
-        )
+    raw, missing_days = read_lookback(spark, lake, days)
+    sampling = sensor_sampling(raw, args.sampling_interval_seconds)
+    readings = on_grid(raw, args.sampling_interval_seconds, args.grid_aggregate)
     cutter = window_cutter(args, days)
-    stats = training_statistics(readings, cutter.train_cut).persist()
+    stats = training_statistics(readings, cutter.train_cut, args.std_floor_absolute, args.std_floor_relative)
+    stats = stats.persist()
     try:
         per_sensor = checked_sensors(stats)
         staged = {dataset: lake.new_staging_path(dataset, args.run_date.isoformat()) for dataset in OUTPUTS}
-        counts, without_seasonal = write_windows(lake, normalize(readings, stats), cutter, staged, args.run_date)
+        normalized = normalize(readings, stats)
+        counts, without_seasonal = write_windows(lake, normalized, cutter, staged, args.run_date)
+        clipped = clipped_by_sensor(normalized)
         write_statistics(stats, staged[datasets.SEQUENCE_STATS], args.run_date)
     finally:
         stats.unpersist()
-    if counts["train"] == 0:
+    empty = [split for split in SPLITS if counts[split] == 0]
+    if empty:
         for path in staged.values():
             lake.delete(path)
-        raise JobInputError(
-            f"no training window: too little data for seq_len {args.seq_len} and horizon {args.horizon}"
-        )
+        raise JobInputError(empty_split_cause(empty[0], readings, cutter, days, missing_days))
     for dataset in OUTPUTS:
         lake.swap_in_partitions(staged[dataset], dataset, [args.run_date])
     report = PrepareSequencesReport(
@@ -106,9 +118,50 @@ def cut_windows(spark: SparkSession, args: Namespace, days: list[date]) -> Prepa
         windows_without_seasonal_naive=without_seasonal,
         sequences_path=lake.partition(datasets.SEQUENCES, args.run_date),
         stats_path=lake.partition(datasets.SEQUENCE_STATS, args.run_date),
+        grid_aggregate=args.grid_aggregate,
+        per_sensor=sensor_rows(sampling, per_sensor, clipped),
+        sensors_slower_than_the_grid=sorted(
+            sensor
+            for sensor, row in sampling.items()
+            if slower_than_the_grid(row["median_interval_seconds"], args.sampling_interval_seconds)
+        ),
     )
     log_report(report, report.write(lake, args.run_date))
     return report
+
+
+def sensor_sampling(raw: DataFrame, interval_seconds: int) -> dict[str, dict]:
+    """Each sensor's readings, grid points, merged readings and median raw interval; a warning
+    for each sensor whose readings are usually further apart than the grid allows."""
+    sampling = {row["sensor_id"]: row.asDict() for row in sampling_by_sensor(raw, interval_seconds).collect()}
+    for sensor, row in sorted(sampling.items()):
+        median = row["median_interval_seconds"]
+        if slower_than_the_grid(median, interval_seconds):
+            log.warning(
+                "sensor %s reads every %g s (median), slower than the sampling interval of %d s: most of its "
+                "grid points are gaps, where its windows break; a sampling interval of %d s would fit it",
+                sensor,
+                median,
+                interval_seconds,
+                fitting_interval(median),
+            )
+    return sampling
+
+
+def sensor_rows(sampling: dict[str, dict], stats: list, clipped: dict[str, int]) -> dict[str, dict]:
+    """The report's row per sensor: how its readings sat on the grid, and how normalizing treated them."""
+    floored = {row["sensor_id"]: bool(row["std_floored"]) for row in stats}
+    return {
+        sensor: {
+            "readings": row["readings"],
+            "grid_points": row["grid_points"],
+            "readings_merged": row["readings_merged"],
+            "median_interval_seconds": row["median_interval_seconds"],
+            "std_floored": floored.get(sensor, False),
+            "values_clipped": clipped.get(sensor, 0),
+        }
+        for sensor, row in sorted(sampling.items())
+    }
 
 
 def window_cutter(args: Namespace, days: list[date]) -> WindowCutter:
@@ -125,9 +178,35 @@ def window_cutter(args: Namespace, days: list[date]) -> WindowCutter:
     )
 
 
+def empty_split_cause(
+    split: str, readings: DataFrame, cutter: WindowCutter, days: list[date], missing_days: list[date]
+) -> str:
+    """Why ``split`` has no window, in one line: the lookback reaching before the first day with
+    data, a split period without readings, or windows longer than every run of grid points in it."""
+    periods = split_periods(
+        utc_day_start(days[0]), cutter.train_cut, cutter.test_cut, utc_day_start(days[-1] + timedelta(days=1))
+    )
+    start, end = periods[split]
+    period = f"the {split} period [{start.isoformat()}, {end.isoformat()})"
+    longest = longest_runs(readings, cutter.interval_us // 1_000_000, cutter.train_cut, cutter.test_cut).get(split, 0)
+    leading_missing = next((index for index, day in enumerate(days) if day not in missing_days), len(days))
+    window = f"seq_len + horizon = {cutter.span + 1} readings"
+    if 0 < leading_missing < len(days) and start < utc_day_start(days[leading_missing]):
+        return (
+            f"no {split} window: the lookback of {len(days)} days starts on {days[0]}, but readings start on "
+            f"{days[leading_missing]}, inside {period}; set lookback_days to at most {len(days) - leading_missing}"
+        )
+    if longest == 0:
+        return f"no {split} window: {period} holds no reading"
+    return (
+        f"no {split} window: a window of {window} is longer than every run of consecutive grid points "
+        f"in {period}, the longest of which holds {longest}; shorten seq_len or horizon, or lengthen lookback_days"
+    )
+
+
 def checked_sensors(stats: DataFrame) -> list:
     """Each sensor's training readings; refuses non-finite readings, warns of sensors without training data."""
-    per_sensor = stats.select("sensor_id", "train_readings", "non_finite_readings").collect()
+    per_sensor = stats.select("sensor_id", "train_readings", "non_finite_readings", "std_floored").collect()
     non_finite = {row["sensor_id"]: row["non_finite_readings"] for row in per_sensor if row["non_finite_readings"]}
     if non_finite:
         raise JobInputError(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from sensor_lstm.errors import JobInputError
+from sensor_lstm.settings.table import NORMALIZED_BOUND
 
 
 def split_cuts(start: datetime, end: datetime, train_fraction: float, validation_fraction: float) -> tuple:
@@ -21,27 +22,70 @@ def split_cuts(start: datetime, end: datetime, train_fraction: float, validation
     return start + span * train_fraction, start + span * (train_fraction + validation_fraction)
 
 
-def training_statistics(readings: DataFrame, train_cut: datetime) -> DataFrame:
-    """Per sensor: mean and population standard deviation of its readings before the train cut,
-    and how many there were. A sensor without training readings gets nulls and a count of 0;
-    one whose training readings are all equal gets std 1.0, so normalizing only centres it.
-    ``non_finite_readings`` counts NaN and infinite readings over the whole lookback (ingest
-    quarantines them; readings written by other tools may hold some).
+def split_periods(start: datetime, train_cut: datetime, test_cut: datetime, end: datetime) -> dict:
+    """Each split's period [from, to)."""
+    return {"train": (start, train_cut), "validation": (train_cut, test_cut), "test": (test_cut, end)}
+
+
+def longest_runs(readings: DataFrame, interval_seconds: int, train_cut: datetime, test_cut: datetime) -> dict:
+    """Per split, the most consecutive grid points of one sensor within the split's period; a split
+    whose period holds no reading is absent. ``readings`` are on the grid."""
+    split = (
+        F.when(F.col("timestamp") < F.lit(train_cut), "train")
+        .when(F.col("timestamp") < F.lit(test_cut), "validation")
+        .otherwise("test")
+    )
+    step = F.unix_micros("timestamp") / (interval_seconds * 1_000_000)
+    by_time = Window.partitionBy("sensor_id", "split").orderBy("timestamp")
+    # Consecutive grid points keep step - row number constant: one value per run.
+    runs = readings.withColumn("split", split).withColumn("run", step - F.row_number().over(by_time))
+    lengths = runs.groupBy("split", "sensor_id", "run").count().groupBy("split").agg(F.max("count").alias("longest"))
+    return {row["split"]: row["longest"] for row in lengths.collect()}
+
+
+def training_statistics(
+    readings: DataFrame, train_cut: datetime, std_floor_absolute: float, std_floor_relative: float
+) -> DataFrame:
+    """Per sensor: mean and standard deviation of its readings before the train cut, and how many
+    there were. The std is the population one, raised to the floor ``max(std_floor_absolute,
+    std_floor_relative x |mean|)`` (``std_floored`` says when), so a sensor that barely moves (one
+    20.1 among 20.0, a one-ulp flicker) is not divided by almost nothing. A sensor without training
+    readings gets nulls and a count of 0. ``non_finite_readings`` counts NaN and infinite readings
+    over the whole lookback (ingest quarantines them; readings written by other tools may hold some).
     """
     training_reading = F.when(F.col("timestamp") < F.lit(train_cut), F.col("reading"))
     non_finite = F.isnan("reading") | (F.abs("reading") == float("inf"))
     stats = readings.groupBy("sensor_id").agg(
         F.mean(training_reading).alias("mean"),
-        F.stddev_pop(training_reading).alias("std"),
+        F.stddev_pop(training_reading).alias("raw_std"),
         F.count(training_reading).alias("train_readings"),
         F.count(F.when(non_finite, 1)).alias("non_finite_readings"),
     )
-    return stats.withColumn("std", F.when(F.col("std") > 0, F.col("std")).when(F.col("std") == 0, F.lit(1.0)))
+    floor = F.greatest(F.lit(float(std_floor_absolute)), F.lit(float(std_floor_relative)) * F.abs("mean"))
+    return stats.select(
+        "sensor_id",
+        "mean",
+        F.when(F.col("train_readings") > 0, F.greatest("raw_std", floor)).alias("std"),
+        F.when(F.col("train_readings") > 0, F.col("raw_std") < floor).alias("std_floored"),
+        "train_readings",
+        "non_finite_readings",
+    )
 
 
 def normalize(readings: DataFrame, stats: DataFrame) -> DataFrame:
-    """Add ``value``, the reading in training standard units; sensors without statistics drop out."""
+    """Add ``value``, the reading in training standard units clipped to +-NORMALIZED_BOUND, and
+    ``clipped``, whether it was; sensors without statistics drop out."""
     usable = stats.where(F.col("train_readings") > 0).select("sensor_id", "mean", "std")
-    return readings.join(F.broadcast(usable), "sensor_id").withColumn(
-        "value", ((F.col("reading") - F.col("mean")) / F.col("std")).cast("float")
+    standard = (F.col("reading") - F.col("mean")) / F.col("std")
+    return (
+        readings.join(F.broadcast(usable), "sensor_id")
+        .withColumn("clipped", F.abs(standard) > NORMALIZED_BOUND)
+        .withColumn("value", F.least(F.greatest(standard, F.lit(-NORMALIZED_BOUND)), F.lit(NORMALIZED_BOUND)))
+        .withColumn("value", F.col("value").cast("float"))
     )
+
+
+def clipped_by_sensor(normalized: DataFrame) -> dict[str, int]:
+    """How many of each sensor's values ``normalize`` clipped, for sensors with any."""
+    counts = normalized.where("clipped").groupBy("sensor_id").count().collect()
+    return {row["sensor_id"]: row["count"] for row in counts}

@@ -121,8 +121,12 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "reading_max": 1e12,
         "promote_older_day": False,
         "forecast_steps": 12,
+        "grid_aggregate": "mean",
+        "std_floor_absolute": 1e-6,
+        "std_floor_relative": 0.001,
     }
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
+    assert dag.params.get_param("grid_aggregate").schema["enum"] == ["mean", "nearest", "last"]
 
 
 def rendered_command(
@@ -218,7 +222,11 @@ def test_run_day_comes_from_the_day_param_then_the_data_interval_then_the_trigge
 
 def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
-    command = rendered_command(dag, "prepare_sequences", {"seq_len": 48, "horizon": 5, "sampling_interval_seconds": 10})
+    command = rendered_command(
+        dag,
+        "prepare_sequences",
+        {"seq_len": 48, "horizon": 5, "sampling_interval_seconds": 10, "grid_aggregate": "last"},
+    )
     assert command[command.index("/opt/sensor-lstm/spark_jobs/prepare_sequences.py") + 1 :] == [
         "--lake",
         "/data/lake",
@@ -226,6 +234,8 @@ def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
         "2026-11-25",
         "--sampling-interval-seconds",
         "10",
+        "--grid-aggregate",
+        "last",
         "--lookback-days",
         "3",
         "--seq-len",
@@ -236,6 +246,10 @@ def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
         "0.7",
         "--validation-fraction",
         "0.15",
+        "--std-floor-absolute",
+        "1e-06",
+        "--std-floor-relative",
+        "0.001",
         "--seasonal-periods",
         "day",
     ]

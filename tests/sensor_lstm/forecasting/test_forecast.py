@@ -55,6 +55,12 @@ def lake_with_champion(spark, tmp_path, monkeypatch):
         *[("short", start + timedelta(minutes=m), 1.0) for m in (0, 1)],
         *[("yesterday", start - timedelta(minutes=m), 1.0) for m in (1, 2, 3)],
         *[("unknown", start + timedelta(minutes=m), 1.0) for m in range(3)],
+        # A jittering clock: 00:00:02, 00:00:59, 00:02:01 sit on 00:00, 00:01 and 00:02.
+        *[("jittered", start + timedelta(seconds=s), float(v)) for v, s in enumerate((2, 59, 121), start=1)],
+        # Every 20 s: 00:00 is the mean of 0 and 1, 00:01 of 2, 3, 4, and 00:02 of 5 and 6.
+        *[("every_20_s", start + timedelta(seconds=20 * k), float(k)) for k in range(7)],
+        # 100 standard deviations out: clipped to 10, as its training windows would have been.
+        *[("far_out", start + timedelta(minutes=m), 100.0) for m in range(3)],
     ]
     write_readings(spark, tmp_path, readings)
     stats = [
@@ -64,6 +70,9 @@ def lake_with_champion(spark, tmp_path, monkeypatch):
         ("short", 0.0, 1.0),
         ("yesterday", 0.0, 1.0),
         ("silent", 0.0, 1.0),
+        ("jittered", 0.0, 1.0),
+        ("every_20_s", 0.0, 1.0),
+        ("far_out", 0.0, 1.0),
     ]
     spark.createDataFrame(stats, "sensor_id string, mean double, std double").write.parquet(
         str(tmp_path / "sequence_stats" / f"date={TRAINED_DAY}")
@@ -109,9 +118,17 @@ def test_the_champion_forecasts_every_sensor_with_a_window_in_original_units_and
     last = datetime(2026, 11, 25, 0, 4)
     # whole: last reading 14 is (14 - 10) / 2 = 2 normalized; +1 per step: 3, 4 -> 16, 18.
     # across_midnight: 3 normalized with mean 0 and std 1 -> 4, 5.
+    # The others' last grid point is 00:02: 3 for jittered, 5.5 for every_20_s, 10 (clipped) for far_out.
+    at_two = datetime(2026, 11, 25, 0, 2)
     assert got == [
         ("across_midnight", datetime(2026, 11, 25, 0, 1), 1, datetime(2026, 11, 25, 0, 2), 4.0, "m", 1),
         ("across_midnight", datetime(2026, 11, 25, 0, 1), 2, datetime(2026, 11, 25, 0, 3), 5.0, "m", 1),
+        ("every_20_s", at_two, 1, at_two + timedelta(minutes=1), 6.5, "m", 1),
+        ("every_20_s", at_two, 2, at_two + timedelta(minutes=2), 7.5, "m", 1),
+        ("far_out", at_two, 1, at_two + timedelta(minutes=1), 11.0, "m", 1),
+        ("far_out", at_two, 2, at_two + timedelta(minutes=2), 12.0, "m", 1),
+        ("jittered", at_two, 1, at_two + timedelta(minutes=1), 4.0, "m", 1),
+        ("jittered", at_two, 2, at_two + timedelta(minutes=2), 5.0, "m", 1),
         ("whole", last, 1, last + timedelta(minutes=1), 16.0, "m", 1),
         ("whole", last, 2, last + timedelta(minutes=2), 18.0, "m", 1),
     ]
@@ -124,8 +141,8 @@ def test_the_champion_forecasts_every_sensor_with_a_window_in_original_units_and
     assert (report.model_uri, report.trained_day, report.sensors_forecast, report.forecasts) == (
         "models:/m/1",
         TRAINED_DAY.isoformat(),
-        2,
-        4,
+        5,
+        10,
     )
     assert report.readings_days == [date(2026, 11, 24).isoformat(), RUN_DAY.isoformat()]
 
@@ -138,7 +155,7 @@ def test_a_rerun_replaces_the_days_forecasts_and_without_a_champion_the_day_has_
     run_forecast(spark, lake_with_champion, "--forecast-steps", "3")
     assert run_forecast(spark, lake_with_champion, "--forecast-steps", "2").status == FORECAST
     partition = lake_with_champion / "forecasts" / f"date={RUN_DAY}"
-    assert spark.read.parquet(str(partition)).count() == 4
+    assert spark.read.parquet(str(partition)).count() == 10
     mlflow.MlflowClient().delete_registered_model_alias("m", "champion")
     report = run_forecast(spark, lake_with_champion)
     assert report == ForecastReport(run_date=RUN_DAY.isoformat(), status=NO_CHAMPION, model_name="m", alias="champion")

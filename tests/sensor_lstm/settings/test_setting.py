@@ -37,6 +37,15 @@ def test_seasons_are_a_list_with_a_spelling_for_the_default_day_and_for_none():
         seasons.parse("weekly")
 
 
+def test_a_text_setting_with_choices_takes_only_those_and_the_reference_names_them():
+    aggregate = BY_NAME["grid_aggregate"]
+    assert [aggregate.parse(text) for text in ("mean", "nearest", "last")] == ["mean", "nearest", "last"]
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^must be one of mean, nearest, last, got 'median'$"):
+        aggregate.parse("median")
+    assert aggregate.limits_text() == "mean or nearest or last"
+    assert parse("prepare_sequences").grid_aggregate == "mean"
+
+
 def test_network_interfaces_are_a_comma_separated_list_and_default_to_horovods_choice():
     assert parse("train_distributed").nics == []
     assert parse("train_distributed", "--nics", "eth0").nics == ["eth0"]

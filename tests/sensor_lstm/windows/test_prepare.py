@@ -2,7 +2,9 @@ import dataclasses
 import json
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.windows import prepare
@@ -160,3 +162,112 @@ def test_missing_lookback_days_are_named_in_the_log_and_the_report(spark, tmp_pa
     report = prepare_sequences(spark, args)
     assert report.missing_lookback_days == ["2026-11-24"]
     assert "the lookback misses 1 of 3 days, which have no readings: 2026-11-24" in caplog.text
+
+
+def prepare_args(lake, *argv: str):
+    return job_args("prepare_sequences", "--lake", str(lake), "--run-date", "2026-11-25", *argv)
+
+
+def real_logger_day() -> list[tuple]:
+    """One day of a daily cycle, as five loggers write it: on the exact minute grid; the same with
+    clocks jittering by up to 2 s; every 10 s; every 5 minutes; and a sensor stuck at 20.0 but for
+    one 20.1 in training, that reads 21.0 for its last 10 minutes."""
+    rng = np.random.default_rng(7)
+
+    def cycle(seconds):
+        return float(15.0 + 5.0 * np.sin(2 * np.pi * seconds / 86_400))
+
+    day = datetime(2026, 11, 25)
+    rows = [("exact", day + timedelta(seconds=60 * k), cycle(60 * k)) for k in range(1440)]
+    rows += [
+        ("jittered", day + timedelta(seconds=max(60 * k + float(jitter), 0)), cycle(60 * k))
+        for k, jitter in enumerate(rng.uniform(-2, 2, 1440).round(3))
+    ]
+    rows += [("every_10_s", day + timedelta(seconds=10 * k), cycle(10 * k)) for k in range(8640)]
+    rows += [("every_5_min", day + timedelta(seconds=300 * k), cycle(300 * k)) for k in range(288)]
+    rows += [
+        ("stuck", day + timedelta(seconds=60 * k), 21.0 if k >= 1430 else 20.1 if k == 100 else 20.0)
+        for k in range(1440)
+    ]
+    return rows
+
+
+def test_jittered_faster_slower_and_stuck_sensors_are_windowed_on_the_grid(spark, tmp_path, caplog):
+    write_readings(spark, tmp_path, real_logger_day())
+    args = prepare_args(
+        tmp_path, "--lookback-days", "1", "--seq-len", "12", "--horizon", "2", "--seasonal-periods", "none"
+    )
+    report = prepare_sequences(spark, args)
+    sequences = spark.read.parquet(report.sequences_path)
+    windows = {row.sensor_id: row["count"] for row in sequences.groupBy("sensor_id").count().collect()}
+    # Jitter of 2 s moves no reading off its minute: the same windows as on the exact grid.
+    assert windows["jittered"] == windows["exact"] == 995 + 203 + 203
+    # Six readings a minute merge into one: minute steps. Its last two readings make the next
+    # day's 00:00, the target of one more test window.
+    assert windows["every_10_s"] == windows["exact"] + 1
+    spans = sequences.where("sensor_id = 'every_10_s'").select(
+        (F.unix_timestamp("last_input_time") - F.unix_timestamp("window_start")).alias("inputs"),
+        (F.unix_timestamp("target_time") - F.unix_timestamp("last_input_time")).alias("ahead"),
+    )
+    assert [tuple(row) for row in spans.distinct().collect()] == [(11 * 60, 2 * 60)]
+    assert report.per_sensor["every_10_s"] == {
+        "readings": 8640,
+        "grid_points": 1441,  # 23:59:40 and 23:59:50 belong to the next day's 00:00
+        "readings_merged": 8640 - 1441,
+        "median_interval_seconds": 10.0,
+        "std_floored": False,
+        "values_clipped": 0,
+    }
+    assert report.per_sensor["jittered"]["median_interval_seconds"] == pytest.approx(60, abs=0.1)
+    assert report.per_sensor["jittered"]["readings_merged"] == 0
+    # Every 5 minutes in a 1-minute grid: no window, a warning naming it and the interval that fits.
+    assert "every_5_min" not in windows
+    assert report.sensors_slower_than_the_grid == ["every_5_min"]
+    assert (
+        "sensor every_5_min reads every 300 s (median), slower than the sampling interval of 60 s: most of its "
+        "grid points are gaps, where its windows break; a sampling interval of 300 s would fit it"
+    ) in caplog.text
+    # The stuck sensor's std is floored at 0.1% of its mean; its 21.0s are clipped at 10.
+    assert report.per_sensor["stuck"]["std_floored"] is True
+    assert report.per_sensor["stuck"]["values_clipped"] == 10
+    stats = spark.read.parquet(report.stats_path).where("sensor_id = 'stuck'").first()
+    assert stats.std == pytest.approx(0.001 * stats.mean)
+    stuck = sequences.where("sensor_id = 'stuck'").select("inputs", "target").collect()
+    assert max(max(abs(x) for x in [*row.inputs, row.target]) for row in stuck) == 10.0
+
+
+@pytest.mark.parametrize(
+    ("readings_days", "argv", "message"),
+    [
+        (
+            [0],
+            ["--lookback-days", "1", "--seq-len", "10", "--train-fraction", "0.5", "--validation-fraction", "0.25"],
+            r"^no validation window: a window of seq_len \+ horizon = 11 readings is longer than every run of "
+            r"consecutive grid points in the validation period \[2026-11-25T12:00:00\+00:00, "
+            r"2026-11-25T18:00:00\+00:00\), the longest of which holds 6; shorten seq_len or horizon, or "
+            r"lengthen lookback_days$",
+        ),
+        (
+            [0],
+            ["--lookback-days", "3", "--seq-len", "3"],
+            r"^no train window: the lookback of 3 days starts on 2026-11-23, but readings start on 2026-11-25, "
+            r"inside the train period \[2026-11-23T00:00:00\+00:00, 2026-11-25T02:24:00\+00:00\); set "
+            r"lookback_days to at most 1$",
+        ),
+        (
+            [-1],
+            ["--lookback-days", "2", "--seq-len", "3"],
+            r"^no validation window: the validation period \[2026-11-25T09:36:00\+00:00, "
+            r"2026-11-25T16:48:00\+00:00\) holds no reading$",
+        ),
+    ],
+    ids=["window_too_long_for_the_segments", "lookback_before_the_first_day_with_data", "a_split_without_readings"],
+)
+def test_an_empty_split_fails_prepare_sequences_naming_its_cause(spark, tmp_path, readings_days, argv, message):
+    write_readings(
+        spark, tmp_path, [("a", hour(h) + timedelta(days=day), float(h)) for day in readings_days for h in range(24)]
+    )
+    args = prepare_args(tmp_path, "--sampling-interval-seconds", "3600", "--seasonal-periods", "none", *argv)
+    with pytest.raises(JobInputError, match=message):
+        prepare_sequences(spark, args)
+    assert not (tmp_path / "sequences" / "date=2026-11-25").exists()

@@ -29,14 +29,28 @@ def test_statistics_come_from_the_training_period_only(spark):
         ],
         "sensor_id string, timestamp timestamp, reading double",
     )
-    stats = statistics.training_statistics(readings, train_cut=at(2))
+    stats = statistics.training_statistics(readings, train_cut=at(2), std_floor_absolute=0.01, std_floor_relative=0.1)
+    # b never moves: its std is the floor, max(0.01, 0.1 x |5.0|) = 0.5. a's std of 1.0 is above its 0.2.
     assertDataFrameEqual(
-        stats.select("sensor_id", "mean", "std", "train_readings"),
-        [("a", 2.0, 1.0, 2), ("b", 5.0, 1.0, 2), ("c", None, None, 0)],
+        stats.select("sensor_id", "mean", "std", "std_floored", "train_readings"),
+        [("a", 2.0, 1.0, False, 2), ("b", 5.0, 0.5, True, 2), ("c", None, None, None, 0)],
     )
     normalized = statistics.normalize(readings.where("sensor_id != 'b'"), stats)
-    assert [(row.sensor_id, row.value) for row in normalized.orderBy("timestamp").collect()] == [
-        ("a", -1.0),
-        ("a", 1.0),
-        ("a", 98.0),
+    # a's 100.0 is 98 standard deviations out: clipped to the bound, and counted.
+    assert [(row.sensor_id, row.value, row.clipped) for row in normalized.orderBy("timestamp").collect()] == [
+        ("a", -1.0, False),
+        ("a", 1.0, False),
+        ("a", 10.0, True),
     ]
+    assert statistics.clipped_by_sensor(normalized) == {"a": 1}
+
+
+def test_the_absolute_floor_holds_where_the_mean_is_near_zero(spark):
+    readings = spark.createDataFrame(
+        [("z", at(0), 0.0), ("z", at(1), 1e-12), ("z", at(2), 0.5)],
+        "sensor_id string, timestamp timestamp, reading double",
+    )
+    stats = statistics.training_statistics(readings, train_cut=at(2), std_floor_absolute=0.01, std_floor_relative=0.1)
+    assert [tuple(row) for row in stats.select("std", "std_floored").collect()] == [(0.01, True)]
+    values = [row.value for row in statistics.normalize(readings, stats).orderBy("timestamp").collect()]
+    assert values == [pytest.approx(-5e-11), pytest.approx(5e-11), 10.0]
