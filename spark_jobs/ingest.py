@@ -9,9 +9,11 @@ Inputs:
     may be quoted; a byte order mark, CRLF line ends and headers repeated mid-file are accepted.
 Outputs (each partition replaced atomically, so reruns and backfills are idempotent):
     <lake>/readings/date=<day>/        sensor_id string, timestamp timestamp (UTC), reading double
-    <lake>/quarantine/ingest/date=<day>/  source_file, line_text, reason: every rejected row
+    <lake>/quarantine/ingest/date=<day>/  source_file, line_text, reason: every rejected row, and
+                                       every reading a later delivery superseded
     <lake>/reports/ingest/date=<run-date>/report.json  counts; rows_read = rows_written +
-                                       rows_quarantined + duplicates_dropped, checked before writing
+                                       rows_quarantined + exact_repeats_dropped +
+                                       conflicts_superseded, checked before writing
 
 A day's delivery replaces the day only when it passes the quality gate: it has readings, its
 header is the one above, and at most ``--max-quarantined-fraction`` of its rows are quarantined.

@@ -59,7 +59,8 @@ class IngestReport(Report):
         "rows_read",
         "rows_written",
         "rows_quarantined",
-        "duplicates_dropped",
+        "exact_repeats_dropped",
+        "conflicts_superseded",
     )
 
     status: str  # "ok", or "no_data": no landing file or no reading, and the days were kept
@@ -67,12 +68,13 @@ class IngestReport(Report):
     files: list[str]
     partitions: list[str] = field(default_factory=list)  # date=<day> partitions replaced
     days_without_readings: list[str] = field(default_factory=list)
-    # rows_read = rows_written + rows_quarantined + duplicates_dropped
+    # rows_read = rows_written + rows_quarantined + exact_repeats_dropped + conflicts_superseded
     rows_read: int = 0
     header_lines: int = 0
     blank_lines: int = 0
     rows_written: int = 0
-    duplicates_dropped: int = 0
+    exact_repeats_dropped: int = 0  # rows equal to a kept one, sensor, timestamp and reading
+    conflicts_superseded: int = 0  # readings a later delivery's differing reading replaced; kept in quarantine
     rows_quarantined: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
 

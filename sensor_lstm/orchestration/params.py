@@ -18,6 +18,7 @@ SCHEMA_TYPES = {
     Kind.TEXT: {"type": "string"},
     Kind.DAY: {"type": "string", "format": "date"},
     Kind.INTEGERS: {"type": "array", "items": {"type": "integer"}},
+    Kind.NUMBERS: {"type": "array", "items": {"type": "number"}},
 }
 
 
@@ -25,7 +26,7 @@ def param_schema(setting: Setting) -> dict:
     """The JSON schema of a setting's Param: its type (nullable when its default is None), bounds,
     trigger form section and description."""
     schema = dict(SCHEMA_TYPES[setting.kind])
-    if setting.kind is Kind.INTEGERS:
+    if setting.kind in (Kind.INTEGERS, Kind.NUMBERS):
         schema["items"] = {**schema["items"], **setting.bounds.schema()}
     else:
         schema |= setting.bounds.schema()

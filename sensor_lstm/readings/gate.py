@@ -10,7 +10,16 @@ from pyspark.sql import functions as F
 
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.readings.landing import FILE_DAY
-from sensor_lstm.readings.lines import BLANK_LINE, HEADER, HEADER_LINE, NOT_ROWS, REASONS, file_day
+from sensor_lstm.readings.lines import (
+    BLANK_LINE,
+    EXACT_REPEAT,
+    HEADER,
+    HEADER_LINE,
+    NOT_ROWS,
+    REASONS,
+    SUPERSEDED,
+    file_day,
+)
 
 
 class NoInputError(JobInputError):
@@ -22,10 +31,9 @@ class RejectedInputError(JobInputError):
 
 
 def count_outcomes(marked: DataFrame) -> dict[str, dict[str, int]]:
-    """Lines per file day (ISO date) and outcome: ``valid``, ``duplicate``, ``header``, ``blank`` or
-    a reason.
-    One aggregation."""
-    outcome = F.coalesce("reason", F.when(F.col("is_duplicate"), "duplicate").otherwise("valid"))
+    """Lines per file day (ISO date) and outcome: ``valid``, ``exact_repeat``, ``superseded``,
+    ``header``, ``blank`` or a reason. One aggregation."""
+    outcome = F.coalesce("reason", "repeat", F.lit("valid"))
     rows = marked.groupBy(file_day("source_file").cast("string").alias("day"), outcome.alias("outcome")).count()
     by_day: dict[str, dict[str, int]] = {}
     for row in rows.collect():
@@ -34,14 +42,16 @@ def count_outcomes(marked: DataFrame) -> dict[str, dict[str, int]]:
 
 
 def summarize(by_outcome: dict[str, int]) -> dict:
-    """The report's counts; rows_read = rows_written + rows_quarantined + duplicates_dropped."""
+    """The report's counts; rows_read = rows_written + rows_quarantined + exact_repeats_dropped +
+    conflicts_superseded."""
     quarantined = {reason: by_outcome.get(reason, 0) for reason in REASONS}
     return {
         "rows_read": sum(count for outcome, count in by_outcome.items() if outcome not in NOT_ROWS),
         "header_lines": by_outcome.get(HEADER_LINE, 0),
         "blank_lines": by_outcome.get(BLANK_LINE, 0),
         "rows_written": by_outcome.get("valid", 0),
-        "duplicates_dropped": by_outcome.get("duplicate", 0),
+        "exact_repeats_dropped": by_outcome.get(EXACT_REPEAT, 0),
+        "conflicts_superseded": by_outcome.get(SUPERSEDED, 0),
         "rows_quarantined": sum(quarantined.values()),
         "quarantined_by_reason": quarantined,
     }

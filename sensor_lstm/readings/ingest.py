@@ -14,7 +14,7 @@ from sensor_lstm.lake import Lake, datasets, day_of_partition, partition_name, u
 from sensor_lstm.lake.reports import IngestReport
 from sensor_lstm.readings.gate import NoInputError, check_deliveries
 from sensor_lstm.readings.landing import check_landing_bytes, landing_files, read_landing_lines
-from sensor_lstm.readings.lines import Rules, classify_lines, clean_readings, mark_duplicates, quarantined_rows
+from sensor_lstm.readings.lines import Rules, classify_lines, clean_readings, quarantined_rows, resolve_duplicates
 
 log = logging.getLogger("ingest")
 
@@ -33,6 +33,7 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
         args.reading_min,
         args.reading_max,
         args.max_line_chars,
+        tuple(args.missing_value_sentinels),
     )
     landing_dir = args.landing_dir or lake.dataset(datasets.LANDING)
     for dataset in OUTPUTS:
@@ -47,7 +48,8 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
         report.write(lake, args.run_date)
         return report
     check_landing_bytes(lake, files)
-    marked = mark_duplicates(classify_lines(read_landing_lines(spark, files), rules)).persist()
+    classified = classify_lines(read_landing_lines(spark, files), rules)
+    marked = resolve_duplicates(classified, args.duplicate_conflicts).persist()
     try:
         delivered, empty, counts = check_deliveries(
             marked, files, args.allow_empty_input, args.max_quarantined_fraction
@@ -89,9 +91,10 @@ def replace_partitions(
     written, quarantined = (
         spark.read.schema(frame.schema).parquet(staged[dataset]).count() for dataset, (frame, _) in outputs.items()
     )
-    if (written, quarantined) != (counts["rows_written"], counts["rows_quarantined"]):
+    expected = (counts["rows_written"], counts["rows_quarantined"] + counts["conflicts_superseded"])
+    if (written, quarantined) != expected:
         raise RuntimeError(f"staged output does not match the counts: {written=}, {quarantined=}, {counts=}")
-    if counts["rows_read"] != written + quarantined + counts["duplicates_dropped"]:
+    if counts["rows_read"] != written + quarantined + counts["exact_repeats_dropped"]:
         raise RuntimeError(f"rows do not add up: {counts}")
 
     days = set(delivered_days)
@@ -110,12 +113,14 @@ def log_report(report: IngestReport, path: str) -> None:
             ", ".join(report.days_without_readings),
         )
     log.info(
-        "ingest %s: read %d, written %d, quarantined %d %s, duplicates dropped %d; report %s",
+        "ingest %s: read %d, written %d, quarantined %d %s, exact repeats dropped %d, conflicting readings "
+        "superseded by a later delivery %d; report %s",
         report.data_interval,
         report.rows_read,
         report.rows_written,
         report.rows_quarantined,
         {reason: n for reason, n in report.quarantined_by_reason.items() if n},
-        report.duplicates_dropped,
+        report.exact_repeats_dropped,
+        report.conflicts_superseded,
         path,
     )

@@ -30,9 +30,16 @@ WIDE_BYTE_ORDER_MARKS = (
 
 
 def read_landing_lines(spark: SparkSession, files: list[str]) -> DataFrame:
-    """Every line of the files, headers included; ``.csv.gz`` files are decompressed."""
+    """Every line of the files, headers included; ``.csv.gz`` files are decompressed.
+    ``line_position`` orders a file's lines as written: the byte offset of the block Spark read
+    the line in, then the line's place in that block (the same on every read of the same files)."""
     return spark.read.text(files).select(
-        F.col("_metadata.file_name").alias("source_file"), F.col("value").alias("line_text")
+        F.col("_metadata.file_name").alias("source_file"),
+        F.col("value").alias("line_text"),
+        F.struct(
+            F.col("_metadata.file_block_start").alias("block_start"),
+            F.monotonically_increasing_id().alias("in_block"),
+        ).alias("line_position"),
     )
 
 

@@ -1,9 +1,11 @@
 """Landing lines -> readings: each line parsed as CSV, given a quarantine reason or none, and
 duplicates marked. Pure DataFrame functions; sensor_lstm.readings.ingest runs them.
 
-A row gets the first reason of REASONS that applies. Duplicates on (sensor_id, timestamp) keep one
-row: the copy from the latest-named landing file, then the smallest raw line, so every rerun keeps
-the same row whatever the partitioning.
+A row gets the first reason of REASONS that applies. Valid rows that share a sensor and timestamp
+are exact repeats when their readings are equal: one is kept. When they differ they conflict, and
+``duplicate_conflicts`` decides: keep the later delivery (the later file day, then the later line
+in it), the others superseded; or quarantine them all as ``conflicting_duplicate``. The sort order
+of the raw text never decides, and every rerun keeps the same row.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pyspark.sql import functions as F
 from sensor_lstm.lake.datasets import LANDING_HEADER
 from sensor_lstm.readings.landing import FILE_DAY
 from sensor_lstm.settings import DEFAULTS
+from sensor_lstm.settings.table import DUPLICATE_CONFLICT_RULES
 
 HEADER = LANDING_HEADER
 
@@ -39,9 +42,17 @@ REASONS = (
     "bad_timestamp",
     "non_numeric_reading",
     "non_finite_reading",
+    "missing_value",
     "out_of_range",
     "outside_data_interval",
+    "conflicting_duplicate",  # given by resolve_duplicates, after the others
 )
+KEEP_LATER_DELIVERY, QUARANTINE_CONFLICTS = DUPLICATE_CONFLICT_RULES
+# What became of a valid row that shares its sensor and timestamp with another and is not kept:
+# an exact repeat is dropped; a superseded reading (it lost a conflict to a later delivery) goes
+# to the quarantine dataset with SUPERSEDED_REASON, so the losing reading is never lost.
+EXACT_REPEAT, SUPERSEDED = "exact_repeat", "superseded"
+SUPERSEDED_REASON = "superseded_by_later_delivery"
 # The outcomes of a line that repeats HEADER (at the top of a file or mid-file) and of a blank
 # line (an editor's or exporter's trailing newlines): neither a reading nor quarantined, only counted.
 HEADER_LINE = "header"
@@ -61,6 +72,7 @@ class Rules:
     reading_min: float = DEFAULTS["reading_min"]
     reading_max: float = DEFAULTS["reading_max"]
     max_line_chars: int = DEFAULTS["max_line_chars"]
+    missing_value_sentinels: tuple[float, ...] = tuple(DEFAULTS["missing_value_sentinels"])
 
 
 def csv_fields(text: Column) -> Column:
@@ -111,6 +123,7 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
         .when(timestamp.isNull() | ~timestamp_text.rlike(DATE_AND_TIME), F.lit("bad_timestamp"))
         .when(reading.isNull(), F.lit("non_numeric_reading"))
         .when(F.isnan(reading) | (F.abs(reading) == float("inf")), F.lit("non_finite_reading"))
+        .when(reading.isin(*(float(value) for value in rules.missing_value_sentinels)), F.lit("missing_value"))
         .when((reading < rules.reading_min) | (reading > rules.reading_max), F.lit("out_of_range"))
         .when(
             (timestamp < F.lit(rules.start).cast("timestamp")) | (timestamp >= F.lit(rules.end).cast("timestamp")),
@@ -119,6 +132,7 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
     )
     return lines.select(
         "source_file",
+        "line_position",
         F.when(too_long, F.substring(text, 1, rules.max_line_chars)).otherwise(text).alias("line_text"),
         sensor_id.alias("sensor_id"),
         timestamp.alias("timestamp"),
@@ -127,18 +141,33 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
     )
 
 
-def mark_duplicates(classified: DataFrame) -> DataFrame:
-    """Add ``is_duplicate``: true for every valid row but one per (sensor_id, timestamp)."""
-    # Rejected rows get a partition of their own, so they never outrank the valid copy.
-    kept_copy_first = Window.partitionBy("sensor_id", "timestamp", F.col("reason").isNull()).orderBy(
-        F.col("source_file").desc(), F.col("line_text").asc()
+def resolve_duplicates(classified: DataFrame, conflicts: str) -> DataFrame:
+    """Add ``repeat``: EXACT_REPEAT or SUPERSEDED for a valid row another row of its sensor and
+    timestamp is kept over, else null. With ``conflicts`` QUARANTINE_CONFLICTS, rows whose readings
+    differ get the reason ``conflicting_duplicate`` instead."""
+    valid = F.col("reason").isNull()
+    # Rejected rows get a partition of their own, so they never count in a valid row's key.
+    key = Window.partitionBy("sensor_id", "timestamp", valid)
+    later_first = key.orderBy(
+        file_day("source_file").desc(), F.col("source_file").desc(), F.col("line_position").desc()
     )
-    rank = F.when(F.col("reason").isNull(), F.row_number().over(kept_copy_first))
-    return classified.withColumn("is_duplicate", F.coalesce(rank > 1, F.lit(False)))
+    conflict = valid & (F.size(F.collect_set("reading").over(key)) > 1)
+    if conflicts == QUARANTINE_CONFLICTS:
+        rank = F.row_number().over(later_first)
+        return classified.select(
+            *(column for column in classified.columns if column != "reason"),
+            F.when(conflict, F.lit("conflicting_duplicate")).otherwise(F.col("reason")).alias("reason"),
+            F.when(valid & ~conflict & (rank > 1), F.lit(EXACT_REPEAT)).alias("repeat"),
+        )
+    if conflicts != KEEP_LATER_DELIVERY:
+        raise ValueError(f"duplicate_conflicts {conflicts!r} is none of {', '.join(DUPLICATE_CONFLICT_RULES)}")
+    kept = F.first("reading").over(later_first)
+    repeat = F.when(F.col("reading") == kept, F.lit(EXACT_REPEAT)).otherwise(F.lit(SUPERSEDED))
+    return classified.withColumn("repeat", F.when(valid & (F.row_number().over(later_first) > 1), repeat))
 
 
 def clean_readings(marked: DataFrame) -> DataFrame:
-    return marked.where(F.col("reason").isNull() & ~F.col("is_duplicate")).select(
+    return marked.where(F.col("reason").isNull() & F.col("repeat").isNull()).select(
         "sensor_id", "timestamp", "reading", F.to_date("timestamp").alias("date")
     )
 
@@ -148,6 +177,12 @@ def file_day(source_file: Column | str) -> Column:
 
 
 def quarantined_rows(marked: DataFrame) -> DataFrame:
-    return marked.where(F.col("reason").isNotNull() & ~F.col("reason").isin(*NOT_ROWS)).select(
-        "source_file", "line_text", "reason", file_day("source_file").alias("date")
+    """The rows the quarantine dataset keeps: every rejected row, and every superseded reading."""
+    rejected = F.col("reason").isNotNull() & ~F.col("reason").isin(*NOT_ROWS)
+    superseded = F.coalesce(F.col("repeat") == SUPERSEDED, F.lit(False))
+    return marked.where(rejected | superseded).select(
+        "source_file",
+        "line_text",
+        F.coalesce("reason", F.lit(SUPERSEDED_REASON)).alias("reason"),
+        file_day("source_file").alias("date"),
     )

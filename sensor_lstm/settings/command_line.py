@@ -44,6 +44,9 @@ def add_argument(parser: argparse.ArgumentParser, setting: Setting) -> None:
 
 
 def param_template(setting: Setting) -> list[str]:
+    if setting.templates and setting.kind is Kind.NUMBERS:
+        # One argument: argparse would take a value like -999,-9999 for an option of its own.
+        return [f"{setting.flag}={template}" for template in setting.templates]
     if setting.templates:
         return [setting.flag, *setting.templates]
     if setting.kind is Kind.BOOLEAN:

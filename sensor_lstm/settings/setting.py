@@ -31,6 +31,7 @@ class Kind(Enum):
     TEXT = "text"
     DAY = "day"  # YYYY-MM-DD
     INTEGERS = "integers"  # comma-separated on the command line, a list in a Param
+    NUMBERS = "numbers"  # the same, of numbers
     NAMES = "names"  # comma-separated words, e.g. network interfaces
     TAG = "tag"  # KEY=VALUE, repeated
     PATH = "path"
@@ -125,8 +126,8 @@ class Setting:
         ArgumentTypeError into one line and exit code 2."""
         if self.parse_value is not None:
             return self.parse_value(text)
-        if self.kind is Kind.INTEGERS:
-            return self.parse_integers(text)
+        if self.kind in (Kind.INTEGERS, Kind.NUMBERS):
+            return self.parse_list(text)
         try:
             value = PARSERS[self.kind](text)
         except ValueError:
@@ -141,17 +142,20 @@ class Setting:
         """Its bounds or choices, as the settings reference writes them."""
         return " or ".join(self.choices) if self.choices else self.bounds.text()
 
-    def parse_integers(self, text: str) -> list[int] | None:
+    def parse_list(self, text: str) -> list[float] | None:
         if self.none_means is not None and text == self.none_means:
             return None
         if self.empty_means is not None and text == self.empty_means:
             return []
+        item, example = (
+            (int, "integers like 24,168") if self.kind is Kind.INTEGERS else (float, "numbers like -999,-9999")
+        )
         try:
-            values = [int(part) for part in text.split(",")]
+            values = [item(part) for part in text.split(",")]
         except ValueError:
             spellings = " or ".join(repr(s) for s in (self.none_means, self.empty_means) if s is not None)
             raise argparse.ArgumentTypeError(
-                f"integers like 24,168{f' or {spellings}' if spellings else ''}, got {text!r}"
+                f"{example}{f' or {spellings}' if spellings else ''}, got {text!r}"
             ) from None
         for value in values:
             if problem := self.bounds.problem(value):
@@ -160,7 +164,7 @@ class Setting:
 
     def cli_text(self, value: object) -> str:
         """``value`` as this setting's argument on a command line (the inverse of ``parse``)."""
-        if self.kind is Kind.INTEGERS:
+        if self.kind in (Kind.INTEGERS, Kind.NUMBERS):
             if value is None:
                 return self.none_means
             return ",".join(str(item) for item in value) or self.empty_means

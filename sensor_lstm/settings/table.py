@@ -42,6 +42,8 @@ RUN_TAGS = (
 MLFLOW_STAGES = (*TRAININGS, EVALUATE)
 
 
+# What ingest does with valid rows of one sensor and timestamp whose readings differ (sensor_lstm.readings.lines).
+DUPLICATE_CONFLICT_RULES = ("keep_later_delivery", "quarantine")
 # How the readings sharing a grid point become one (sensor_lstm.readings.grid).
 GRID_AGGREGATES = ("mean", "nearest", "last")
 # Normalized inputs and targets are clipped to +- this many standard deviations (sensor_lstm.windows.statistics).
@@ -142,6 +144,29 @@ SETTINGS = (
         Source.PARAM,
         jobs=(INGEST,),
         section=INPUT,
+    ),
+    Setting(
+        "missing_value_sentinels",
+        Kind.NUMBERS,
+        [-999, -9999],
+        "Readings that mean 'no value' to your loggers: quarantined as missing_value, never trained on; [] for none.",
+        Source.PARAM,
+        jobs=(INGEST,),
+        section=INPUT,
+        templates=("{{ params.missing_value_sentinels | join(',') or 'none' }}",),
+        empty_means="none",
+    ),
+    Setting(
+        "duplicate_conflicts",
+        Kind.TEXT,
+        "keep_later_delivery",
+        "Rows of one sensor and timestamp whose readings differ: keep the later delivery's (the later file day, "
+        "then the later line; the others go to quarantine as superseded_by_later_delivery), or quarantine them "
+        "all as conflicting_duplicate. Equal readings are exact repeats: one is kept.",
+        Source.PARAM,
+        jobs=(INGEST,),
+        section=INPUT,
+        choices=DUPLICATE_CONFLICT_RULES,
     ),
     Setting(
         "max_quarantined_fraction",

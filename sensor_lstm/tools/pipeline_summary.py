@@ -93,7 +93,8 @@ def summary_lines(lake: Lake, day: date) -> list[str]:
         f"Pipeline summary for {day}",
         f"  ingest        rows read {ingest.rows_read}, written {ingest.rows_written}, "
         f"quarantined {ingest.rows_quarantined} ({reasons or 'none'}), "
-        f"duplicates dropped {ingest.duplicates_dropped}",
+        f"exact repeats dropped {ingest.exact_repeats_dropped}, "
+        f"conflicting readings superseded {ingest.conflicts_superseded}",
         f"  sequences     seq_len {prep.seq_len}, horizon {prep.horizon}, {prep.sensors} sensors over "
         f"{prep.lookback_days[0]}..{prep.lookback_days[-1]}: train {windows['train']}, "
         f"validation {windows['validation']}, test {windows['test']} windows "

@@ -26,6 +26,7 @@ KIND_TEXT = {
     Kind.TEXT: "text",
     Kind.DAY: "day",
     Kind.INTEGERS: "integers",
+    Kind.NUMBERS: "numbers",
     Kind.NAMES: "names",
     Kind.TAG: "KEY=VALUE, repeated",
     Kind.PATH: "path",

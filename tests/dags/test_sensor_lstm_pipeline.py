@@ -122,6 +122,8 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "promote_older_day": False,
         "forecast_steps": 12,
         "grid_aggregate": "mean",
+        "missing_value_sentinels": [-999, -9999],
+        "duplicate_conflicts": "keep_later_delivery",
         "std_floor_absolute": 1e-6,
         "std_floor_relative": 0.001,
     }
@@ -159,7 +161,11 @@ def test_each_jobs_parser_takes_exactly_the_arguments_the_dag_renders_with_the_p
     arguments = command[command.index(f"/opt/sensor-lstm/spark_jobs/{job}.py") + 1 :]
     parser = job_parser(job, job)
     parsed = vars(parser.parse_args(arguments))
-    rendered = {argument.removeprefix("--no-").removeprefix("--") for argument in arguments if argument[:2] == "--"}
+    rendered = {
+        argument.removeprefix("--no-").removeprefix("--").partition("=")[0]
+        for argument in arguments
+        if argument[:2] == "--"
+    }
     taken = {
         action.dest.replace("_", "-")
         for action in parser._actions
@@ -203,10 +209,18 @@ def test_ingest_command_line(dag, monkeypatch):
         "-1000000000000.0",
         "--reading-max",
         "1000000000000.0",
+        "--missing-value-sentinels=-999,-9999",
+        "--duplicate-conflicts",
+        "keep_later_delivery",
         "--max-quarantined-fraction",
         "0.1",
     ]
     assert "--allow-empty-input" in rendered_command(dag, "ingest", {"allow_empty_input": True})
+    sentinels = [rendered_command(dag, "ingest", {"missing_value_sentinels": values}) for values in ([-99.5], [])]
+    assert [next(a for a in command if a.startswith("--missing-value-sentinels=")) for command in sentinels] == [
+        "--missing-value-sentinels=-99.5",
+        "--missing-value-sentinels=none",
+    ]
 
 
 def test_run_day_comes_from_the_day_param_then_the_data_interval_then_the_trigger_time(dag, monkeypatch):

@@ -56,7 +56,8 @@ def test_a_jobs_asset_event_carries_the_asset_fields_of_its_report_for_the_run_d
         "rows_read": 0,
         "rows_written": 48,
         "rows_quarantined": 0,
-        "duplicates_dropped": 0,
+        "exact_repeats_dropped": 0,
+        "conflicts_superseded": 0,
     }
     job_for("2026-11-26").execute({"outlet_events": days["2026-11-26"]})  # no report: the day alone
     assert days["2026-11-26"][readings].extra == {"run_date": "2026-11-26"}

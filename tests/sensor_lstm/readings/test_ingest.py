@@ -15,7 +15,7 @@ def test_rerun_replaces_only_its_own_partition(spark, tmp_path):
     first = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
     again = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
     assert first == again
-    assert (first.rows_read, first.rows_written, first.rows_quarantined, first.duplicates_dropped) == (
+    assert (first.rows_read, first.rows_written, first.rows_quarantined, first.exact_repeats_dropped) == (
         3,
         1,
         1,
@@ -37,6 +37,62 @@ def test_rerun_replaces_only_its_own_partition(spark, tmp_path):
     report = json.loads((tmp_path / "reports" / "ingest" / "date=2026-11-25" / "report.json").read_text())
     assert (report["rows_read"], report["rows_written"]) == (1, 1)
     assert [path.name for path in (tmp_path / "readings" / "_staging").iterdir()] == []
+
+
+def quarantine_of(spark, lake_dir) -> list[tuple]:
+    frame = spark.read.parquet(str(lake_dir / "quarantine" / "ingest"))
+    return sorted((row.line_text, row.reason) for row in frame.collect())
+
+
+@pytest.mark.parametrize(
+    ("rule", "kept", "quarantined", "counts"),
+    [
+        (
+            "keep_later_delivery",
+            [("s1", "2026-11-25T00:00:00", 22.5, "2026-11-25"), ("s1", "2026-11-25T00:01:00", 5.0, "2026-11-25")],
+            [
+                ("s1,2026-11-25T00:00:00Z,-999.0", "missing_value"),
+                ("s1,2026-11-25T00:01:00Z,4.0", "superseded_by_later_delivery"),
+            ],
+            (5, 2, 1, 1, 1),
+        ),
+        (
+            "quarantine",
+            [("s1", "2026-11-25T00:00:00", 22.5, "2026-11-25")],
+            [
+                ("s1,2026-11-25T00:00:00Z,-999.0", "missing_value"),
+                ("s1,2026-11-25T00:01:00Z,4.0", "conflicting_duplicate"),
+                ("s1,2026-11-25T00:01:00Z,5.0", "conflicting_duplicate"),
+                ("s1,2026-11-25T00:01:00Z,5.0", "conflicting_duplicate"),  # every row of a conflict
+            ],
+            (5, 1, 4, 0, 0),
+        ),
+    ],
+)
+def test_conflicting_readings_follow_the_param_and_exact_repeats_and_sentinels_are_counted_apart(
+    spark, tmp_path, rule, kept, quarantined, counts
+):
+    write_landing(
+        tmp_path,
+        "2026-11-25",
+        "s1,2026-11-25T00:00:00Z,22.5",
+        "s1,2026-11-25T00:00:00Z,-999.0",
+        "s1,2026-11-25T00:01:00Z,4.0",
+        "s1,2026-11-25T00:01:00Z,5.0",
+        "s1,2026-11-25T00:01:00Z,5.0",
+    )
+    report = run_ingest(
+        spark, tmp_path, "2026-11-25", "--duplicate-conflicts", rule, "--max-quarantined-fraction", "0.9"
+    )
+    assert readings_of(spark, tmp_path) == kept
+    assert quarantine_of(spark, tmp_path) == quarantined
+    assert (
+        report.rows_read,
+        report.rows_written,
+        report.rows_quarantined,
+        report.exact_repeats_dropped,
+        report.conflicts_superseded,
+    ) == counts
 
 
 def test_failed_attempt_leaves_nothing_visible_and_is_cleaned_by_the_retry(spark, tmp_path):

@@ -1,5 +1,6 @@
 from datetime import date, datetime
 
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from sensor_lstm.readings import gate, lines
@@ -11,7 +12,10 @@ FILE = "sensor_readings_2026-11-25.csv"
 
 
 def lines_frame(spark, *rows):
-    return spark.createDataFrame(list(rows), "source_file string, line_text string")
+    """Lines as read_landing_lines gives them: a file's lines in the order given."""
+    frame = spark.createDataFrame(list(rows), "source_file string, line_text string")
+    position = F.struct(F.lit(0).cast("long").alias("block_start"), F.monotonically_increasing_id().alias("in_block"))
+    return frame.withColumn("line_position", position)
 
 
 def classified_rows(spark, *texts):
@@ -73,44 +77,100 @@ def test_timestamps_become_utc_and_readings_doubles(spark):
     ]
 
 
-def test_duplicates_keep_the_copy_from_the_latest_file_then_the_smallest_line(spark):
-    later_file = "sensor_readings_2026-11-25.csv.gz"
-    delivered = lines_frame(
-        spark,
-        (FILE, "s1,2026-11-25T00:00:00Z,1.0"),
-        (later_file, "s1,2026-11-25T00:00:00Z,9.0"),
-        (FILE, "s1,2026-11-25T00:01:00Z,5.0"),
-        (FILE, "s1,2026-11-25T00:01:00Z,4.0"),
-        (FILE, "s1,2026-11-25T00:01:00Z,4.0"),
-        (FILE, "s2,2026-11-25T00:01:00Z,7.0"),
-        (FILE, "s1,2026-11-25T00:01:00Z,oops"),
-        (FILE, "s1,2026-11-25T00:01:00Z,-inf"),  # rejected, and sorts before the kept copy
+NEXT_DAY_FILE = "sensor_readings_2026-11-26.csv"
+REPEATS_AND_CONFLICTS = (
+    (NEXT_DAY_FILE, "s2,2026-11-25T00:00:00Z,9.0"),  # a later file day wins, whatever its line
+    (FILE, "s1,2026-11-25T00:01:00Z,22.5"),
+    (FILE, "s1,2026-11-25T00:01:00Z,-999.0"),  # the logger's "no value": never a reading
+    (FILE, "s1,2026-11-25T00:02:00Z,4.0"),
+    (FILE, "s1,2026-11-25T00:02:00Z,5.0"),  # the later line wins, though its text sorts after
+    (FILE, "s1,2026-11-25T00:03:00Z,4.0"),
+    (FILE, "s1,2026-11-25T00:03:00Z,4.0"),  # an exact repeat
+    (FILE, "s2,2026-11-25T00:00:00Z,1.0"),
+    (FILE, "s1,2026-11-25T00:02:00Z,oops"),  # rejected rows never take part
+    (FILE, "s1,2026-11-25T00:02:00Z,-inf"),
+)
+
+
+def test_a_conflict_keeps_the_later_delivery_and_an_exact_repeat_is_dropped_never_by_text_order(spark):
+    marked = lines.resolve_duplicates(
+        lines.classify_lines(lines_frame(spark, *REPEATS_AND_CONFLICTS), RULES), lines.KEEP_LATER_DELIVERY
     )
-    marked = lines.mark_duplicates(lines.classify_lines(delivered, RULES))
     assertDataFrameEqual(
         lines.clean_readings(marked),
         [
-            ("s1", datetime(2026, 11, 25, 0, 0), 9.0, date(2026, 11, 25)),
-            ("s1", datetime(2026, 11, 25, 0, 1), 4.0, date(2026, 11, 25)),
-            ("s2", datetime(2026, 11, 25, 0, 1), 7.0, date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 1), 22.5, date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 2), 5.0, date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 3), 4.0, date(2026, 11, 25)),
+            ("s2", datetime(2026, 11, 25, 0, 0), 9.0, date(2026, 11, 25)),
         ],
     )
     assert gate.count_outcomes(marked) == {
-        "2026-11-25": {"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "non_finite_reading": 1}
+        "2026-11-25": {
+            "valid": 3,
+            "exact_repeat": 1,
+            "superseded": 2,
+            "missing_value": 1,
+            "non_numeric_reading": 1,
+            "non_finite_reading": 1,
+        },
+        "2026-11-26": {"valid": 1},
     }
-    assert gate.summarize({"valid": 3, "duplicate": 3, "non_numeric_reading": 1, "header": 2, "blank": 5}) == {
+    # The losing readings stay in quarantine, with their reason.
+    assert sorted((row.line_text, row.reason) for row in lines.quarantined_rows(marked).collect()) == [
+        ("s1,2026-11-25T00:01:00Z,-999.0", "missing_value"),
+        ("s1,2026-11-25T00:02:00Z,-inf", "non_finite_reading"),
+        ("s1,2026-11-25T00:02:00Z,4.0", "superseded_by_later_delivery"),
+        ("s1,2026-11-25T00:02:00Z,oops", "non_numeric_reading"),
+        ("s2,2026-11-25T00:00:00Z,1.0", "superseded_by_later_delivery"),
+    ]
+    assert gate.summarize({"valid": 3, "exact_repeat": 1, "superseded": 2, "missing_value": 1, "header": 2}) == {
         "rows_read": 7,
         "header_lines": 2,
-        "blank_lines": 5,
+        "blank_lines": 0,
         "rows_written": 3,
-        "duplicates_dropped": 3,
+        "exact_repeats_dropped": 1,
+        "conflicts_superseded": 2,
         "rows_quarantined": 1,
-        "quarantined_by_reason": {reason: int(reason == "non_numeric_reading") for reason in lines.REASONS},
+        "quarantined_by_reason": {reason: int(reason == "missing_value") for reason in lines.REASONS},
     }
+
+
+def test_conflicting_readings_are_all_quarantined_under_the_quarantine_rule(spark):
+    marked = lines.resolve_duplicates(
+        lines.classify_lines(lines_frame(spark, *REPEATS_AND_CONFLICTS), RULES), lines.QUARANTINE_CONFLICTS
+    )
+    assertDataFrameEqual(
+        lines.clean_readings(marked),
+        [
+            ("s1", datetime(2026, 11, 25, 0, 1), 22.5, date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 3), 4.0, date(2026, 11, 25)),
+        ],
+    )
+    conflicting = lines.quarantined_rows(marked).where("reason = 'conflicting_duplicate'")
+    assert sorted(row.line_text for row in conflicting.collect()) == [
+        "s1,2026-11-25T00:02:00Z,4.0",
+        "s1,2026-11-25T00:02:00Z,5.0",
+        "s2,2026-11-25T00:00:00Z,1.0",
+        "s2,2026-11-25T00:00:00Z,9.0",
+    ]
+
+
+def test_missing_value_sentinels_are_a_rule_and_none_is_allowed(spark):
+    texts = [(FILE, "s1,2026-11-25T00:00:00Z,-9999"), (FILE, "s1,2026-11-25T00:01:00Z,-99.5")]
+    for sentinels, reasons in [
+        ((-999, -9999), ["missing_value", None]),
+        ((-99.5,), [None, "missing_value"]),
+        ((), [None, None]),
+    ]:
+        rules = lines.Rules(START, END, missing_value_sentinels=sentinels)
+        assert [row.reason for row in lines.classify_lines(lines_frame(spark, *texts), rules).collect()] == reasons
 
 
 def test_quarantine_rows_keep_the_raw_line_and_the_file_day(spark):
-    marked = lines.mark_duplicates(lines.classify_lines(lines_frame(spark, (FILE, "s1,x,1")), RULES))
+    marked = lines.resolve_duplicates(
+        lines.classify_lines(lines_frame(spark, (FILE, "s1,x,1")), RULES), lines.KEEP_LATER_DELIVERY
+    )
     assert [tuple(row) for row in lines.quarantined_rows(marked).collect()] == [
         (FILE, "s1,x,1", "bad_timestamp", date(2026, 11, 25))
     ]
