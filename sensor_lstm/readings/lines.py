@@ -75,17 +75,19 @@ class Rules:
     missing_value_sentinels: tuple[float, ...] = tuple(DEFAULTS["missing_value_sentinels"])
 
 
+def unquoted(field: Column) -> Column:
+    """A CSV field's value: what is inside its double quotes when it has them ("a""b" -> a"b)."""
+    return F.when(
+        field.rlike(r'^".*"$') & (F.length(field) >= 2),
+        F.regexp_replace(F.regexp_extract(field, r'^"(.*)"$', 1), '""', '"'),
+    ).otherwise(field)
+
+
 def csv_fields(text: Column) -> Column:
-    """The line's fields: split at commas outside quotes, trimmed, and unquoted ("a""b" -> a"b)."""
-
-    def unquote(raw: Column) -> Column:
-        field = F.trim(raw)
-        return F.when(
-            field.rlike(r'^".*"$') & (F.length(field) >= 2),
-            F.regexp_replace(F.regexp_extract(field, r'^"(.*)"$', 1), '""', '"'),
-        ).otherwise(field)
-
-    return F.transform(F.split(text, UNQUOTED_COMMA, -1), unquote)
+    """The line's fields, split at commas outside quotes, trimmed and unquoted; except the sensor id,
+    which is taken exactly as written (unquoted): " s1" is not s1, and must not merge into it."""
+    fields = F.split(text, UNQUOTED_COMMA, -1)
+    return F.transform(fields, lambda raw, index: F.when(index == 0, unquoted(raw)).otherwise(unquoted(F.trim(raw))))
 
 
 def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
@@ -105,9 +107,9 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
     sensor_id, timestamp_text, reading_text = field(1), field(2), field(3)
     timestamp = timestamp_text.try_cast("timestamp")
     reading = reading_text.try_cast("double")
-    names = F.transform(fields, F.lower)
+    names = F.transform(fields, lambda name: F.lower(F.trim(name)))
     any_empty = (
-        (F.coalesce(sensor_id, F.lit("")) == "")
+        (F.coalesce(F.trim(sensor_id), F.lit("")) == "")
         | (F.coalesce(timestamp_text, F.lit("")) == "")
         | (F.coalesce(reading_text, F.lit("")) == "")
     )

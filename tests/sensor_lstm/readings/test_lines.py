@@ -68,12 +68,29 @@ def test_each_bad_row_kind_gets_its_reason(spark):
 
 def test_timestamps_become_utc_and_readings_doubles(spark):
     frame = lines.classify_lines(
-        lines_frame(spark, (FILE, " s1 , 2026-11-25T01:30:00+01:00 , 2.25 "), (FILE, "s2,2026-11-25 00:00:05,-3")),
+        lines_frame(spark, (FILE, "s1, 2026-11-25T01:30:00+01:00 , 2.25 "), (FILE, "s2,2026-11-25 00:00:05,-3")),
         RULES,
     )
     assert [(row.sensor_id, row.timestamp, row.reading, row.reason) for row in frame.collect()] == [
         ("s1", datetime(2026, 11, 25, 0, 30), 2.25, None),
         ("s2", datetime(2026, 11, 25, 0, 0, 5), -3.0, None),
+    ]
+
+
+def test_a_sensor_id_is_taken_exactly_as_written_and_surrounding_spaces_are_invalid(spark):
+    assert classified_rows(
+        spark,
+        " s1,2026-11-25T00:00:00Z,1.0",
+        "s1 ,2026-11-25T00:00:00Z,1.0",
+        '" s1",2026-11-25T00:00:00Z,1.0',
+        '"s1", "2026-11-25T00:01:00Z" , "1.0"',
+        " ,2026-11-25T00:00:00Z,1.0",
+    ) == [
+        (" s1,2026-11-25T00:00:00Z,1.0", "invalid_sensor_id"),
+        ("s1 ,2026-11-25T00:00:00Z,1.0", "invalid_sensor_id"),
+        ('" s1",2026-11-25T00:00:00Z,1.0', "invalid_sensor_id"),
+        ('"s1", "2026-11-25T00:01:00Z" , "1.0"', None),
+        (" ,2026-11-25T00:00:00Z,1.0", "missing_field"),
     ]
 
 
