@@ -67,6 +67,8 @@ class IngestReport(Report):
     data_interval: str
     files: list[str]
     partitions: list[str] = field(default_factory=list)  # date=<day> partitions replaced
+    # "<dataset>/date=<day>" -> lake.digest of what the run swapped in; see stale_partitions.
+    partition_digests: dict[str, str] = field(default_factory=dict)
     days_without_readings: list[str] = field(default_factory=list)
     # rows_read = rows_written + rows_quarantined + exact_repeats_dropped + conflicts_superseded
     rows_read: int = 0
@@ -77,6 +79,17 @@ class IngestReport(Report):
     conflicts_superseded: int = 0  # readings a later delivery's differing reading replaced; kept in quarantine
     rows_quarantined: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def stale_partitions(self, lake: Lake) -> list[str]:
+        """The partitions this report names that now hold other files than the run swapped in: a
+        later run was stopped between its swap and its report, or the partition was rewritten by
+        hand. The report no longer describes them."""
+        stale = []
+        for partition, digest in sorted(self.partition_digests.items()):
+            dataset, name = partition.rsplit("/", 1)
+            if lake.digest({dataset: f"{lake.dataset(dataset)}/{name}"}) != digest:
+                stale.append(partition)
+        return stale
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,7 @@ class PrepareSequencesReport(Report):
     # values_clipped (normalized values beyond +-NORMALIZED_BOUND).
     per_sensor: dict[str, dict] = field(default_factory=dict)
     sensors_slower_than_the_grid: list[str] = field(default_factory=list)  # median interval > 1.5 x the grid's
+    stale_ingest_reports: list[str] = field(default_factory=list)  # days: IngestReport.stale_partitions
 
 
 @dataclass(frozen=True)

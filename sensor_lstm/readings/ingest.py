@@ -57,7 +57,7 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
         # A day is replaced when its file had readings, or when another day's file had rows for it;
         # a day without either keeps what it has.
         kept_days = {date.fromisoformat(day) for day in delivered if day not in empty}
-        partitions = replace_partitions(spark, lake, marked, args.run_date.isoformat(), counts, kept_days)
+        partitions, digests = replace_partitions(spark, lake, marked, args.run_date.isoformat(), counts, kept_days)
     finally:
         marked.unpersist()
     report = IngestReport(
@@ -65,6 +65,7 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
         data_interval=interval,
         files=[path.rsplit("/", 1)[-1] for path in files],
         partitions=partitions,
+        partition_digests=digests,
         days_without_readings=empty,
         **counts,
     )
@@ -74,9 +75,10 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
 
 def replace_partitions(
     spark: SparkSession, lake: Lake, marked: DataFrame, run_key: str, counts: dict, delivered_days: set[date]
-) -> list[str]:
+) -> tuple[list[str], dict[str, str]]:
     """Stage both datasets, check them against the counts, swap in the delivered partitions and
-    any other the staged rows fall in; returns the partitions replaced."""
+    any other the staged rows fall in; returns the partitions replaced, and the digest of each
+    dataset's partition (IngestReport.partition_digests)."""
     outputs = {
         datasets.READINGS: (clean_readings(marked), ["sensor_id", "timestamp"]),
         datasets.QUARANTINE: (quarantined_rows(marked), ["source_file"]),
@@ -100,10 +102,17 @@ def replace_partitions(
     days = set(delivered_days)
     for dataset in outputs:
         days |= {day_of_partition(path.rsplit("/", 1)[-1]) for path in lake.glob(f"{staged[dataset]}/date=*")}
+    # What each partition will hold, named before the swap: a reader of the report can tell when
+    # the partition holds something else (a run killed between its swap and its report).
+    digests = {
+        f"{dataset}/{partition_name(day)}": lake.digest({dataset: f"{staged[dataset]}/{partition_name(day)}"})
+        for dataset in outputs
+        for day in sorted(days)
+    }
     with lake.readings_locked(days):
         for dataset in outputs:
             lake.swap_in_partitions(staged[dataset], dataset, sorted(days))
-    return [partition_name(day) for day in sorted(days)]
+    return [partition_name(day) for day in sorted(days)], digests
 
 
 def log_report(report: IngestReport, path: str) -> None:

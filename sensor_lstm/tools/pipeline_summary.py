@@ -89,12 +89,18 @@ def summary_lines(lake: Lake, day: date) -> list[str]:
     prep = PrepareSequencesReport.read(lake, day)
     reasons = ", ".join(f"{reason} {count}" for reason, count in ingest.quarantined_by_reason.items() if count)
     windows = prep.windows
+    stale = ingest.stale_partitions(lake)
     return [
         f"Pipeline summary for {day}",
         f"  ingest        rows read {ingest.rows_read}, written {ingest.rows_written}, "
         f"quarantined {ingest.rows_quarantined} ({reasons or 'none'}), "
         f"exact repeats dropped {ingest.exact_repeats_dropped}, "
         f"conflicting readings superseded {ingest.conflicts_superseded}",
+        *(
+            [f"  WARNING       this report no longer describes {', '.join(stale)}: rerun ingest for {day}"]
+            if stale
+            else []
+        ),
         f"  sequences     seq_len {prep.seq_len}, horizon {prep.horizon}, {prep.sensors} sensors over "
         f"{prep.lookback_days[0]}..{prep.lookback_days[-1]}: train {windows['train']}, "
         f"validation {windows['validation']}, test {windows['test']} windows "

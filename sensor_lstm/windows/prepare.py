@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from sensor_lstm import names
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import SECONDS_PER_DAY, Lake, datasets, partition_name, utc_day_start
-from sensor_lstm.lake.reports import PrepareSequencesReport
+from sensor_lstm.lake.reports import IngestReport, PrepareSequencesReport
 from sensor_lstm.readings.grid import fitting_interval, on_grid, sampling_by_sensor, slower_than_the_grid
 from sensor_lstm.windows.cutter import SPLITS, STRADDLING, WindowCutter, seasonal_lag, write_partition_windows
 from sensor_lstm.windows.statistics import (
@@ -79,6 +80,7 @@ def cut_windows(spark: SparkSession, args: Namespace, days: list[date]) -> Prepa
         lake.restore_interrupted_swaps(dataset, [args.run_date])
         lake.clear_stale_staging(dataset, args.run_date.isoformat())
     raw, missing_days = read_lookback(spark, lake, days)
+    stale_reports = stale_ingest_reports(lake, [day for day in days if day not in missing_days])
     sampling = sensor_sampling(raw, args.sampling_interval_seconds)
     readings = on_grid(raw, args.sampling_interval_seconds, args.grid_aggregate)
     cutter = window_cutter(args, days)
@@ -119,6 +121,7 @@ def cut_windows(spark: SparkSession, args: Namespace, days: list[date]) -> Prepa
         sequences_path=lake.partition(datasets.SEQUENCES, args.run_date),
         stats_path=lake.partition(datasets.SEQUENCE_STATS, args.run_date),
         grid_aggregate=args.grid_aggregate,
+        stale_ingest_reports=stale_reports,
         per_sensor=sensor_rows(sampling, per_sensor, clipped),
         sensors_slower_than_the_grid=sorted(
             sensor
@@ -128,6 +131,25 @@ def cut_windows(spark: SparkSession, args: Namespace, days: list[date]) -> Prepa
     )
     log_report(report, report.write(lake, args.run_date))
     return report
+
+
+def stale_ingest_reports(lake: Lake, days: list[date]) -> list[str]:
+    """The days whose ingest report no longer describes their readings, each named in a warning."""
+    stale = []
+    for day in days:
+        if not lake.exists(lake.report_path(names.INGEST, day)):
+            continue
+        partitions = IngestReport.read(lake, day).stale_partitions(lake)
+        if partitions:
+            log.warning(
+                "the ingest report for %s does not describe what %s now hold: an ingest run stopped between "
+                "replacing them and writing its report; rerun ingest for %s",
+                day,
+                ", ".join(partitions),
+                day,
+            )
+            stale.append(day.isoformat())
+    return stale
 
 
 def sensor_sampling(raw: DataFrame, interval_seconds: int) -> dict[str, dict]:

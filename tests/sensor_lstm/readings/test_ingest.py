@@ -1,10 +1,15 @@
+import dataclasses
 import gzip
 import json
+from datetime import date
 
 import pytest
 
 from sensor_lstm.errors import JobInputError
+from sensor_lstm.lake import Lake
+from sensor_lstm.lake.reports import IngestReport
 from sensor_lstm.readings import gate, lines
+from sensor_lstm.windows import prepare
 from tests.support.landing import GOOD_DAY, GOOD_READINGS, readings_of, run_ingest, write_landing
 
 
@@ -14,7 +19,8 @@ def test_rerun_replaces_only_its_own_partition(spark, tmp_path):
     run_ingest(spark, tmp_path, "2026-11-24")
     first = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
     again = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
-    assert first == again
+    # The same report, but for the names of the files the rerun wrote.
+    assert dataclasses.replace(first, partition_digests={}) == dataclasses.replace(again, partition_digests={})
     assert (first.rows_read, first.rows_written, first.rows_quarantined, first.exact_repeats_dropped) == (
         3,
         1,
@@ -252,3 +258,32 @@ def test_gzip_landing_files_are_read(spark, tmp_path):
     report = run_ingest(spark, tmp_path, "2026-11-25")
     assert report.files == ["sensor_readings_2026-11-25.csv.gz"]
     assert readings_of(spark, tmp_path) == GOOD_READINGS
+
+
+def test_an_ingest_killed_between_its_swap_and_its_report_is_named_by_the_next_reader(
+    spark, tmp_path, monkeypatch, caplog
+):
+    lake = Lake(str(tmp_path))
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY)
+    first = run_ingest(spark, tmp_path, "2026-11-25")
+    assert sorted(first.partition_digests) == ["quarantine/ingest/date=2026-11-25", "readings/date=2026-11-25"]
+    assert IngestReport.read(lake, date(2026, 11, 25)).stale_partitions(lake) == []
+
+    # A corrected delivery, and the run dies after its swap, before its report (SIGKILL, say).
+    write_landing(tmp_path, "2026-11-25", *GOOD_DAY, "s3,2026-11-25T00:02:00Z,4.0")
+    monkeypatch.setattr(IngestReport, "write", lambda self, lake, day: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run_ingest(spark, tmp_path, "2026-11-25")
+    monkeypatch.undo()
+    assert len(readings_of(spark, tmp_path)) == len(GOOD_DAY) + 1  # the new delivery is in
+    assert IngestReport.read(lake, date(2026, 11, 25)) == first  # its report is the old one's
+    assert IngestReport.read(lake, date(2026, 11, 25)).stale_partitions(lake) == ["readings/date=2026-11-25"]
+    assert prepare.stale_ingest_reports(lake, [date(2026, 11, 25)]) == ["2026-11-25"]
+    assert (
+        "the ingest report for 2026-11-25 does not describe what readings/date=2026-11-25 now hold: an ingest "
+        "run stopped between replacing them and writing its report; rerun ingest for 2026-11-25"
+    ) in caplog.text
+
+    # The retry (Airflow's) writes the report of what is there.
+    run_ingest(spark, tmp_path, "2026-11-25")
+    assert IngestReport.read(lake, date(2026, 11, 25)).stale_partitions(lake) == []
