@@ -28,6 +28,7 @@ from sensor_lstm.forecasting.recursive import (
 )
 from sensor_lstm.lake import Lake, datasets, utc_day_start
 from sensor_lstm.lake.reports import ForecastReport, PrepareSequencesReport
+from sensor_lstm.readings.deliveries import read_readings
 from sensor_lstm.readings.grid import on_grid
 from sensor_lstm.settings.table import NORMALIZED_BOUND
 
@@ -152,11 +153,7 @@ def read_latest(spark: SparkSession, lake: Lake, run_date: date, needed: int, pr
         days = [day for day in reachable if lake.exists(lake.partition(datasets.READINGS, day))]
         if not days:
             return pd.DataFrame(columns=["sensor_id", "timestamp", "value"]), days
-        readings = (
-            spark.read.schema(datasets.READINGS_SCHEMA)
-            .option("basePath", lake.dataset(datasets.READINGS))
-            .parquet(*(lake.partition(datasets.READINGS, day) for day in days))
-        )
+        readings = read_readings(spark, lake, days)
         gridded = on_grid(readings, prepared.sampling_interval_seconds, prepared.grid_aggregate)
         values = gridded.select("sensor_id", "timestamp", F.col("reading").alias("value"))
         return latest_readings(values, needed).toPandas(), days

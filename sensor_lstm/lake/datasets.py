@@ -15,3 +15,5 @@ SPARK_EVENTS = "_spark_events"  # every job's Spark event log, for the history s
 
 # The readings' columns (plus the ``date`` partition), as ingest writes them.
 READINGS_SCHEMA = "sensor_id string, timestamp timestamp, reading double"
+# The quarantine's columns (plus ``date``, the landing file's day).
+QUARANTINE_SCHEMA = "source_file string, line_text string, reason string"

@@ -77,6 +77,10 @@ class IngestReport(Report):
     rows_written: int = 0
     exact_repeats_dropped: int = 0  # rows equal to a kept one, sensor, timestamp and reading
     conflicts_superseded: int = 0  # readings a later delivery's differing reading replaced; kept in quarantine
+    # Of rows_written: those equal to a reading another delivery already gave the lake (read once).
+    rows_already_in_the_lake: int = 0
+    late_rows: dict[str, int] = field(default_factory=dict)  # rows written to earlier days, by day
+    late_rows_received: dict[str, int] = field(default_factory=dict)  # rows later runs gave this day, by run
     rows_quarantined: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
 

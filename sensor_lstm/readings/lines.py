@@ -73,6 +73,7 @@ class Rules:
     reading_max: float = DEFAULTS["reading_max"]
     max_line_chars: int = DEFAULTS["max_line_chars"]
     missing_value_sentinels: tuple[float, ...] = tuple(DEFAULTS["missing_value_sentinels"])
+    late_start: datetime | None = None  # rows from here to ``start`` are late: they land in their own day
 
 
 def unquoted(field: Column) -> Column:
@@ -128,7 +129,8 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
         .when(reading.isin(*(float(value) for value in rules.missing_value_sentinels)), F.lit("missing_value"))
         .when((reading < rules.reading_min) | (reading > rules.reading_max), F.lit("out_of_range"))
         .when(
-            (timestamp < F.lit(rules.start).cast("timestamp")) | (timestamp >= F.lit(rules.end).cast("timestamp")),
+            (timestamp < F.lit(rules.late_start or rules.start).cast("timestamp"))
+            | (timestamp >= F.lit(rules.end).cast("timestamp")),
             F.lit("outside_data_interval"),
         )
     )
@@ -169,8 +171,13 @@ def resolve_duplicates(classified: DataFrame, conflicts: str) -> DataFrame:
 
 
 def clean_readings(marked: DataFrame) -> DataFrame:
+    """The readings to write: each with its UTC ``date`` and its ``delivery``, its file's day."""
     return marked.where(F.col("reason").isNull() & F.col("repeat").isNull()).select(
-        "sensor_id", "timestamp", "reading", F.to_date("timestamp").alias("date")
+        "sensor_id",
+        "timestamp",
+        "reading",
+        F.to_date("timestamp").alias("date"),
+        file_day("source_file").alias("delivery"),
     )
 
 

@@ -146,6 +146,18 @@ SETTINGS = (
         section=INPUT,
     ),
     Setting(
+        "max_late_days",
+        Kind.INTEGER,
+        7,
+        "Rows of up to this many days before the run's day are late data: they land in their own day's readings "
+        "(and both days' reports count them). Older rows, and rows after the run's day, are quarantined as "
+        "outside_data_interval.",
+        Source.PARAM,
+        jobs=(INGEST,),
+        section=INPUT,
+        bounds=Bounds(minimum=0, maximum=366),
+    ),
+    Setting(
         "missing_value_sentinels",
         Kind.NUMBERS,
         [-999, -9999],

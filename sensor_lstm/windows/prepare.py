@@ -15,6 +15,7 @@ from sensor_lstm import names
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import SECONDS_PER_DAY, Lake, datasets, partition_name, utc_day_start
 from sensor_lstm.lake.reports import IngestReport, PrepareSequencesReport
+from sensor_lstm.readings.deliveries import read_readings
 from sensor_lstm.readings.grid import fitting_interval, on_grid, sampling_by_sensor, slower_than_the_grid
 from sensor_lstm.windows.cutter import SPLITS, STRADDLING, WindowCutter, seasonal_lag, write_partition_windows
 from sensor_lstm.windows.statistics import (
@@ -60,10 +61,7 @@ def read_lookback(spark: SparkSession, lake: Lake, days: list[date]) -> tuple[Da
             len(days),
             ", ".join(day.isoformat() for day in missing),
         )
-    present = [lake.partition(datasets.READINGS, day) for day in days if day not in missing]
-    # A given schema spares a pass over every file's footer to infer one.
-    readings = spark.read.schema(datasets.READINGS_SCHEMA).option("basePath", lake.dataset(datasets.READINGS))
-    return readings.parquet(*present), missing
+    return read_readings(spark, lake, [day for day in days if day not in missing]), missing
 
 
 def prepare_sequences(spark: SparkSession, args: Namespace) -> PrepareSequencesReport:

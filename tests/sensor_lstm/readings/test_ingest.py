@@ -9,6 +9,7 @@ from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import Lake
 from sensor_lstm.lake.reports import IngestReport
 from sensor_lstm.readings import gate, lines
+from sensor_lstm.readings.deliveries import read_readings
 from sensor_lstm.windows import prepare
 from tests.support.landing import GOOD_DAY, GOOD_READINGS, readings_of, run_ingest, write_landing
 
@@ -232,24 +233,28 @@ def test_real_world_csv_bom_quotes_crlf_bad_bytes_long_lines_repeated_headers_an
     landing_path(tmp_path).parent.mkdir(parents=True)
     landing_path(tmp_path).write_bytes(b"\r\n".join(lines) + b"\r\n")
     report = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.6")
+    # 08:30+09:00 and 00:30+01:00 are both 23:30 UTC the day before: late rows, landing in their
+    # day, where the later line's reading wins.
     assert readings_of(spark, tmp_path) == [
         ("s1", "2026-11-25T00:00:00", 1.5, "2026-11-25"),
         ("s1", "2026-11-25T00:01:00", 2.5, "2026-11-25"),
+        ("s2", "2026-11-24T23:30:00", 6.5, "2026-11-24"),
         ("s2", "2026-11-25T01:30:00", 5.5, "2026-11-25"),
     ]
     quarantine = spark.read.parquet(str(tmp_path / "quarantine" / "ingest"))
     assert sorted((row.reason, len(row.line_text)) for row in quarantine.collect()) == [
         ("invalid_encoding", 28),
         ("line_too_long", 1024),
-        ("outside_data_interval", 32),
-        ("outside_data_interval", 32),
+        ("superseded_by_later_delivery", 32),
     ]
-    assert (report.rows_read, report.header_lines, report.rows_written, report.rows_quarantined) == (
-        7,
-        2,
-        3,
-        4,
-    )
+    assert (
+        report.rows_read,
+        report.header_lines,
+        report.rows_written,
+        report.rows_quarantined,
+        report.conflicts_superseded,
+        report.late_rows,
+    ) == (7, 2, 4, 2, 1, {"2026-11-24": 1})
 
 
 def test_gzip_landing_files_are_read(spark, tmp_path):
@@ -287,3 +292,80 @@ def test_an_ingest_killed_between_its_swap_and_its_report_is_named_by_the_next_r
     # The retry (Airflow's) writes the report of what is there.
     run_ingest(spark, tmp_path, "2026-11-25")
     assert IngestReport.read(lake, date(2026, 11, 25)).stale_partitions(lake) == []
+
+
+def resolved_readings(spark, lake_dir, *days) -> list[tuple]:
+    """The readings as every reader sees them: per sensor and timestamp, the latest delivery's."""
+    frame = read_readings(spark, Lake(str(lake_dir)), [date.fromisoformat(day) for day in days])
+    return sorted(
+        (row.sensor_id, row.timestamp.isoformat(), row.reading, row.delivery.isoformat()) for row in frame.collect()
+    )
+
+
+def test_late_rows_land_in_their_day_both_reports_count_them_and_a_rerun_of_either_day_keeps_them(spark, tmp_path):
+    lake = Lake(str(tmp_path))
+    write_landing(tmp_path, "2026-11-24", "s1,2026-11-24T00:00:00Z,1.0", "s1,2026-11-24T23:00:00Z,2.0")
+    run_ingest(spark, tmp_path, "2026-11-24")
+    late_delivery = [
+        "s1,2026-11-25T00:00:00Z,3.0",
+        "s1,2026-11-24T23:00:00Z,2.0",  # already in the lake: read once
+        "s1,2026-11-24T23:30:00Z,2.5",  # new to the day
+        "s1,2026-11-24T00:00:00Z,9.0",  # a later delivery's reading: it wins
+        "s1,2026-11-10T00:00:00Z,4.0",  # beyond max_late_days: outside_data_interval
+    ]
+    write_landing(tmp_path, "2026-11-25", *late_delivery)
+    report = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.5")
+    assert (
+        report.late_rows,
+        report.rows_already_in_the_lake,
+        report.quarantined_by_reason["outside_data_interval"],
+    ) == (
+        {"2026-11-24": 3},
+        1,
+        1,
+    )
+    with_late_rows = [
+        ("s1", "2026-11-24T00:00:00", 9.0, "2026-11-25"),
+        ("s1", "2026-11-24T23:00:00", 2.0, "2026-11-25"),
+        ("s1", "2026-11-24T23:30:00", 2.5, "2026-11-25"),
+        ("s1", "2026-11-25T00:00:00", 3.0, "2026-11-25"),
+    ]
+    assert resolved_readings(spark, tmp_path, "2026-11-24", "2026-11-25") == with_late_rows
+    earlier = IngestReport.read(lake, date(2026, 11, 24))
+    assert (earlier.late_rows_received, earlier.stale_partitions(lake)) == ({"2026-11-25": 3}, [])
+
+    # A rerun of the earlier day replaces its own delivery's rows and keeps the late ones.
+    run_ingest(spark, tmp_path, "2026-11-24")
+    assert resolved_readings(spark, tmp_path, "2026-11-24", "2026-11-25") == with_late_rows
+    assert IngestReport.read(lake, date(2026, 11, 24)).late_rows_received == {"2026-11-25": 3}
+
+    # A redelivery of the later day without the late rows takes them back out.
+    write_landing(tmp_path, "2026-11-25", late_delivery[0])
+    assert run_ingest(spark, tmp_path, "2026-11-25").late_rows == {}
+    assert resolved_readings(spark, tmp_path, "2026-11-24", "2026-11-25") == [
+        ("s1", "2026-11-24T00:00:00", 1.0, "2026-11-24"),
+        ("s1", "2026-11-24T23:00:00", 2.0, "2026-11-24"),
+        ("s1", "2026-11-25T00:00:00", 3.0, "2026-11-25"),
+    ]
+    earlier = IngestReport.read(lake, date(2026, 11, 24))
+    assert (earlier.late_rows_received, earlier.stale_partitions(lake)) == ({}, [])
+
+
+def test_a_file_that_repeats_the_last_hours_of_the_day_before_passes_the_gate(spark, tmp_path):
+    yesterday = [
+        f"s1,2026-11-24T{hour:02d}:{minute:02d}:00Z,{hour + minute / 60:.4f}"
+        for hour in range(24)
+        for minute in range(60)
+    ]
+    write_landing(tmp_path, "2026-11-24", *yesterday)
+    run_ingest(spark, tmp_path, "2026-11-24")
+    today = [line.replace("2026-11-24", "2026-11-25") for line in yesterday[:600]]
+    write_landing(tmp_path, "2026-11-25", *yesterday[-180:], *today)  # 3 hours of yesterday first
+    report = run_ingest(spark, tmp_path, "2026-11-25")
+    assert (report.rows_read, report.rows_written, report.rows_quarantined, report.rows_already_in_the_lake) == (
+        780,
+        780,
+        0,
+        180,
+    )
+    assert len(resolved_readings(spark, tmp_path, "2026-11-24")) == 24 * 60

@@ -116,10 +116,10 @@ def test_a_conflict_keeps_the_later_delivery_and_an_exact_repeat_is_dropped_neve
     assertDataFrameEqual(
         lines.clean_readings(marked),
         [
-            ("s1", datetime(2026, 11, 25, 0, 1), 22.5, date(2026, 11, 25)),
-            ("s1", datetime(2026, 11, 25, 0, 2), 5.0, date(2026, 11, 25)),
-            ("s1", datetime(2026, 11, 25, 0, 3), 4.0, date(2026, 11, 25)),
-            ("s2", datetime(2026, 11, 25, 0, 0), 9.0, date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 1), 22.5, date(2026, 11, 25), date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 2), 5.0, date(2026, 11, 25), date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 3), 4.0, date(2026, 11, 25), date(2026, 11, 25)),
+            ("s2", datetime(2026, 11, 25, 0, 0), 9.0, date(2026, 11, 25), date(2026, 11, 26)),
         ],
     )
     assert gate.count_outcomes(marked) == {
@@ -160,8 +160,8 @@ def test_conflicting_readings_are_all_quarantined_under_the_quarantine_rule(spar
     assertDataFrameEqual(
         lines.clean_readings(marked),
         [
-            ("s1", datetime(2026, 11, 25, 0, 1), 22.5, date(2026, 11, 25)),
-            ("s1", datetime(2026, 11, 25, 0, 3), 4.0, date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 1), 22.5, date(2026, 11, 25), date(2026, 11, 25)),
+            ("s1", datetime(2026, 11, 25, 0, 3), 4.0, date(2026, 11, 25), date(2026, 11, 25)),
         ],
     )
     conflicting = lines.quarantined_rows(marked).where("reason = 'conflicting_duplicate'")
