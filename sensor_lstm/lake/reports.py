@@ -72,6 +72,7 @@ class IngestReport(Report):
     days_without_readings: list[str] = field(default_factory=list)
     # rows_read = rows_written + rows_quarantined + exact_repeats_dropped + conflicts_superseded
     rows_read: int = 0
+    rows_without_zone: int = 0  # rows whose timestamp had no zone: read in the Param timestamp_zone
     header_lines: int = 0
     blank_lines: int = 0
     rows_written: int = 0

@@ -21,6 +21,9 @@ from sensor_lstm.readings.lines import (
     file_day,
 )
 
+# Not an outcome: of a day's rows, those whose timestamp had no zone (read in timestamp_zone).
+ZONELESS = "without_zone"
+
 
 class NoInputError(JobInputError):
     """No landing file, or no reading in them, for the data interval."""
@@ -32,12 +35,18 @@ class RejectedInputError(JobInputError):
 
 def count_outcomes(marked: DataFrame) -> dict[str, dict[str, int]]:
     """Lines per file day (ISO date) and outcome: ``valid``, ``exact_repeat``, ``superseded``,
-    ``header``, ``blank`` or a reason. One aggregation."""
+    ``header``, ``blank`` or a reason; and under ZONELESS, the rows whose timestamp had no zone.
+    One aggregation."""
     outcome = F.coalesce("reason", "repeat", F.lit("valid"))
-    rows = marked.groupBy(file_day("source_file").cast("string").alias("day"), outcome.alias("outcome")).count()
+    rows = marked.groupBy(file_day("source_file").cast("string").alias("day"), outcome.alias("outcome")).agg(
+        F.count("*").alias("count"), F.count(F.when(F.col("zoneless"), 1)).alias("zoneless")
+    )
     by_day: dict[str, dict[str, int]] = {}
     for row in rows.collect():
-        by_day.setdefault(row["day"], {})[row["outcome"]] = row["count"]
+        counts = by_day.setdefault(row["day"], {})
+        counts[row["outcome"]] = row["count"]
+        if row["outcome"] not in NOT_ROWS:
+            counts[ZONELESS] = counts.get(ZONELESS, 0) + row["zoneless"]
     return by_day
 
 
@@ -46,7 +55,8 @@ def summarize(by_outcome: dict[str, int]) -> dict:
     conflicts_superseded."""
     quarantined = {reason: by_outcome.get(reason, 0) for reason in REASONS}
     return {
-        "rows_read": sum(count for outcome, count in by_outcome.items() if outcome not in NOT_ROWS),
+        "rows_read": sum(count for outcome, count in by_outcome.items() if outcome not in (*NOT_ROWS, ZONELESS)),
+        "rows_without_zone": by_outcome.get(ZONELESS, 0),
         "header_lines": by_outcome.get(HEADER_LINE, 0),
         "blank_lines": by_outcome.get(BLANK_LINE, 0),
         "rows_written": by_outcome.get("valid", 0),

@@ -50,6 +50,7 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
         args.max_line_chars,
         tuple(args.missing_value_sentinels),
         utc_day_start(late_days[0]) if late_days else None,
+        args.timestamp_zone,
     )
     landing_dir = args.landing_dir or lake.dataset(datasets.LANDING)
     for dataset in OUTPUTS:

@@ -40,6 +40,8 @@ REASONS = (
     "extra_field",
     "invalid_sensor_id",
     "bad_timestamp",
+    "ambiguous_local_time",  # a zone-less time a DST change makes happen twice in timestamp_zone
+    "nonexistent_local_time",  # a zone-less time a DST change skips in timestamp_zone
     "non_numeric_reading",
     "non_finite_reading",
     "missing_value",
@@ -61,6 +63,12 @@ NOT_ROWS = (HEADER_LINE, BLANK_LINE)
 # A timestamp names a moment: a date alone (or a year) would cast to its midnight and merge a
 # day's readings into one, so a time of day is required.
 DATE_AND_TIME = r"^\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}"
+# A timestamp's own zone: Z, an offset such as +01:00 or -0530, UTC, or a region such as
+# Europe/Berlin. Without one it is read in the
+# Param timestamp_zone.
+ZONE_SUFFIX = r"([Zz]|[+-]\d{2}(:?\d{2})?|\s*(UTC|GMT)|\s*[A-Za-z]+/[A-Za-z_]+)$"
+# The sizes of the DST changes in the zone database (Lord Howe's is 30 minutes, Troll's 2 hours).
+DST_SHIFTS_MINUTES = (30, 60, 120)
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,7 @@ class Rules:
     max_line_chars: int = DEFAULTS["max_line_chars"]
     missing_value_sentinels: tuple[float, ...] = tuple(DEFAULTS["missing_value_sentinels"])
     late_start: datetime | None = None  # rows from here to ``start`` are late: they land in their own day
+    timestamp_zone: str = DEFAULTS["timestamp_zone"]
 
 
 def unquoted(field: Column) -> Column:
@@ -91,6 +100,30 @@ def csv_fields(text: Column) -> Column:
     return F.transform(fields, lambda raw, index: F.when(index == 0, unquoted(raw)).otherwise(unquoted(F.trim(raw))))
 
 
+def read_timestamp(text: Column, zone: str) -> tuple[Column, Column, Column]:
+    """The instant a timestamp's text names; whether it had no zone of its own (then it is a wall
+    clock time in ``zone``); and, for such a time that a DST change makes happen twice or never,
+    the reason it names no single instant (else null)."""
+    parsed = text.try_cast("timestamp")  # the session is in UTC: a zone-less text is read as UTC
+    zoneless = ~text.rlike(ZONE_SUFFIX)
+    if zone == "UTC":
+        return parsed, zoneless, F.lit(None).cast("string")
+    instant = F.to_utc_timestamp(parsed, zone)
+
+    def wall_clock(moment: Column) -> Column:
+        return F.from_utc_timestamp(moment, zone)
+
+    skipped = wall_clock(instant) != parsed
+    twice = F.lit(False)
+    for minutes in DST_SHIFTS_MINUTES:
+        shift = F.expr(f"INTERVAL {minutes} MINUTES")
+        twice = twice | (wall_clock(instant + shift) == parsed) | (wall_clock(instant - shift) == parsed)
+    problem = F.when(zoneless & skipped, F.lit("nonexistent_local_time")).when(
+        zoneless & twice, F.lit("ambiguous_local_time")
+    )
+    return F.when(zoneless, instant).otherwise(parsed), zoneless, problem
+
+
 def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
     """Parse raw lines and give each a quarantine reason, ``header``, or null when it is a valid
     reading. ``lines`` has ``source_file`` and ``line_text`` (a leading byte order mark is ignored).
@@ -106,7 +139,7 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
         return F.try_element_at(fields, F.lit(position))
 
     sensor_id, timestamp_text, reading_text = field(1), field(2), field(3)
-    timestamp = timestamp_text.try_cast("timestamp")
+    timestamp, zoneless, local_time_problem = read_timestamp(timestamp_text, rules.timestamp_zone)
     reading = reading_text.try_cast("double")
     names = F.transform(fields, lambda name: F.lower(F.trim(name)))
     any_empty = (
@@ -124,6 +157,7 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
         .when(field_count > 3, F.lit("extra_field"))
         .when(~sensor_id.rlike(SENSOR_ID_PATTERN), F.lit("invalid_sensor_id"))
         .when(timestamp.isNull() | ~timestamp_text.rlike(DATE_AND_TIME), F.lit("bad_timestamp"))
+        .when(local_time_problem.isNotNull(), local_time_problem)
         .when(reading.isNull(), F.lit("non_numeric_reading"))
         .when(F.isnan(reading) | (F.abs(reading) == float("inf")), F.lit("non_finite_reading"))
         .when(reading.isin(*(float(value) for value in rules.missing_value_sentinels)), F.lit("missing_value"))
@@ -142,6 +176,7 @@ def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
         timestamp.alias("timestamp"),
         reading.alias("reading"),
         reason.alias("reason"),
+        F.coalesce(zoneless, F.lit(False)).alias("zoneless"),
     )
 
 

@@ -8,6 +8,9 @@ the trigger form's order; a job's command line follows it too.
 
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from sensor_lstm.lake import SECONDS_PER_DAY, lake_argument
 from sensor_lstm.lake.datasets import LANDING_HEADER
 from sensor_lstm.names import (
@@ -48,6 +51,15 @@ DUPLICATE_CONFLICT_RULES = ("keep_later_delivery", "quarantine")
 GRID_AGGREGATES = ("mean", "nearest", "last")
 # Normalized inputs and targets are clipped to +- this many standard deviations (sensor_lstm.windows.statistics).
 NORMALIZED_BOUND = 10.0
+
+
+def zone_name(text: str) -> str:
+    """An IANA time zone's name, checked against the zone database."""
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ArgumentTypeError(f"not a time zone of the IANA database (e.g. UTC, Europe/Berlin): {text!r}") from None
+    return text
 
 
 def positive_integer(maximum: int) -> Bounds:
@@ -144,6 +156,17 @@ SETTINGS = (
         Source.PARAM,
         jobs=(INGEST,),
         section=INPUT,
+    ),
+    Setting(
+        "timestamp_zone",
+        Kind.TEXT,
+        "UTC",
+        "The zone of timestamps written without one (an IANA name such as Europe/Berlin): each is read as that "
+        "zone's wall clock, and counted; a local time a DST change skips or repeats is quarantined.",
+        Source.PARAM,
+        jobs=(INGEST,),
+        section=INPUT,
+        parse_value=zone_name,
     ),
     Setting(
         "max_late_days",

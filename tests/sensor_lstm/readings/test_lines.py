@@ -77,6 +77,38 @@ def test_timestamps_become_utc_and_readings_doubles(spark):
     ]
 
 
+def test_a_timestamp_without_a_zone_is_read_in_the_zone_param_and_dst_gaps_and_repeats_are_quarantined(spark):
+    # Berlin's clocks jump from 02:00 to 03:00 on 2026-03-29 and fall back from 03:00 to 02:00 on 2026-10-25.
+    rules = lines.Rules(utc(2026, 3, 28), utc(2026, 10, 26), timestamp_zone="Europe/Berlin")
+    texts = [
+        "s1,2026-03-29T01:30:00,1.0",
+        "s1,2026-03-29T02:30:00,1.0",
+        "s1,2026-03-29 03:30:00,1.0",
+        "s1,2026-10-25T02:30:00,1.0",
+        "s1,2026-10-25T02:30:00+01:00,1.0",
+        "s1,2026-10-25T02:30:00Z,1.0",
+    ]
+    frame = lines.classify_lines(lines_frame(spark, *[(FILE, text) for text in texts]), rules)
+    assert [(row.timestamp, row.reason, row.zoneless) for row in frame.collect()] == [
+        (datetime(2026, 3, 29, 0, 30), None, True),  # CET, UTC+1
+        (datetime(2026, 3, 29, 1, 30), "nonexistent_local_time", True),
+        (datetime(2026, 3, 29, 1, 30), None, True),  # CEST, UTC+2
+        (datetime(2026, 10, 25, 0, 30), "ambiguous_local_time", True),
+        (datetime(2026, 10, 25, 1, 30), None, False),  # its own offset decides
+        (datetime(2026, 10, 25, 2, 30), None, False),
+    ]
+    marked = lines.resolve_duplicates(frame, lines.KEEP_LATER_DELIVERY)
+    counts = gate.summarize(gate.count_outcomes(marked)["2026-11-25"])
+    assert (counts["rows_read"], counts["rows_without_zone"]) == (6, 4)
+    # In UTC, the default, a zone-less time is UTC's and no local time is skipped or repeated.
+    utc_frame = lines.classify_lines(
+        lines_frame(spark, (FILE, texts[1])), lines.Rules(utc(2026, 3, 28), utc(2026, 3, 30))
+    )
+    assert [(row.timestamp, row.reason, row.zoneless) for row in utc_frame.collect()] == [
+        (datetime(2026, 3, 29, 2, 30), None, True)
+    ]
+
+
 def test_a_sensor_id_is_taken_exactly_as_written_and_surrounding_spaces_are_invalid(spark):
     assert classified_rows(
         spark,
@@ -130,8 +162,9 @@ def test_a_conflict_keeps_the_later_delivery_and_an_exact_repeat_is_dropped_neve
             "missing_value": 1,
             "non_numeric_reading": 1,
             "non_finite_reading": 1,
+            "without_zone": 0,
         },
-        "2026-11-26": {"valid": 1},
+        "2026-11-26": {"valid": 1, "without_zone": 0},
     }
     # The losing readings stay in quarantine, with their reason.
     assert sorted((row.line_text, row.reason) for row in lines.quarantined_rows(marked).collect()) == [
@@ -143,6 +176,7 @@ def test_a_conflict_keeps_the_later_delivery_and_an_exact_repeat_is_dropped_neve
     ]
     assert gate.summarize({"valid": 3, "exact_repeat": 1, "superseded": 2, "missing_value": 1, "header": 2}) == {
         "rows_read": 7,
+        "rows_without_zone": 0,
         "header_lines": 2,
         "blank_lines": 0,
         "rows_written": 3,

@@ -46,6 +46,13 @@ def test_a_text_setting_with_choices_takes_only_those_and_the_reference_names_th
     assert parse("prepare_sequences").grid_aggregate == "mean"
 
 
+def test_the_timestamp_zone_is_a_name_of_the_zone_database():
+    zone = BY_NAME["timestamp_zone"]
+    assert [zone.parse(text) for text in ("UTC", "Europe/Berlin")] == ["UTC", "Europe/Berlin"]
+    with pytest.raises(argparse.ArgumentTypeError, match=r"not a time zone of the IANA database .*'CEST'"):
+        zone.parse("CEST")
+
+
 def test_network_interfaces_are_a_comma_separated_list_and_default_to_horovods_choice():
     assert parse("train_distributed").nics == []
     assert parse("train_distributed", "--nics", "eth0").nics == ["eth0"]
