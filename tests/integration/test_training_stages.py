@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 
 import mlflow
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from sensor_lstm.evaluation.evaluate import evaluate
 from sensor_lstm.lake import files_digest
 from sensor_lstm.training.baseline import train_baseline
 from sensor_lstm.training.distributed import train_distributed
+from sensor_lstm.windows.cutter import SPLITS
 from sensor_lstm.windows.prepare import prepare_sequences
 from tests.support.jobs import job_args
 from tests.support.lake_data import write_readings
@@ -21,6 +23,25 @@ from tests.support.lake_data import write_readings
 pytestmark = pytest.mark.integration
 DAY = "2026-11-25"
 MODEL = "test-lstm"
+
+
+REAL_LOGGERS = ["jittered", "every_minute", "nearly_stuck"]
+
+
+def real_logger_readings(start: datetime) -> list[tuple]:
+    """Loggers as they are, in a 5-minute run: a clock jittering by up to 20 s, a logger reading
+    every minute, and a sensor stuck at 20.0 but for one 20.1."""
+    jittered = [
+        (
+            "jittered",
+            start + timedelta(seconds=300 * step + (7 * step) % 41 - 20 if step else 0),
+            25 + 3 * math.sin(step / 12),
+        )
+        for step in range(288)
+    ]
+    every_minute = [("every_minute", start + timedelta(minutes=m), 26 + 3 * math.sin(m / 60)) for m in range(1440)]
+    stuck = [("nearly_stuck", start + timedelta(minutes=5 * step), 20.1 if step == 50 else 20.0) for step in range(288)]
+    return jittered + every_minute + stuck
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +57,7 @@ def stages(spark, tmp_path_factory):
             for offset, sensor in enumerate(["s1", "s2", "s3"])
             for step in range(288)
         ]
-        write_readings(spark, lake, readings)
+        write_readings(spark, lake, readings + real_logger_readings(start))
         common = ["--lake", str(lake), "--run-date", DAY]
         tracking = ["--experiment", "test-training", "--tag", "airflow_run_id=manual__1"]
         # The seasonal naive forecast of one hour: the lookback holds no reading a day before.
@@ -203,3 +224,23 @@ def test_a_retry_that_loses_to_a_naive_forecast_leaves_the_champion_and_says_why
     assert second.champion_decision.startswith(f"version {retry.model_version} fails the quality gate: test RMSE")
     version = mlflow.MlflowClient().get_model_version(MODEL, str(retry.model_version))
     assert version.tags["champion_decision"] == second.champion_decision
+
+
+def test_jittered_faster_and_nearly_stuck_loggers_get_windows_and_the_model_beats_their_training_mean(stages):
+    prepared, lake = stages["prepared"], stages["lake"]
+    sampling = {sensor: prepared.per_sensor[sensor] for sensor in REAL_LOGGERS}
+    assert (sampling["jittered"]["readings_merged"], sampling["every_minute"]["readings_merged"]) == (0, 1440 - 289)
+    assert sampling["nearly_stuck"]["std_floored"] is True
+    windows = pq.read_table(lake / "sequences" / f"date={DAY}").to_pandas()
+    assert {split: set(windows[windows.split == split].sensor_id) >= set(REAL_LOGGERS) for split in SPLITS} == {
+        split: True for split in SPLITS
+    }
+    test = windows[(windows.split == "test") & windows.sensor_id.isin(REAL_LOGGERS)]
+    stats = pq.read_table(lake / "sequence_stats" / f"date={DAY}").to_pandas().set_index("sensor_id")
+    mean, std = stats.loc[test.sensor_id, "mean"].to_numpy(), stats.loc[test.sensor_id, "std"].to_numpy()
+    x = np.stack(test.inputs.to_numpy()).astype(np.float32)[..., None]
+    predicted = np.asarray(mlflow.pyfunc.load_model(stages["distributed"].model_uri).predict(x))[:, 0] * std + mean
+    actual = test.target.to_numpy() * std + mean
+    model_rmse = float(np.sqrt(np.mean((predicted - actual) ** 2)))
+    training_mean_rmse = float(np.sqrt(np.mean((mean - actual) ** 2)))
+    assert math.isfinite(model_rmse) and model_rmse < training_mean_rmse, (model_rmse, training_mean_rmse)
