@@ -24,6 +24,7 @@ from sensor_lstm.evaluation.scores import (
 )
 from sensor_lstm.lake import Lake, datasets
 from sensor_lstm.lake.reports import EvaluateReport, PrepareSequencesReport, TrainBaselineReport, TrainDistributedReport
+from sensor_lstm.readings.catalog import read_catalog, units
 from sensor_lstm.training import model as lstm
 
 log = logging.getLogger("evaluate")
@@ -118,6 +119,7 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
         champion_promoted=promote,
         champion_decision=reason,
         champion_version=int(champion_after.version) if champion_after else None,
+        units=units(read_catalog(lake)),
     )
     report = log_evaluation(args, experiment_id, report, candidates, distributed, baseline, prepared)
     path = report.write(lake, args.run_date)

@@ -4,6 +4,7 @@ beside it; every other job, the DAG and the tools name them through these consta
 LANDING = "landing"  # the deliveries, one per UTC day, not partitioned
 LANDING_FILES = ("sensor_readings_{day}.csv", "sensor_readings_{day}.csv.gz")  # {day}: YYYY-MM-DD
 LANDING_HEADER = "sensor_id,timestamp,reading"  # a landing file's first line
+SENSOR_CATALOG = "catalog/sensors.csv"  # optional, written by the user: units, valid ranges, sentinels
 READINGS = "readings"  # ingest
 QUARANTINE = "quarantine/ingest"  # ingest: every rejected line with its reason
 SEQUENCES = "sequences"  # prepare_sequences: windows, under split=<train|validation|test>/

@@ -84,6 +84,7 @@ class IngestReport(Report):
     late_rows_received: dict[str, int] = field(default_factory=dict)  # rows later runs gave this day, by run
     rows_quarantined: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)  # by sensor, from the sensor catalog
 
     def stale_partitions(self, lake: Lake) -> list[str]:
         """The partitions this report names that now hold other files than the run swapped in: a
@@ -195,6 +196,7 @@ class EvaluateReport(Report):
     champion_promoted: bool
     champion_decision: str
     champion_version: int | None
+    units: dict[str, str] = field(default_factory=dict)  # the scored sensors' units, from the sensor catalog
 
 
 @dataclass(frozen=True)

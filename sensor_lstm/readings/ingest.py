@@ -15,6 +15,7 @@ from sensor_lstm import names
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import Lake, datasets, partition_name, utc_day_start
 from sensor_lstm.lake.reports import IngestReport
+from sensor_lstm.readings.catalog import catalog_frame, read_catalog, units
 from sensor_lstm.readings.deliveries import days_holding, keep_other_deliveries, read_readings
 from sensor_lstm.readings.gate import NoInputError, check_deliveries
 from sensor_lstm.readings.landing import check_landing_bytes, landing_files, read_landing_lines
@@ -65,7 +66,8 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
         report.write(lake, args.run_date)
         return report
     check_landing_bytes(lake, files)
-    classified = classify_lines(read_landing_lines(spark, files), rules)
+    entries = read_catalog(lake)
+    classified = classify_lines(read_landing_lines(spark, files), rules, catalog_frame(spark, entries))
     marked = resolve_duplicates(classified, args.duplicate_conflicts).persist()
     try:
         delivered, empty, counts = check_deliveries(
@@ -87,6 +89,7 @@ def ingest(spark: SparkSession, args: Namespace) -> IngestReport:
         late_rows=swapped.late_rows,
         late_rows_received=previous_late_rows_received(lake, args.run_date),
         rows_already_in_the_lake=swapped.rows_already_in_the_lake,
+        units=units(entries),
         **counts,
     )
     log_report(report, report.write(lake, args.run_date))

@@ -21,6 +21,11 @@ from sensor_lstm.readings.landing import FILE_DAY
 from sensor_lstm.settings import DEFAULTS
 from sensor_lstm.settings.table import DUPLICATE_CONFLICT_RULES
 
+# A sensor catalog's columns as classify_lines joins them (sensor_lstm.readings.catalog).
+CATALOG_COLUMNS = (
+    "sensor_id string, catalog_reading_min double, catalog_reading_max double, catalog_sentinels array<double>"
+)
+
 HEADER = LANDING_HEADER
 
 # Sensor ids name plots, MLflow metrics and rows: a letter or digit, then letters, digits, _ . : -
@@ -124,59 +129,91 @@ def read_timestamp(text: Column, zone: str) -> tuple[Column, Column, Column]:
     return F.when(zoneless, instant).otherwise(parsed), zoneless, problem
 
 
-def classify_lines(lines: DataFrame, rules: Rules) -> DataFrame:
-    """Parse raw lines and give each a quarantine reason, ``header``, or null when it is a valid
-    reading. ``lines`` has ``source_file`` and ``line_text`` (a leading byte order mark is ignored).
-    The result adds ``sensor_id``, ``timestamp``, ``reading`` (null where unparseable) and ``reason``;
-    a line longer than the rules allow is cut to that length and never parsed.
-    """
+def parse_lines(lines: DataFrame, rules: Rules) -> DataFrame:
+    """Each line's fields, parsed: what classify_lines judges. A line longer than the rules allow
+    is cut to that length and never parsed."""
     text = F.regexp_replace("line_text", f"^{BYTE_ORDER_MARK}", "")
     too_long = F.length(text) > rules.max_line_chars
     fields = csv_fields(F.when(~too_long, text))
-    field_count = F.size(fields)
 
     def field(position: int) -> Column:
         return F.try_element_at(fields, F.lit(position))
 
-    sensor_id, timestamp_text, reading_text = field(1), field(2), field(3)
-    timestamp, zoneless, local_time_problem = read_timestamp(timestamp_text, rules.timestamp_zone)
-    reading = reading_text.try_cast("double")
-    names = F.transform(fields, lambda name: F.lower(F.trim(name)))
+    timestamp, zoneless, local_time_problem = read_timestamp(field(2), rules.timestamp_zone)
+    return lines.select(
+        "source_file",
+        "line_position",
+        F.when(too_long, F.substring(text, 1, rules.max_line_chars)).otherwise(text).alias("line_text"),
+        too_long.alias("too_long"),
+        F.size(fields).alias("field_count"),
+        F.transform(fields, lambda name: F.lower(F.trim(name))).alias("names"),
+        field(1).alias("sensor_id"),
+        field(2).alias("timestamp_text"),
+        field(3).alias("reading_text"),
+        timestamp.alias("timestamp"),
+        F.coalesce(zoneless, F.lit(False)).alias("zoneless"),
+        local_time_problem.alias("local_time_problem"),
+        field(3).try_cast("double").alias("reading"),
+    )
+
+
+def with_sensor_limits(parsed: DataFrame, rules: Rules, catalog: DataFrame | None) -> DataFrame:
+    """Add each row's ``reading_min``, ``reading_max`` and ``sentinels``: its sensor's in the
+    catalog (sensor_lstm.readings.catalog) where it has them, else the run's."""
+    if catalog is None:
+        catalog = parsed.sparkSession.createDataFrame([], CATALOG_COLUMNS)
+    joined = parsed.join(F.broadcast(catalog), "sensor_id", "left")
+    run_sentinels = F.array(*(F.lit(float(value)) for value in rules.missing_value_sentinels)).cast("array<double>")
+    return joined.select(
+        *parsed.columns,
+        F.coalesce("catalog_reading_min", F.lit(float(rules.reading_min))).alias("reading_min"),
+        F.coalesce("catalog_reading_max", F.lit(float(rules.reading_max))).alias("reading_max"),
+        F.coalesce("catalog_sentinels", run_sentinels).alias("sentinels"),
+    )
+
+
+def classify_lines(lines: DataFrame, rules: Rules, catalog: DataFrame | None = None) -> DataFrame:
+    """Parse raw lines and give each a quarantine reason, ``header``, or null when it is a valid
+    reading. ``lines`` has ``source_file`` and ``line_text`` (a leading byte order mark is ignored).
+    The result adds ``sensor_id``, ``timestamp``, ``reading`` (null where unparseable) and ``reason``.
+    """
+    rows = with_sensor_limits(parse_lines(lines, rules), rules, catalog)
+    sensor_id, timestamp, reading, text = F.col("sensor_id"), F.col("timestamp"), F.col("reading"), F.col("line_text")
     any_empty = (
         (F.coalesce(F.trim(sensor_id), F.lit("")) == "")
-        | (F.coalesce(timestamp_text, F.lit("")) == "")
-        | (F.coalesce(reading_text, F.lit("")) == "")
+        | (F.coalesce("timestamp_text", F.lit("")) == "")
+        | (F.coalesce("reading_text", F.lit("")) == "")
     )
     reason = (
         F.when(text.rlike(r"^\s*$"), F.lit(BLANK_LINE))
         .when(F.instr(text, REPLACEMENT_CHARACTER) > 0, F.lit("invalid_encoding"))
-        .when(too_long, F.lit("line_too_long"))
-        .when(names == F.array(*(F.lit(name) for name in HEADER.split(","))), F.lit(HEADER_LINE))
-        .when(F.array_contains(names, "sensor_id"), F.lit("unexpected_header"))
-        .when((field_count < 3) | any_empty, F.lit("missing_field"))
-        .when(field_count > 3, F.lit("extra_field"))
+        .when(F.col("too_long"), F.lit("line_too_long"))
+        .when(F.col("names") == F.array(*(F.lit(name) for name in HEADER.split(","))), F.lit(HEADER_LINE))
+        .when(F.array_contains("names", "sensor_id"), F.lit("unexpected_header"))
+        .when((F.col("field_count") < 3) | any_empty, F.lit("missing_field"))
+        .when(F.col("field_count") > 3, F.lit("extra_field"))
         .when(~sensor_id.rlike(SENSOR_ID_PATTERN), F.lit("invalid_sensor_id"))
-        .when(timestamp.isNull() | ~timestamp_text.rlike(DATE_AND_TIME), F.lit("bad_timestamp"))
-        .when(local_time_problem.isNotNull(), local_time_problem)
+        .when(timestamp.isNull() | ~F.col("timestamp_text").rlike(DATE_AND_TIME), F.lit("bad_timestamp"))
+        .when(F.col("local_time_problem").isNotNull(), F.col("local_time_problem"))
         .when(reading.isNull(), F.lit("non_numeric_reading"))
         .when(F.isnan(reading) | (F.abs(reading) == float("inf")), F.lit("non_finite_reading"))
-        .when(reading.isin(*(float(value) for value in rules.missing_value_sentinels)), F.lit("missing_value"))
-        .when((reading < rules.reading_min) | (reading > rules.reading_max), F.lit("out_of_range"))
+        .when(F.array_contains("sentinels", reading), F.lit("missing_value"))
+        .when((reading < F.col("reading_min")) | (reading > F.col("reading_max")), F.lit("out_of_range"))
         .when(
             (timestamp < F.lit(rules.late_start or rules.start).cast("timestamp"))
             | (timestamp >= F.lit(rules.end).cast("timestamp")),
             F.lit("outside_data_interval"),
         )
     )
-    return lines.select(
+    return rows.select(
         "source_file",
         "line_position",
-        F.when(too_long, F.substring(text, 1, rules.max_line_chars)).otherwise(text).alias("line_text"),
-        sensor_id.alias("sensor_id"),
-        timestamp.alias("timestamp"),
-        reading.alias("reading"),
+        "line_text",
+        "sensor_id",
+        "timestamp",
+        "reading",
         reason.alias("reason"),
-        F.coalesce(zoneless, F.lit(False)).alias("zoneless"),
+        "zoneless",
     )
 
 

@@ -15,6 +15,7 @@ from sensor_lstm import names
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import SECONDS_PER_DAY, Lake, datasets, partition_name, utc_day_start
 from sensor_lstm.lake.reports import IngestReport, PrepareSequencesReport
+from sensor_lstm.readings.catalog import read_catalog, units
 from sensor_lstm.readings.deliveries import read_readings
 from sensor_lstm.readings.grid import fitting_interval, on_grid, sampling_by_sensor, slower_than_the_grid
 from sensor_lstm.windows.cutter import SPLITS, STRADDLING, WindowCutter, seasonal_lag, write_partition_windows
@@ -120,7 +121,7 @@ def cut_windows(spark: SparkSession, args: Namespace, days: list[date]) -> Prepa
         stats_path=lake.partition(datasets.SEQUENCE_STATS, args.run_date),
         grid_aggregate=args.grid_aggregate,
         stale_ingest_reports=stale_reports,
-        per_sensor=sensor_rows(sampling, per_sensor, clipped),
+        per_sensor=sensor_rows(sampling, per_sensor, clipped, units(read_catalog(lake))),
         sensors_slower_than_the_grid=sorted(
             sensor
             for sensor, row in sampling.items()
@@ -168,11 +169,15 @@ def sensor_sampling(raw: DataFrame, interval_seconds: int) -> dict[str, dict]:
     return sampling
 
 
-def sensor_rows(sampling: dict[str, dict], stats: list, clipped: dict[str, int]) -> dict[str, dict]:
-    """The report's row per sensor: how its readings sat on the grid, and how normalizing treated them."""
+def sensor_rows(
+    sampling: dict[str, dict], stats: list, clipped: dict[str, int], unit_of: dict[str, str]
+) -> dict[str, dict]:
+    """The report's row per sensor: its unit (from the sensor catalog), how its readings sat on the
+    grid, and how normalizing treated them."""
     floored = {row["sensor_id"]: bool(row["std_floored"]) for row in stats}
     return {
         sensor: {
+            "unit": unit_of.get(sensor),
             "readings": row["readings"],
             "grid_points": row["grid_points"],
             "readings_merged": row["readings_merged"],

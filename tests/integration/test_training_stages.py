@@ -13,6 +13,7 @@ import pytest
 
 from sensor_lstm.evaluation.evaluate import evaluate
 from sensor_lstm.lake import files_digest
+from sensor_lstm.readings.catalog import HEADER as CATALOG_HEADER
 from sensor_lstm.training.baseline import train_baseline
 from sensor_lstm.training.distributed import train_distributed
 from sensor_lstm.windows.cutter import SPLITS
@@ -58,6 +59,8 @@ def stages(spark, tmp_path_factory):
             for step in range(288)
         ]
         write_readings(spark, lake, readings + real_logger_readings(start))
+        (lake / "catalog").mkdir()
+        (lake / "catalog" / "sensors.csv").write_text(f"{','.join(CATALOG_HEADER)}\nnearly_stuck,degC,,,\n")
         common = ["--lake", str(lake), "--run-date", DAY]
         tracking = ["--experiment", "test-training", "--tag", "airflow_run_id=manual__1"]
         # The seasonal naive forecast of one hour: the lookback holds no reading a day before.
@@ -231,6 +234,8 @@ def test_jittered_faster_and_nearly_stuck_loggers_get_windows_and_the_model_beat
     sampling = {sensor: prepared.per_sensor[sensor] for sensor in REAL_LOGGERS}
     assert (sampling["jittered"]["readings_merged"], sampling["every_minute"]["readings_merged"]) == (0, 1440 - 289)
     assert sampling["nearly_stuck"]["std_floored"] is True
+    # The unit the sensor catalog gives it, in prepare_sequences' and evaluate's reports.
+    assert (sampling["nearly_stuck"]["unit"], stages["evaluate"].units) == ("degC", {"nearly_stuck": "degC"})
     windows = pq.read_table(lake / "sequences" / f"date={DAY}").to_pandas()
     assert {split: set(windows[windows.split == split].sensor_id) >= set(REAL_LOGGERS) for split in SPLITS} == {
         split: True for split in SPLITS

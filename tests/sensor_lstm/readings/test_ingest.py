@@ -369,3 +369,34 @@ def test_a_file_that_repeats_the_last_hours_of_the_day_before_passes_the_gate(sp
         180,
     )
     assert len(resolved_readings(spark, tmp_path, "2026-11-24")) == 24 * 60
+
+
+def test_the_sensor_catalog_gives_a_sensor_its_own_range_and_sentinels_and_the_report_its_unit(spark, tmp_path):
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "sensors.csv").write_text(
+        "sensor_id,unit,reading_min,reading_max,missing_value_sentinels\ns1,degC,0,50,-1\ns2,,,,none\n"
+    )
+    write_landing(
+        tmp_path,
+        "2026-11-25",
+        "s1,2026-11-25T00:00:00Z,60",  # above its own reading_max
+        "s1,2026-11-25T00:01:00Z,-1",  # its own sentinel
+        "s1,2026-11-25T00:02:00Z,-999",  # not its sentinel, and below its reading_min
+        "s1,2026-11-25T00:03:00Z,20",
+        "s2,2026-11-25T00:00:00Z,-999",  # it has no sentinels: a reading
+        "s3,2026-11-25T00:00:00Z,-999",  # not in the catalog: the Params' sentinels
+        "s3,2026-11-25T00:01:00Z,60",
+    )
+    report = run_ingest(spark, tmp_path, "2026-11-25", "--max-quarantined-fraction", "0.9")
+    assert readings_of(spark, tmp_path) == [
+        ("s1", "2026-11-25T00:03:00", 20.0, "2026-11-25"),
+        ("s2", "2026-11-25T00:00:00", -999.0, "2026-11-25"),
+        ("s3", "2026-11-25T00:01:00", 60.0, "2026-11-25"),
+    ]
+    assert quarantine_of(spark, tmp_path) == [
+        ("s1,2026-11-25T00:00:00Z,60", "out_of_range"),
+        ("s1,2026-11-25T00:01:00Z,-1", "missing_value"),
+        ("s1,2026-11-25T00:02:00Z,-999", "out_of_range"),
+        ("s3,2026-11-25T00:00:00Z,-999", "missing_value"),
+    ]
+    assert report.units == {"s1": "degC"}

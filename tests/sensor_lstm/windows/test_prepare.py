@@ -7,6 +7,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from sensor_lstm.errors import JobInputError
+from sensor_lstm.readings.catalog import HEADER
 from sensor_lstm.windows import prepare
 from sensor_lstm.windows.prepare import prepare_sequences
 from tests.support.jobs import job_args
@@ -194,6 +195,8 @@ def real_logger_day() -> list[tuple]:
 
 def test_jittered_faster_slower_and_stuck_sensors_are_windowed_on_the_grid(spark, tmp_path, caplog):
     write_readings(spark, tmp_path, real_logger_day())
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "sensors.csv").write_text(f"{','.join(HEADER)}\nevery_10_s,degC,,,\n")
     args = prepare_args(
         tmp_path, "--lookback-days", "1", "--seq-len", "12", "--horizon", "2", "--seasonal-periods", "none"
     )
@@ -211,6 +214,7 @@ def test_jittered_faster_slower_and_stuck_sensors_are_windowed_on_the_grid(spark
     )
     assert [tuple(row) for row in spans.distinct().collect()] == [(11 * 60, 2 * 60)]
     assert report.per_sensor["every_10_s"] == {
+        "unit": "degC",  # from the sensor catalog
         "readings": 8640,
         "grid_points": 1441,  # 23:59:40 and 23:59:50 belong to the next day's 00:00
         "readings_merged": 8640 - 1441,
