@@ -8,10 +8,10 @@ train_baseline, train_distributed (2 ranks) and evaluate. Then the reference
 (benchmarks/reference_fit.py: a plain single-process Keras LSTM of the same size, trained to
 convergence on the same windows) is scored on the same test windows.
 
-Prints, per series, evaluate's comparison table (models and naive forecasts, in original units)
-with the reference added, and the distributed model's RMSE as a ratio of the reference's. The
-targets: the distributed model better than every naive forecast, and within 10% of the
-reference. Figures also go to <workdir>/bench-quality.json.
+Prints, per series (one sensor each), evaluate's rows from the evaluation table (models and naive
+forecasts: RMSE and MAE in original units, MASE, skill) with the reference added, and the
+distributed model's RMSE as a ratio of the reference's. The targets: the distributed model better
+than every naive forecast, and within 10% of the reference. Figures also go to <workdir>/bench-quality.json.
 
 Example:
     python -m benchmarks.bench_quality --workdir var/bench-quality
@@ -28,9 +28,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from benchmarks.bench_prep import PROJECT_DIR, spark_submit
-from sensor_lstm.evaluation.champion import best_naive
-from sensor_lstm.evaluation.comparison import comparison_text
 from sensor_lstm.evaluation.scores import DISTRIBUTED
 from sensor_lstm.lake import Lake, datasets
 from sensor_lstm.lake.reports import EvaluateReport, PrepareSequencesReport, Report, TrainDistributedReport
@@ -46,24 +46,35 @@ def submit(command: list[str], env: dict) -> str:
     return result.stdout
 
 
-def with_reference(rows: list[dict], reference: dict) -> list[dict]:
-    """Evaluate's rows plus the reference's, skill against the same best naive forecast."""
-    naive = best_naive(rows)
+def with_reference(rows: list[dict], reference: dict, scale: float) -> list[dict]:
+    """Evaluate's rows for the series' sensor plus the reference's, best RMSE first; the
+    reference's MASE over the same scale, its skill against the same best naive forecast."""
+    best_naive = min(row["rmse"] for row in rows if row["naive"])
     added = {
-        "model": REFERENCE,
+        "forecaster": REFERENCE,
         "naive": False,
-        "source": "single-process Keras LSTM (benchmarks/reference_fit.py)",
+        "windows": reference["windows"],
         "rmse": reference["rmse"],
         "mae": reference["mae"],
-        "windows": reference["windows"],
-        "skill": 1 - reference["rmse"] / naive["rmse"],
+        "mase": reference["mae"] / scale,
+        "skill": 1 - reference["rmse"] / best_naive,
     }
-    return sorted([*rows, added], key=lambda row: (row.get("rmse") is None, row.get("rmse") or 0.0, row["model"]))
+    return sorted([*rows, added], key=lambda row: (row["rmse"], row["forecaster"]))
+
+
+def rows_text(rows: list[dict]) -> str:
+    lines = [f"{'forecaster':<22} {'RMSE':>10} {'MAE':>10} {'MASE':>7} {'skill':>7} {'windows':>8}"]
+    lines += [
+        f"{row['forecaster']:<22} {row['rmse']:>10.4f} {row['mae']:>10.4f} {row['mase']:>7.3f} {row['skill']:>7.1%} "
+        f"{row['windows']:>8}"
+        for row in rows
+    ]
+    return "\n".join(lines)
 
 
 def verdict(rows: list[dict]) -> dict:
     """The distributed model against every naive forecast and against the reference."""
-    by_model = {row["model"]: row for row in rows}
+    by_model = {row["forecaster"]: row for row in rows}
     distributed = by_model[DISTRIBUTED]["rmse"]
     return {
         "beats_every_naive_forecast": all(distributed < row["rmse"] for row in rows if row["naive"]),
@@ -135,7 +146,10 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
         .strip()
         .splitlines()[-1]
     )
-    rows = with_reference(evaluation.comparison, reference)
+    day = date.fromisoformat(lake.day)
+    scale = pq.read_table(Lake(str(lake.lake)).partition(datasets.SEQUENCE_STATS, day)).column("one_step_naive_mae")
+    evaluated = pq.read_table(evaluation.evaluation_path).drop_columns(["unit"]).to_pylist()
+    rows = with_reference(evaluated, reference, scale[0].as_py())
     return {
         "series": series.name,
         "description": series.description,
@@ -171,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         result = run_series(real_series.SERIES[name], workdir, args.master, args.driver_memory, env)
         results.append(result)
         print(f"\n{name}: {result['description']}; {result['readings']} readings, windows {result['windows']}")
-        print(comparison_text(result["rows"]))
+        print(rows_text(result["rows"]))
         if result["test_windows_left_out"]:
             print(
                 f"{result['test_windows_left_out']} test windows without a seasonal naive forecast "

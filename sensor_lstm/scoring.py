@@ -61,6 +61,19 @@ def error_sums(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
     return np.array([len(error), np.sum(np.square(error)), np.sum(np.abs(error))], dtype=np.float64)
 
 
+def error_sums_by_group(predicted: np.ndarray, actual: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """error_sums per group: a (count, 3) array whose row g sums the errors where ``groups`` is g."""
+    error = np.asarray(predicted, dtype=np.float64) - np.asarray(actual, dtype=np.float64)
+    return np.stack(
+        [
+            np.bincount(groups, minlength=count).astype(np.float64),
+            np.bincount(groups, weights=np.square(error), minlength=count),
+            np.bincount(groups, weights=np.abs(error), minlength=count),
+        ],
+        axis=1,
+    )
+
+
 def scores_from_sums(sums: Sequence[float]) -> dict[str, float]:
     windows, squared, absolute = (float(value) for value in sums)
     if windows == 0:

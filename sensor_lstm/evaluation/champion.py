@@ -1,9 +1,12 @@
 """Who gets the champion alias, and which models evaluate agrees to load.
 
-The quality gate: the new version's skill over the best naive forecast must exceed
-``champion_min_skill``, or it never becomes champion, not even the first one. Then it must beat
-the current champion re-scored on the same windows, and a backfill (an earlier run day than the
-champion's) takes the alias only with ``promote_older_day``.
+The quality gate judges a new version the way forecasters do, per sensor and without units
+(sensor_lstm.evaluation.comparison): its median MASE over the sensors that move must be lower than
+the best naive forecast's, by more than ``champion_min_skill`` (a unit-free skill, 1 - its median
+MASE / the naive forecast's), and it must beat each sensor's best naive forecast on at least
+``champion_min_share`` of them; or it never becomes champion, not even the first one. Then its
+median MASE must be lower than the current champion's, re-scored on the same windows, and a
+backfill (an earlier run day than the champion's) takes the alias only with ``promote_older_day``.
 """
 
 from __future__ import annotations
@@ -17,30 +20,25 @@ from sensor_lstm.scoring import skill
 MLFLOW_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def best_naive(rows: list[dict]) -> dict:
-    """The naive forecast with the lowest test RMSE."""
-    return min((row for row in rows if row["naive"] and "rmse" in row), key=lambda row: row["rmse"])
-
-
 def champion_decision(
-    candidate: dict, champion: dict | None, naive: dict, min_skill: float, promote_older_day: bool = False
+    candidate: dict,
+    champion: dict | None,
+    naive: dict | None,
+    min_skill: float,
+    min_share: float,
+    promote_older_day: bool = False,
 ) -> tuple[bool, str]:
-    """Whether the alias moves to the candidate, and why. The candidate must first pass the
-    quality gate: a skill over the best naive forecast (``naive``: its row) above ``min_skill``.
-    Then it must beat the champion, if there is one, and, unless ``promote_older_day``, not be
-    for an earlier run day than the champion's (a backfill). Each is {"version", "scores",
-    "run_day"}, the champion also "seq_len_matches"; every score comes from the same test windows."""
-    version, new, windows = candidate["version"], candidate["scores"]["rmse"], candidate["scores"]["windows"]
-    gained = skill(new, naive["rmse"])
+    """Whether the alias moves to the candidate, and why. Each of candidate and champion is
+    {"version", "scores", "run_day"}, the champion also "seq_len_matches"; "scores" and ``naive``
+    (the best naive forecast) are rows of comparison.forecaster_rows, from the same windows."""
+    version = candidate["version"]
     if champion is not None and champion["version"] == version:
         return False, f"version {version} already is the champion"
-    if not gained > min_skill:
-        return False, (
-            f"version {version} fails the quality gate: test RMSE {new:.4f} against {naive['model']}'s "
-            f"{naive['rmse']:.4f} on the same {windows} windows is a skill of {gained:.1%}, the gate asks for more "
-            f"than {min_skill:.1%}"
-        )
-    passed = f"skill {gained:.1%} over {naive['model']}"
+    failed = quality_gate_failure(candidate, naive, min_skill, min_share)
+    if failed:
+        return False, failed
+    new, sensors = candidate["scores"]["median_mase"], candidate["scores"]["sensors"]
+    passed = f"median MASE {new:.3f} against {naive['model']}'s {naive['median_mase']:.3f} over {sensors} sensors"
     if champion is None:
         return True, f"no champion yet: version {version} becomes the first ({passed})"
     older = candidate.get("run_day") and champion.get("run_day") and candidate["run_day"] < champion["run_day"]
@@ -55,16 +53,40 @@ def champion_decision(
             f"champion version {champion['version']} takes windows of another length than this run's, so it "
             "cannot be re-scored on them; move the alias by hand to replace it"
         )
-    old = champion["scores"]["rmse"]
-    if new < old:
+    old = champion["scores"]["median_mase"]
+    if old is None or new < old:
         return True, (
-            f"test RMSE {new:.4f} beats champion version {champion['version']}'s {old:.4f} on the same {windows} "
-            f"windows ({passed})"
+            f"median MASE {new:.3f} beats champion version {champion['version']}'s "
+            f"{'-' if old is None else f'{old:.3f}'} on the same windows ({passed})"
         )
-    return False, (
-        f"test RMSE {new:.4f} does not beat champion version {champion['version']}'s {old:.4f} on the same "
-        f"{windows} windows"
+    return (
+        False,
+        f"median MASE {new:.3f} does not beat champion version {champion['version']}'s {old:.3f} on the same windows",
     )
+
+
+def quality_gate_failure(candidate: dict, naive: dict | None, min_skill: float, min_share: float) -> str | None:
+    """Why the candidate fails the quality gate, or None when it passes."""
+    version, scores = candidate["version"], candidate["scores"]
+    if naive is None or scores["median_mase"] is None:
+        return (
+            f"version {version} fails the quality gate: no scored sensor moves in both training and test, so there "
+            "is no MASE to judge it by"
+        )
+    gained = skill(scores["median_mase"], naive["median_mase"])
+    if not gained > min_skill:
+        return (
+            f"version {version} fails the quality gate: median MASE {scores['median_mase']:.3f} against "
+            f"{naive['model']}'s {naive['median_mase']:.3f} over the same {scores['sensors']} sensors is a skill of "
+            f"{gained:.1%}, the gate asks for more than {min_skill:.1%}"
+        )
+    share = scores["share_beating_best_naive"]
+    if share < min_share:
+        return (
+            f"version {version} fails the quality gate: it beats the best naive forecast on {share:.0%} of "
+            f"{scores['sensors']} sensors, the gate asks for at least {min_share:.0%}"
+        )
+    return None
 
 
 def check_models_named(distributed: TrainDistributedReport, baseline: TrainBaselineReport, model_name: str) -> None:

@@ -1,5 +1,5 @@
-"""Scoring every model and naive forecast on the same test windows, in one Spark pass: each task
-adds up its windows' errors (``mapInArrow``), the driver adds up the tasks'."""
+"""Scoring every model and naive forecast on the same test windows, per sensor, in one Spark pass:
+each task adds up its windows' errors by sensor (``mapInArrow``), Spark adds up the tasks'."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ from sensor_lstm.training import model as lstm
 from sensor_lstm.windows import tensors
 
 DISTRIBUTED, CHAMPION, BASELINES = "distributed", "champion", "partition_baselines"
-SUMS_SCHEMA = "model string, windows double, squared double, absolute double"
+SUMS_SCHEMA = "model string, sensor_id string, windows double, squared double, absolute double"
+SUMS_ARROW_SCHEMA = pa.schema(
+    [("model", pa.string()), ("sensor_id", pa.string())]
+    + [(name, pa.float64()) for name in ("windows", "squared", "absolute")]
+)
 
 
 def batch_error_sums(
@@ -25,53 +29,65 @@ def batch_error_sums(
     partition_models: dict,
     sensor_partition: dict[str, int],
     seasons: dict[int, int],
-) -> dict[str, np.ndarray]:
-    """Each model's and naive forecast's error sums (scoring.error_sums) on one batch of
-    windows with statistics, in original units. ``seasons``: each scored season's column in the
-    windows' ``seasonal_naive`` lists."""
+) -> list[dict]:
+    """Each model's and naive forecast's error sums (scoring.error_sums) per sensor, on one batch
+    of windows with statistics, in original units: rows of SUMS_SCHEMA. ``seasons``: each scored
+    season's column in the windows' ``seasonal_naive`` lists."""
     table = pa.Table.from_batches([batch])
     x, y = tensors.arrow_window_tensors(table)
     mean, std = table.column("mean").to_numpy(), table.column("std").to_numpy()
     actual = tensors.to_original_units(y, mean, std)
+    sensors, sensor_index = np.unique(
+        np.asarray(table.column("sensor_id").to_pylist(), dtype=object), return_inverse=True
+    )
     seasonal = tensors.seasonal_naive_matrix(table)[:, list(seasons.values())]
     forecasts = scoring.naive_forecasts(x, seasonal, list(seasons))
     forecasts |= {name: model.predict(x, verbose=0)[:, 0] for name, model in models.items()}
     sums = {
-        name: scoring.error_sums(tensors.to_original_units(normalized, mean, std), actual)
+        name: scoring.error_sums_by_group(
+            tensors.to_original_units(normalized, mean, std), actual, sensor_index, len(sensors)
+        )
         for name, normalized in forecasts.items()
     }
-    partition = np.array([sensor_partition.get(sensor, -1) for sensor in table.column("sensor_id").to_pylist()])
-    sums[BASELINES] = np.zeros(3)
+    partition = np.array([sensor_partition.get(sensor, -1) for sensor in sensors])[sensor_index]
+    sums[BASELINES] = np.zeros((len(sensors), 3))
     for index, model in partition_models.items():
         mine = partition == index
         if mine.any():
             predicted = tensors.to_original_units(model.predict(x[mine], verbose=0)[:, 0], mean[mine], std[mine])
-            sums[BASELINES] += scoring.error_sums(predicted, actual[mine])
-    return sums
+            sums[BASELINES] += scoring.error_sums_by_group(predicted, actual[mine], sensor_index[mine], len(sensors))
+    return [
+        {"model": name, "sensor_id": sensor, "windows": row[0], "squared": row[1], "absolute": row[2]}
+        for name, by_sensor in sums.items()
+        for sensor, row in zip(sensors, by_sensor, strict=True)
+        if row[0] > 0
+    ]
 
 
 def score_windows(
     windows: DataFrame, model_specs: dict, partition_specs: dict, sensor_partition: dict, seasons: dict[int, int]
-) -> dict:
-    """Each model's scores over all windows: partial sums per Spark task, added on the driver."""
+) -> dict[tuple[str, str], dict]:
+    """Each model's scores per sensor, (model, sensor) -> scores: partial sums per Spark task,
+    added up by Spark."""
 
     def score_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         lstm.limit_tensorflow_threads(1)
         models = {name: lstm.model_from_spec(spec) for name, spec in model_specs.items()}
         partition_models = {index: lstm.model_from_spec(spec) for index, spec in partition_specs.items()}
         for batch in batches:
-            sums = batch_error_sums(batch, models, partition_models, sensor_partition, seasons)
-            yield pa.RecordBatch.from_pylist(
-                [{"model": name, "windows": s[0], "squared": s[1], "absolute": s[2]} for name, s in sums.items()]
-            )
+            rows = batch_error_sums(batch, models, partition_models, sensor_partition, seasons)
+            yield pa.RecordBatch.from_pylist(rows, schema=SUMS_ARROW_SCHEMA)
 
     totals = (
         windows.mapInArrow(score_task, SUMS_SCHEMA)
-        .groupBy("model")
+        .groupBy("model", "sensor_id")
         .agg(*(F.sum(column).alias(column) for column in ("windows", "squared", "absolute")))
         .collect()
     )
-    return {row["model"]: scoring.scores_from_sums([row["windows"], row["squared"], row["absolute"]]) for row in totals}
+    return {
+        (row["model"], row["sensor_id"]): scoring.scores_from_sums([row["windows"], row["squared"], row["absolute"]])
+        for row in totals
+    }
 
 
 def scored_seasons(windows: DataFrame, seasons: list[int]) -> dict[int, int]:

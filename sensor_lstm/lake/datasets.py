@@ -10,6 +10,7 @@ QUARANTINE = "quarantine/ingest"  # ingest: every rejected line with its reason
 SEQUENCES = "sequences"  # prepare_sequences: windows, under split=<train|validation|test>/
 SEQUENCE_STATS = "sequence_stats"  # prepare_sequences: each sensor's training mean and std
 TRAINED = "trained/train_distributed"  # train_distributed: a fit kept until its model is registered
+EVALUATION = "evaluation"  # evaluate: every model and naive forecast scored per sensor on the test windows
 FORECASTS = "forecasts"  # forecast
 REPORTS = "reports"  # every job's report.json, under <job>/date=<day>/
 SPARK_EVENTS = "_spark_events"  # every job's Spark event log, for the history server

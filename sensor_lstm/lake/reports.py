@@ -187,16 +187,21 @@ class EvaluateReport(Report):
     mlflow_run_id: str
     model_name: str
     candidate_version: int
-    comparison: list[dict]  # one row per model and naive forecast, best test RMSE first
+    # One row per model and naive forecast, best median MASE first (comparison.forecaster_rows).
+    comparison: list[dict]
     comparison_table: str
     test_windows_left_out: int
     unscored_seasonal_periods: list[int]
-    best_naive_forecast: str
+    best_naive_forecast: str | None  # None when no sensor moves in both training and test
     champion_min_skill: float
     champion_promoted: bool
     champion_decision: str
     champion_version: int | None
     units: dict[str, str] = field(default_factory=dict)  # the scored sensors' units, from the sensor catalog
+    champion_min_share: float = 0.0
+    evaluation_path: str = ""  # every forecaster per sensor: RMSE, MAE, MASE and skill
+    sensors_apart: dict[str, str] = field(default_factory=dict)  # out of the aggregates, with the reason
+    sensor_table: str = ""  # the new version against each sensor's best naive forecast, worst first
 
 
 @dataclass(frozen=True)

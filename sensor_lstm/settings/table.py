@@ -409,12 +409,23 @@ SETTINGS = (
         "champion_min_skill",
         Kind.NUMBER,
         0.0,
-        "Quality gate: a new version becomes champion only with a skill (1 - its test RMSE / the best naive "
-        "forecast's) above this.",
+        "Quality gate: a new version becomes champion only with a unit-free skill (1 - its median MASE over the "
+        "sensors / the best naive forecast's) above this.",
         Source.PARAM,
         jobs=(EVALUATE,),
         section=CHAMPION,
         bounds=Bounds(minimum=0, exclusive_maximum=1),
+    ),
+    Setting(
+        "champion_min_share",
+        Kind.NUMBER,
+        0.5,
+        "Quality gate: a new version becomes champion only when its test RMSE beats the sensor's best naive "
+        "forecast on at least this share of the sensors (those that move).",
+        Source.PARAM,
+        jobs=(EVALUATE,),
+        section=CHAMPION,
+        bounds=Bounds(minimum=0, maximum=1),
     ),
     Setting(
         "promote_older_day",

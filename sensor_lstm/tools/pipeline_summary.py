@@ -53,9 +53,10 @@ def model_lines(lake: Lake, day: date) -> list[str]:
         f"(best {distributed.best_epoch + 1}, stopped by {distributed.stopped_by}), batch {distributed.batch_size} "
         f"per rank, {distributed.windows_per_second:.0f} windows/s; registered {distributed.model_uri}",
         f"                test RMSE {test['test_rmse']:.3f} vs persistence {test['test_persistence_rmse']:.3f}",
-        f"  evaluate      MLflow run {evaluation.mlflow_run_id}; on the same test windows, original units "
-        "(skill: 1 - RMSE / the best naive forecast's):",
+        f"  evaluate      MLflow run {evaluation.mlflow_run_id}; on the same test windows, per sensor (MASE: MAE / "
+        "the sensor's one-step naive MAE in training); then the new model per sensor, worst first:",
         *(f"    {line}" for line in evaluation.comparison_table.splitlines()),
+        *(f"    {line}" for line in evaluation.sensor_table.splitlines()),
         f"  champion      models:/{evaluation.model_name}@champion = "
         f"{f'version {champion}' if champion else 'none'}: {evaluation.champion_decision}",
     ]

@@ -83,7 +83,9 @@ def cut_windows(spark: SparkSession, args: Namespace, days: list[date]) -> Prepa
     sampling = sensor_sampling(raw, args.sampling_interval_seconds)
     readings = on_grid(raw, args.sampling_interval_seconds, args.grid_aggregate)
     cutter = window_cutter(args, days)
-    stats = training_statistics(readings, cutter.train_cut, args.std_floor_absolute, args.std_floor_relative)
+    stats = training_statistics(
+        readings, cutter.train_cut, args.std_floor_absolute, args.std_floor_relative, args.sampling_interval_seconds
+    )
     stats = stats.persist()
     try:
         per_sensor = checked_sensors(stats)

@@ -44,7 +44,11 @@ def longest_runs(readings: DataFrame, interval_seconds: int, train_cut: datetime
 
 
 def training_statistics(
-    readings: DataFrame, train_cut: datetime, std_floor_absolute: float, std_floor_relative: float
+    readings: DataFrame,
+    train_cut: datetime,
+    std_floor_absolute: float,
+    std_floor_relative: float,
+    interval_seconds: int,
 ) -> DataFrame:
     """Per sensor: mean and standard deviation of its readings before the train cut, and how many
     there were. The std is the population one, raised to the floor ``max(std_floor_absolute,
@@ -52,14 +56,29 @@ def training_statistics(
     20.1 among 20.0, a one-ulp flicker) is not divided by almost nothing. A sensor without training
     readings gets nulls and a count of 0. ``non_finite_readings`` counts NaN and infinite readings
     over the whole lookback (ingest quarantines them; readings written by other tools may hold some).
+
+    ``one_step_naive_mae`` is MASE's scale (Hyndman and Koehler): the mean absolute change between
+    consecutive grid points (one interval apart) of the training period, in original units; 0 for
+    a sensor stuck through it, null where no two training readings are consecutive.
     """
-    training_reading = F.when(F.col("timestamp") < F.lit(train_cut), F.col("reading"))
+    by_time = Window.partitionBy("sensor_id").orderBy("timestamp")
+    consecutive = F.unix_micros("timestamp") - F.lag(F.unix_micros("timestamp")).over(by_time) == F.lit(
+        interval_seconds * 1_000_000
+    )
+    in_training = F.col("timestamp") < F.lit(train_cut)
+    one_step_change = F.when(in_training & consecutive, F.abs(F.col("reading") - F.lag("reading").over(by_time)))
+    training_reading = F.when(in_training, F.col("reading"))
     non_finite = F.isnan("reading") | (F.abs("reading") == float("inf"))
-    stats = readings.groupBy("sensor_id").agg(
-        F.mean(training_reading).alias("mean"),
-        F.stddev_pop(training_reading).alias("raw_std"),
-        F.count(training_reading).alias("train_readings"),
-        F.count(F.when(non_finite, 1)).alias("non_finite_readings"),
+    stats = (
+        readings.withColumn("one_step_change", one_step_change)
+        .groupBy("sensor_id")
+        .agg(
+            F.mean(training_reading).alias("mean"),
+            F.stddev_pop(training_reading).alias("raw_std"),
+            F.count(training_reading).alias("train_readings"),
+            F.mean("one_step_change").alias("one_step_naive_mae"),
+            F.count(F.when(non_finite, 1)).alias("non_finite_readings"),
+        )
     )
     floor = F.greatest(F.lit(float(std_floor_absolute)), F.lit(float(std_floor_relative)) * F.abs("mean"))
     return stats.select(
@@ -68,6 +87,7 @@ def training_statistics(
         F.when(F.col("train_readings") > 0, F.greatest("raw_std", floor)).alias("std"),
         F.when(F.col("train_readings") > 0, F.col("raw_std") < floor).alias("std_floored"),
         "train_readings",
+        "one_step_naive_mae",
         "non_finite_readings",
     )
 

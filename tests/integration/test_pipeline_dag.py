@@ -165,10 +165,11 @@ def test_on_a_real_series_at_default_model_params_the_model_beats_every_naive_fo
     windows = report(lake, "prepare_sequences", day)["windows"]
     assert windows == {"train": 6119, "validation": 1294, "test": 1275}
     evaluation = report(lake, "evaluate", day)
-    rows = {row["model"]: row for row in evaluation["comparison"]}
-    naive = {name: rows[name]["rmse"] for name in ("persistence", "seasonal_naive_24", "training_mean")}
-    assert evaluation["test_windows_left_out"] == 0 and rows["distributed"]["windows"] == 1275
-    assert rows["distributed"]["rmse"] < min(naive.values()), (rows["distributed"], naive)
+    rows = pq.read_table(evaluation["evaluation_path"]).to_pandas().set_index("forecaster")
+    naive = {name: rows.rmse[name] for name in ("persistence", "seasonal_naive_24", "training_mean")}
+    assert evaluation["test_windows_left_out"] == 0 and rows.windows["distributed"] == 1275
+    assert rows.rmse["distributed"] < min(naive.values()), (rows.loc["distributed"], naive)
+    assert rows.mase["distributed"] < rows.mase["persistence"] and rows.skill["distributed"] > 0
     assert evaluation["champion_promoted"] and evaluation["champion_decision"].startswith("no champion yet: version")
     log = run.stdout + run.stderr
     assert f"champion: version {evaluation['candidate_version']} promoted: no champion yet" in log

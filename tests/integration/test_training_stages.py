@@ -11,7 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sensor_lstm.evaluation.evaluate import evaluate
+from sensor_lstm.evaluation import comparison
+from sensor_lstm.evaluation.evaluate import EVALUATION_COLUMNS, evaluate
 from sensor_lstm.lake import files_digest
 from sensor_lstm.readings.catalog import HEADER as CATALOG_HEADER
 from sensor_lstm.training.baseline import train_baseline
@@ -194,37 +195,58 @@ def test_the_registered_model_loads_and_forecasts_one_value_per_window(stages):
     assert champion.predict(np.zeros((2, 6, 1), dtype=np.float32), verbose=0).shape == (2, 1)
 
 
-def test_evaluate_scores_every_model_on_the_same_windows_and_names_the_first_champion(stages):
+def pooled_rmse(table, forecaster: str) -> float:
+    rows = table[table.forecaster == forecaster]
+    return math.sqrt(float((rows.rmse**2 * rows.windows).sum() / rows.windows.sum()))
+
+
+def test_evaluate_scores_every_model_per_sensor_on_the_same_windows_and_names_the_first_champion(stages):
     report, windows = stages["evaluate"], stages["distributed"].test["test_windows"]
-    rows = {row["model"]: row for row in report.comparison}
-    assert set(rows) == {"distributed", "partition_baselines", "persistence", "seasonal_naive_12", "training_mean"}
+    summary = {row["model"]: row for row in report.comparison}
+    assert set(summary) == {"distributed", "partition_baselines", "persistence", "seasonal_naive_12", "training_mean"}
     # An hour's readings precede the test period: every test window has its seasonal naive forecast.
     assert report.test_windows_left_out == 0
-    assert {row["windows"] for row in rows.values()} == {windows}
-    assert rows["distributed"]["rmse"] < min(
-        rows[name]["rmse"] for name in ("persistence", "seasonal_naive_12", "training_mean")
+    assert {summary[name]["windows"] for name in summary if name != "partition_baselines"} == {windows}
+    # The run's table in MLflow (the lake's partition now holds the retry's evaluation of the same day).
+    table = mlflow.load_table("evaluation.json", run_ids=[report.mlflow_run_id])
+    assert set(table.sensor_id) == {"s1", "s2", "s3", *REAL_LOGGERS}
+    assert table.groupby("forecaster").windows.sum()["distributed"] == windows
+    # Per sensor, added up again, is the training's own pooled test RMSE on the same windows.
+    assert pooled_rmse(table, "distributed") == pytest.approx(stages["distributed"].test["test_rmse"], rel=1e-5)
+    # The logger stuck at 20.0 through the test period is listed apart: no skill over an exact
+    # persistence (not -inf), and out of the medians.
+    assert report.sensors_apart == {"nearly_stuck": comparison.EXACT_NAIVE_ON_TEST}
+    assert table[table.sensor_id == "nearly_stuck"].skill.isna().all() and table.skill.notna().sum() > 0
+    assert summary["distributed"]["sensors"] == 5
+    assert summary["distributed"]["median_mase"] < min(
+        summary[name]["median_mase"] for name in ("persistence", "seasonal_naive_12", "training_mean")
     )
-    assert rows["distributed"]["rmse"] == pytest.approx(stages["distributed"].test["test_rmse"], rel=1e-5)
-    assert rows["persistence"]["rmse"] == pytest.approx(stages["distributed"].test["test_persistence_rmse"], rel=1e-5)
     assert report.champion_promoted and report.champion_version == stages["distributed"].model_version
+    assert report.champion_decision.startswith("no champion yet: version")
     run = mlflow.MlflowClient().get_run(report.mlflow_run_id)
     assert run.data.tags["champion_decision"] == report.champion_decision
-    assert run.data.metrics["distributed.test_rmse"] == pytest.approx(rows["distributed"]["rmse"])
-    assert mlflow.artifacts.load_text(f"runs:/{report.mlflow_run_id}/comparison.txt").startswith("model ")
+    assert run.data.metrics["distributed.median_mase"] == pytest.approx(summary["distributed"]["median_mase"])
+    assert mlflow.artifacts.load_text(f"runs:/{report.mlflow_run_id}/comparison.txt").startswith("forecaster ")
+    assert "nearly_stuck" in report.sensor_table
 
 
 def test_a_retry_that_loses_to_a_naive_forecast_leaves_the_champion_and_says_why(stages):
     first, retry, second = stages["distributed"], stages["retry"], stages["evaluate_retry"]
     assert retry.superseded_versions == {"deleted": [], "kept_with_alias": [first.model_version]}
     assert (retry.epochs_trained, retry.stopped_by) == (1, "max_epochs")
-    rows = {row["model"]: row for row in second.comparison}
+    summary = {row["model"]: row for row in second.comparison}
     # The champion, re-scored on the same windows, scores what it scored as the candidate.
-    first_rows = {row["model"]: row for row in stages["evaluate"].comparison}
-    assert rows["champion"]["rmse"] == pytest.approx(first_rows["distributed"]["rmse"], rel=1e-5)
+    first_summary = {row["model"]: row for row in stages["evaluate"].comparison}
+    assert summary["champion"]["median_mase"] == pytest.approx(first_summary["distributed"]["median_mase"], rel=1e-5)
+    # The day's evaluation table in the lake is the retry's: both versions, per sensor.
+    table = pq.read_table(second.evaluation_path).to_pandas()
+    assert list(table.columns) == [*EVALUATION_COLUMNS, "unit"] and set(table.sensor_id) >= set(REAL_LOGGERS)
+    assert pooled_rmse(table, "champion") == pytest.approx(first.test["test_rmse"], rel=1e-5)
+    assert pooled_rmse(table, "distributed") == pytest.approx(retry.test["test_rmse"], rel=1e-5)
     # One epoch does not beat persistence: the gate refuses it, whatever the champion scores.
-    assert rows["distributed"]["rmse"] > rows["persistence"]["rmse"]
+    assert summary["distributed"]["median_mase"] > summary["persistence"]["median_mase"]
     assert not second.champion_promoted and second.champion_version == first.model_version
-    assert second.champion_decision.startswith(f"version {retry.model_version} fails the quality gate: test RMSE")
+    assert second.champion_decision.startswith(f"version {retry.model_version} fails the quality gate: median MASE")
     version = mlflow.MlflowClient().get_model_version(MODEL, str(retry.model_version))
     assert version.tags["champion_decision"] == second.champion_decision
 

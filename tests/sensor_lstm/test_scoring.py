@@ -53,3 +53,10 @@ def test_skill_against_a_perfect_naive_forecast():
     assert scoring.skill(0.4, 0.5) == pytest.approx(0.2)
     assert scoring.skill(0.0, 0.0) == 0.0
     assert scoring.skill(0.1, 0.0) == -math.inf
+
+
+def test_error_sums_by_group_add_up_each_groups_errors_apart():
+    sums = scoring.error_sums_by_group(
+        np.array([1.0, 2.0, 4.0]), np.array([0.0, 0.0, 1.0]), groups=np.array([0, 2, 2]), count=3
+    )
+    assert sums.tolist() == [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [2.0, 13.0, 5.0]]

@@ -390,7 +390,7 @@ def test_run_at_default_params_through_the_rest_api(stack):
     tags = {tag["key"]: tag["value"] for tag in version["model_version"]["tags"]}
     assert tags["run_day"] == DEFAULTS_DAY and tags["champion_decision"] == evaluation["champion_decision"]
     printed = stack.task_log(run_id, "evaluate", 1)
-    assert f"Test scores for {DEFAULTS_DAY}, original units:" in printed
+    assert f"Test scores for {DEFAULTS_DAY}:" in printed
     assert all(f"\n{row['model']} " in printed for row in evaluation["comparison"]), printed[-3000:]
     # The champion forecast every sensor of the sample (or said why not), 12 steps each.
     forecast = stack.lake_json(f"reports/forecast/date={DEFAULTS_DAY}/report.json")

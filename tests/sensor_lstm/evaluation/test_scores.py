@@ -26,15 +26,16 @@ def test_batch_error_sums_score_each_model_and_naive_forecast_in_original_units_
             "std": [2.0, 2.0, 1.0],
         }
     )
-    sums = scores.batch_error_sums(batch, {"distributed": Constant(0.5)}, {0: Constant(1.0)}, {"a": 0, "b": 1}, {24: 0})
-    # Actual readings 12, 12, 0. Distributed forecasts 11, 11, 0.5; persistence 12, 10, 2;
+    rows = scores.batch_error_sums(batch, {"distributed": Constant(0.5)}, {0: Constant(1.0)}, {"a": 0, "b": 1}, {24: 0})
+    sums = {(row["model"], row["sensor_id"]): [row["windows"], row["squared"], row["absolute"]] for row in rows}
+    # Actual readings 12, 12 (a) and 0 (b). Distributed forecasts 11, 11, 0.5; persistence 12, 10, 2;
     # seasonal naive 13, 10, -1; the training mean 10, 10, 0.
-    assert sums["distributed"].tolist() == [3.0, 2.25, 2.5]
-    assert sums["persistence"].tolist() == [3.0, 8.0, 4.0]
-    assert sums["seasonal_naive_24"].tolist() == [3.0, 6.0, 4.0]
-    assert sums["training_mean"].tolist() == [3.0, 8.0, 4.0]
-    # Partition 1 (sensor b) has no model: the baselines score sensor a's two windows, exactly.
-    assert sums["partition_baselines"].tolist() == [2.0, 0.0, 0.0]
+    assert (sums["distributed", "a"], sums["distributed", "b"]) == ([2.0, 2.0, 2.0], [1.0, 0.25, 0.5])
+    assert (sums["persistence", "a"], sums["persistence", "b"]) == ([2.0, 4.0, 2.0], [1.0, 4.0, 2.0])
+    assert (sums["seasonal_naive_24", "a"], sums["seasonal_naive_24", "b"]) == ([2.0, 5.0, 3.0], [1.0, 1.0, 1.0])
+    assert (sums["training_mean", "a"], sums["training_mean", "b"]) == ([2.0, 8.0, 4.0], [1.0, 0.0, 0.0])
+    # Partition 1 (sensor b) has no model: the baselines score sensor a's two windows only, exactly.
+    assert sums["partition_baselines", "a"] == [2.0, 0.0, 0.0] and ("partition_baselines", "b") not in sums
 
 
 def test_a_season_no_test_window_has_is_not_scored_and_the_others_exclude_their_windows(spark, tmp_path):

@@ -29,11 +29,13 @@ def test_statistics_come_from_the_training_period_only(spark):
         ],
         "sensor_id string, timestamp timestamp, reading double",
     )
-    stats = statistics.training_statistics(readings, train_cut=at(2), std_floor_absolute=0.01, std_floor_relative=0.1)
+    stats = statistics.training_statistics(
+        readings, train_cut=at(2), std_floor_absolute=0.01, std_floor_relative=0.1, interval_seconds=60
+    )
     # b never moves: its std is the floor, max(0.01, 0.1 x |5.0|) = 0.5. a's std of 1.0 is above its 0.2.
     assertDataFrameEqual(
-        stats.select("sensor_id", "mean", "std", "std_floored", "train_readings"),
-        [("a", 2.0, 1.0, False, 2), ("b", 5.0, 0.5, True, 2), ("c", None, None, None, 0)],
+        stats.select("sensor_id", "mean", "std", "std_floored", "train_readings", "one_step_naive_mae"),
+        [("a", 2.0, 1.0, False, 2, 2.0), ("b", 5.0, 0.5, True, 2, 0.0), ("c", None, None, None, 0, None)],
     )
     normalized = statistics.normalize(readings.where("sensor_id != 'b'"), stats)
     # a's 100.0 is 98 standard deviations out: clipped to the bound, and counted.
@@ -50,7 +52,22 @@ def test_the_absolute_floor_holds_where_the_mean_is_near_zero(spark):
         [("z", at(0), 0.0), ("z", at(1), 1e-12), ("z", at(2), 0.5)],
         "sensor_id string, timestamp timestamp, reading double",
     )
-    stats = statistics.training_statistics(readings, train_cut=at(2), std_floor_absolute=0.01, std_floor_relative=0.1)
+    stats = statistics.training_statistics(
+        readings, train_cut=at(2), std_floor_absolute=0.01, std_floor_relative=0.1, interval_seconds=60
+    )
     assert [tuple(row) for row in stats.select("std", "std_floored").collect()] == [(0.01, True)]
     values = [row.value for row in statistics.normalize(readings, stats).orderBy("timestamp").collect()]
     assert values == [pytest.approx(-5e-11), pytest.approx(5e-11), 10.0]
+
+
+def test_the_mase_scale_is_the_mean_one_step_change_between_consecutive_training_grid_points(spark):
+    # Minutes 0, 1, 2 and 4 are in training: the change across the gap from 2 to 4 is not one step,
+    # nor is the change into minute 5, which is after the train cut.
+    rows = [("a", at(minute), value) for minute, value in ((0, 1.0), (1, 4.0), (2, 2.0), (4, 9.0), (5, 0.0))]
+    readings = spark.createDataFrame(rows, "sensor_id string, timestamp timestamp, reading double")
+    stats = statistics.training_statistics(
+        readings, train_cut=at(5), std_floor_absolute=0.01, std_floor_relative=0.1, interval_seconds=60
+    )
+    assert [row.one_step_naive_mae for row in stats.collect()] == [2.5]
+    lone = statistics.training_statistics(readings.limit(1), at(5), 0.01, 0.1, interval_seconds=60)
+    assert [row.one_step_naive_mae for row in lone.collect()] == [None]
