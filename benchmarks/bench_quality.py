@@ -8,10 +8,11 @@ train_baseline, train_distributed (2 ranks) and evaluate. Then the reference
 (benchmarks/reference_fit.py: a plain single-process Keras LSTM of the same size, trained to
 convergence on the same windows) is scored on the same test windows.
 
-Prints, per series (one sensor each), evaluate's rows from the evaluation table (models and naive
-forecasts: RMSE and MAE in original units, MASE, skill) with the reference added, and the
-distributed model's RMSE as a ratio of the reference's. The targets: the distributed model better
-than every naive forecast, and within 10% of the reference. Figures also go to <workdir>/bench-quality.json.
+Prints, per series, evaluate's summary (median MASE, share of sensors beaten), then per sensor
+its rows of the evaluation table (models and naive forecasts: RMSE and MAE in the sensor's unit,
+MASE, skill) with the reference added, and the distributed model's RMSE as a ratio of the
+reference's. The targets: the distributed model better than every naive forecast, and within 10%
+of the reference. Figures also go to <workdir>/bench-quality.json.
 
 Example:
     python -m benchmarks.bench_quality --workdir var/bench-quality
@@ -47,7 +48,7 @@ def submit(command: list[str], env: dict) -> str:
 
 
 def with_reference(rows: list[dict], reference: dict, scale: float) -> list[dict]:
-    """Evaluate's rows for the series' sensor plus the reference's, best RMSE first; the
+    """Evaluate's rows for one sensor plus the reference's, best RMSE first; the
     reference's MASE over the same scale, its skill against the same best naive forecast."""
     best_naive = min(row["rmse"] for row in rows if row["naive"])
     added = {
@@ -56,19 +57,20 @@ def with_reference(rows: list[dict], reference: dict, scale: float) -> list[dict
         "windows": reference["windows"],
         "rmse": reference["rmse"],
         "mae": reference["mae"],
-        "mase": reference["mae"] / scale,
-        "skill": 1 - reference["rmse"] / best_naive,
+        "mase": reference["mae"] / scale if scale else None,
+        "skill": 1 - reference["rmse"] / best_naive if best_naive else None,
     }
     return sorted([*rows, added], key=lambda row: (row["rmse"], row["forecaster"]))
 
 
 def rows_text(rows: list[dict]) -> str:
     lines = [f"{'forecaster':<22} {'RMSE':>10} {'MAE':>10} {'MASE':>7} {'skill':>7} {'windows':>8}"]
-    lines += [
-        f"{row['forecaster']:<22} {row['rmse']:>10.4f} {row['mae']:>10.4f} {row['mase']:>7.3f} {row['skill']:>7.1%} "
-        f"{row['windows']:>8}"
-        for row in rows
-    ]
+    for row in rows:
+        mase = "-" if row["mase"] is None else f"{row['mase']:.3f}"
+        skill = "-" if row["skill"] is None else f"{row['skill']:.1%}"
+        lines.append(
+            f"{row['forecaster']:<22} {row['rmse']:>10.4f} {row['mae']:>10.4f} {mase:>7} {skill:>7} {row['windows']:>8}"
+        )
     return "\n".join(lines)
 
 
@@ -91,6 +93,7 @@ class SeriesLake:
         self.lake = workdir / series.name / "lake"
         shutil.rmtree(self.lake.parent, ignore_errors=True)
         self.manifest = real_series.write_landing(series, self.lake / datasets.LANDING)
+        real_series.write_catalog(series, self.lake)
         self.day = self.manifest["last_day"]
         self.job("ingest", "--run-date", self.manifest["first_day"], "--days", str(self.manifest["days"]), day=False)
         self.job(
@@ -147,23 +150,28 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
         .splitlines()[-1]
     )
     day = date.fromisoformat(lake.day)
-    scale = pq.read_table(Lake(str(lake.lake)).partition(datasets.SEQUENCE_STATS, day)).column("one_step_naive_mae")
-    evaluated = pq.read_table(evaluation.evaluation_path).drop_columns(["unit"]).to_pylist()
-    rows = with_reference(evaluated, reference, scale[0].as_py())
+    stats = pq.read_table(Lake(str(lake.lake)).partition(datasets.SEQUENCE_STATS, day)).to_pylist()
+    scales = {row["sensor_id"]: row["one_step_naive_mae"] for row in stats}
+    evaluated = pq.read_table(evaluation.evaluation_path).to_pylist()
+    sensors = {}
+    for sensor in sorted(scales):
+        mine = [row for row in evaluated if row["sensor_id"] == sensor]
+        rows = with_reference(mine, reference["sensors"][sensor], scales[sensor])
+        sensors[sensor] = {"unit": mine[0]["unit"], "rows": rows, **verdict(rows)}
     return {
         "series": series.name,
         "description": series.description,
         "readings": lake.manifest["readings"],
         "windows": lake.report(PrepareSequencesReport).windows,
-        "rows": rows,
+        "sensors": sensors,
+        "summary": evaluation.comparison_table,
         "distributed": {
             name: getattr(distributed, name)
             for name in ("epochs_trained", "best_epoch", "stopped_by", "batch_size", "train_seconds")
         },
-        "reference": reference,
+        "reference": {name: value for name, value in reference.items() if name != "sensors"},
         "champion_decision": evaluation.champion_decision,
         "test_windows_left_out": evaluation.test_windows_left_out,
-        **verdict(rows),
     }
 
 
@@ -185,7 +193,13 @@ def main(argv: list[str] | None = None) -> None:
         result = run_series(real_series.SERIES[name], workdir, args.master, args.driver_memory, env)
         results.append(result)
         print(f"\n{name}: {result['description']}; {result['readings']} readings, windows {result['windows']}")
-        print(rows_text(result["rows"]))
+        print(result["summary"])
+        for sensor, scored in result["sensors"].items():
+            print(f"\n{sensor} ({scored['unit'] or 'no unit'}):\n{rows_text(scored['rows'])}")
+            print(
+                f"distributed / reference RMSE: {scored['ratio_to_reference']:.3f} (target <= 1.10); beats every "
+                f"naive forecast: {'yes' if scored['beats_every_naive_forecast'] else 'NO'}"
+            )
         if result["test_windows_left_out"]:
             print(
                 f"{result['test_windows_left_out']} test windows without a seasonal naive forecast "
@@ -196,12 +210,7 @@ def main(argv: list[str] | None = None) -> None:
             f"distributed: {trained['epochs_trained']} epochs (best {trained['best_epoch'] + 1}, stopped by "
             f"{trained['stopped_by']}, batch {trained['batch_size']}/rank) in {trained['train_seconds']:.0f} s; "
             f"reference: {reference['epochs_trained']} epochs (best {reference['best_epoch'] + 1}) in "
-            f"{reference['train_seconds']:.0f} s"
-        )
-        print(
-            f"distributed / reference RMSE: {result['ratio_to_reference']:.3f} (target <= 1.10); beats every naive "
-            f"forecast: {'yes' if result['beats_every_naive_forecast'] else 'NO'}; "
-            f"champion: {result['champion_decision']}"
+            f"{reference['train_seconds']:.0f} s; champion: {result['champion_decision']}"
         )
     (workdir / "bench-quality.json").write_text(json.dumps(results, indent=2) + "\n")
 

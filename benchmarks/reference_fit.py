@@ -1,6 +1,7 @@
 """The reference: a plain single-process Keras LSTM of the pipeline's size, trained to
 convergence the way a Keras tutorial would, on the run day's windows from the lake, and scored in
-original units on the same test windows as evaluate (those with every seasonal naive forecast).
+original units on the same test windows as evaluate (those with every seasonal naive forecast),
+pooled and per sensor.
 
 No Spark, no Horovod, none of sensor_lstm/training/fit.py: tf_keras's own EarlyStopping (patience 20,
 best weights restored) and ReduceLROnPlateau (patience 5), batches of 32, Adam at 0.001, all of
@@ -75,11 +76,18 @@ def main(argv: list[str] | None = None) -> None:
     actual = tensors.to_original_units(y, mean, std)
     predicted = tensors.to_original_units(model.predict(x, verbose=0)[:, 0], mean, std)
     val_losses = history.history["val_loss"]
+    sensors, sensor_index = np.unique(
+        np.asarray(test.column("sensor_id").to_pylist(), dtype=object), return_inverse=True
+    )
+    by_sensor = scoring.error_sums_by_group(predicted, actual, sensor_index, len(sensors))
     print(
         json.dumps(
             {
                 **scoring.scores(predicted, actual),
                 "windows": len(y),
+                "sensors": {
+                    sensor: scoring.scores_from_sums(sums) for sensor, sums in zip(sensors, by_sensor, strict=True)
+                },
                 "epochs_trained": len(val_losses),
                 "best_epoch": int(np.argmin(val_losses)),
                 "best_val_loss": float(min(val_losses)),

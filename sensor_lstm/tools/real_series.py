@@ -13,9 +13,14 @@ The data files come from the installed packages (requirements-dev.txt), never fr
                           months are laid end to end as the year 2025, and each month boundary
                           joins two different years.
 
-Each series is one sensor. Files are ``sensor_readings_<day>.csv`` per UTC day, as the landing zone
-receives them (sensor_lstm/tools/generate_sensor_data.py writes the same format), plus a manifest
-``_real-series-<name>.json`` with the days, interval and readings written.
+  greensboro_weather      the same file's temperature (degC), relative humidity (%), station
+                          pressure (mbar), wind speed (m/s) and global horizontal irradiance
+                          (W/m2): five sensors in five units, hourly, 43,800 readings.
+
+A series is one sensor or several, each with its unit. Files are ``sensor_readings_<day>.csv`` per
+UTC day, as the landing zone receives them (sensor_lstm/tools/generate_sensor_data.py writes the
+same format), plus a manifest ``_real-series-<name>.json`` with the days, interval and readings
+written; ``--lake`` also writes the units to the lake's sensor catalog.
 
 Example:
     python -m sensor_lstm.tools.real_series --series water_flow --output-dir var/lake/landing
@@ -32,6 +37,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
 
+from sensor_lstm.lake.datasets import SENSOR_CATALOG
+from sensor_lstm.readings.catalog import HEADER as CATALOG_HEADER
 from sensor_lstm.tools.generate_sensor_data import HEADER, format_timestamp, landing_file_name
 
 Reading = tuple[datetime, str]  # UTC time, the reading as the source wrote it
@@ -70,31 +77,62 @@ def tmy3_readings(text: str, column: str, year: int) -> list[Reading]:
 
 
 @dataclass(frozen=True)
-class RealSeries:
-    name: str
+class RealSensor:
     sensor_id: str
-    interval_seconds: int
-    description: str
+    unit: str
     load: Callable[[], list[Reading]]
 
 
+@dataclass(frozen=True)
+class RealSeries:
+    name: str
+    interval_seconds: int
+    description: str
+    sensors: tuple[RealSensor, ...]
+
+    def load(self) -> list[tuple[str, datetime, str]]:
+        """Every sensor's readings, (sensor_id, UTC time, reading), by time then sensor."""
+        readings = [(sensor.sensor_id, *reading) for sensor in self.sensors for reading in sensor.load()]
+        return sorted(readings, key=lambda reading: (reading[1], reading[0]))
+
+
+def greensboro(column: str) -> Callable[[], list[Reading]]:
+    return lambda: tmy3_readings(packaged_file("pvlib", "pvlib/data/723170TYA.CSV").read_text(), column, year=2025)
+
+
+TMY3_GREENSBORO = "pvlib's TMY3 Greensboro, NC: measured"
 SERIES = {
     series.name: series
     for series in (
         RealSeries(
             "water_flow",
-            "pipeline_flow_lps",
             3600,
             "river's WaterFlow: litres per second through a pipeline branch, hourly, 2022-03-20 to 2022-05-16",
-            lambda: water_flow_readings(packaged_file("river", "river/datasets/water-flow.csv").read_text()),
+            (
+                RealSensor(
+                    "pipeline_flow_lps",
+                    "l/s",
+                    lambda: water_flow_readings(packaged_file("river", "river/datasets/water-flow.csv").read_text()),
+                ),
+            ),
         ),
         RealSeries(
             "greensboro_temperature",
-            "greensboro_temperature_c",
             3600,
-            "pvlib's TMY3 Greensboro, NC: measured dry-bulb temperature (C), hourly, twelve months as 2025",
-            lambda: tmy3_readings(
-                packaged_file("pvlib", "pvlib/data/723170TYA.CSV").read_text(), "Dry-bulb (C)", year=2025
+            f"{TMY3_GREENSBORO} dry-bulb temperature (C), hourly, twelve months as 2025",
+            (RealSensor("greensboro_temperature_c", "degC", greensboro("Dry-bulb (C)")),),
+        ),
+        RealSeries(
+            "greensboro_weather",
+            3600,
+            f"{TMY3_GREENSBORO} temperature, humidity, pressure, wind speed and irradiance, five units, hourly, "
+            "twelve months as 2025",
+            (
+                RealSensor("greensboro_temperature_c", "degC", greensboro("Dry-bulb (C)")),
+                RealSensor("greensboro_humidity_pct", "%", greensboro("RHum (%)")),
+                RealSensor("greensboro_pressure_mbar", "mbar", greensboro("Pressure (mbar)")),
+                RealSensor("greensboro_wind_mps", "m/s", greensboro("Wspd (m/s)")),
+                RealSensor("greensboro_irradiance_wm2", "W/m2", greensboro("GHI (W/m^2)")),
             ),
         ),
     )
@@ -107,10 +145,10 @@ def manifest_name(series: str) -> str:
 
 def write_landing(series: RealSeries, output_dir: Path) -> dict:
     """Write the series' day files; returns (and writes) the manifest."""
-    readings = sorted(series.load())
+    readings = series.load()
     by_day: dict[date, list[str]] = {}
-    for moment, value in readings:
-        by_day.setdefault(moment.date(), []).append(f"{series.sensor_id},{format_timestamp(moment)},{value}")
+    for sensor, moment, value in readings:
+        by_day.setdefault(moment.date(), []).append(f"{sensor},{format_timestamp(moment)},{value}")
     output_dir.mkdir(parents=True, exist_ok=True)
     for day, lines in by_day.items():
         path = output_dir / landing_file_name(day)
@@ -121,7 +159,7 @@ def write_landing(series: RealSeries, output_dir: Path) -> dict:
     manifest = {
         "series": series.name,
         "description": series.description,
-        "sensor_id": series.sensor_id,
+        "sensor_ids": [sensor.sensor_id for sensor in series.sensors],
         "interval_seconds": series.interval_seconds,
         "readings": len(readings),
         "first_day": days[0].isoformat(),
@@ -132,19 +170,32 @@ def write_landing(series: RealSeries, output_dir: Path) -> dict:
     return manifest
 
 
+def write_catalog(series: RealSeries, lake: Path) -> Path:
+    """The lake's sensor catalog (sensor_lstm/readings/catalog.py), with the sensors' units."""
+    path = lake / SENSOR_CATALOG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [f"{sensor.sensor_id},{sensor.unit},,," for sensor in series.sensors]
+    path.write_text("\n".join([",".join(CATALOG_HEADER), *rows]) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", choices=sorted(SERIES), required=True)
     parser.add_argument("--output-dir", type=Path, required=True, help="landing folder for the day files")
+    parser.add_argument("--lake", type=Path, help="also write the sensors' units to this lake's sensor catalog")
     args = parser.parse_args(argv)
-    manifest = write_landing(SERIES[args.series], args.output_dir)
+    series = SERIES[args.series]
+    manifest = write_landing(series, args.output_dir)
+    if args.lake:
+        print(f"wrote the units to {write_catalog(series, args.lake)}")
     conf = {
         "day": manifest["last_day"],
         "lookback_days": manifest["days"],
         "sampling_interval_seconds": manifest["interval_seconds"],
     }
     print(
-        f"wrote {manifest['readings']} readings of {manifest['sensor_id']}, {manifest['first_day']} to "
+        f"wrote {manifest['readings']} readings of {', '.join(manifest['sensor_ids'])}, {manifest['first_day']} to "
         f"{manifest['last_day']}, to {args.output_dir}\n"
         f"ingest each day, then run the DAG with -c '{json.dumps(conf)}'"
     )

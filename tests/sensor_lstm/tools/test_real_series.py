@@ -2,6 +2,8 @@ import itertools
 import json
 from datetime import UTC, datetime
 
+from sensor_lstm.lake import Lake
+from sensor_lstm.readings.catalog import read_catalog, units
 from sensor_lstm.tools import real_series
 from sensor_lstm.tools.generate_sensor_data import HEADER
 
@@ -25,14 +27,29 @@ def test_tmy3_rows_are_redated_into_one_year_and_moved_to_utc():
 def test_the_packaged_files_load_whole():
     readings = real_series.SERIES["greensboro_temperature"].load()
     assert len(readings) == 8760
-    assert readings[0] == (datetime(2025, 1, 1, 6, tzinfo=UTC), "10.0")
+    assert readings[0] == ("greensboro_temperature_c", datetime(2025, 1, 1, 6, tzinfo=UTC), "10.0")
     # One reading an hour, none missing: the year laid end to end.
-    assert {(later - earlier).total_seconds() for (earlier, _), (later, _) in itertools.pairwise(readings)} == {3600}
+    assert {(later - earlier).total_seconds() for (_, earlier, _), (_, later, _) in itertools.pairwise(readings)} == {
+        3600
+    }
+    weather = real_series.SERIES["greensboro_weather"].load()
+    # Five sensors at every hour, in five units, the first hour's readings as the file has them.
+    assert len(weather) == 5 * 8760
+    assert weather[:5] == [
+        ("greensboro_humidity_pct", datetime(2025, 1, 1, 6, tzinfo=UTC), "77"),
+        ("greensboro_irradiance_wm2", datetime(2025, 1, 1, 6, tzinfo=UTC), "0"),
+        ("greensboro_pressure_mbar", datetime(2025, 1, 1, 6, tzinfo=UTC), "993"),
+        ("greensboro_temperature_c", datetime(2025, 1, 1, 6, tzinfo=UTC), "10.0"),
+        ("greensboro_wind_mps", datetime(2025, 1, 1, 6, tzinfo=UTC), "6.2"),
+    ]
 
 
 def test_landing_files_per_utc_day_and_a_manifest(tmp_path):
     series = real_series.RealSeries(
-        "tiny", "station_c", 3600, "three readings", lambda: real_series.tmy3_readings(TMY3, "Dry-bulb (C)", 2025)
+        "tiny",
+        3600,
+        "three readings",
+        (real_series.RealSensor("station_c", "degC", lambda: real_series.tmy3_readings(TMY3, "Dry-bulb (C)", 2025)),),
     )
     manifest = real_series.write_landing(series, tmp_path)
     assert sorted(path.name for path in tmp_path.glob("*.csv")) == [
@@ -45,9 +62,23 @@ def test_landing_files_per_utc_day_and_a_manifest(tmp_path):
         "station_c,2025-01-02T05:00:00Z,6.1",
     ]
     assert manifest == json.loads((tmp_path / "_real-series-tiny.json").read_text())
-    assert {name: manifest[name] for name in ("readings", "first_day", "last_day", "days")} == {
+    assert {name: manifest[name] for name in ("sensor_ids", "readings", "first_day", "last_day", "days")} == {
+        "sensor_ids": ["station_c"],
         "readings": 3,
         "first_day": "2025-01-01",
         "last_day": "2026-01-01",
         "days": 366,
+    }
+
+
+def test_the_sensors_units_go_to_the_lakes_sensor_catalog(tmp_path):
+    path = real_series.write_catalog(real_series.SERIES["greensboro_weather"], tmp_path)
+    catalog = read_catalog(Lake(str(tmp_path)))
+    assert path == tmp_path / "catalog" / "sensors.csv"
+    assert units(catalog) == {
+        "greensboro_temperature_c": "degC",
+        "greensboro_humidity_pct": "%",
+        "greensboro_pressure_mbar": "mbar",
+        "greensboro_wind_mps": "m/s",
+        "greensboro_irradiance_wm2": "W/m2",
     }
