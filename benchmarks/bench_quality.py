@@ -129,7 +129,7 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
         *tracking,
         conf={"spark.task.cpus": "1"},
     )
-    lake.job("evaluate", *tracking)
+    lake.job("evaluate", "--model-name", f"bench-quality-{series.name}", *tracking)
     evaluation, distributed = lake.report(EvaluateReport), lake.report(TrainDistributedReport)
     reference = json.loads(
         submit(

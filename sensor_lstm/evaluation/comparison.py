@@ -114,17 +114,18 @@ def sensor_table_text(rows: list[dict], model: str, apart: dict[str, str], units
         (sensor for sensor, pair in by_sensor.items() if "model" in pair and sensor not in apart),
         key=lambda sensor: (by_sensor[sensor]["model"]["skill"], sensor),
     )
+    width = max([16, *(len(sensor) for sensor in by_sensor)])
     lines = [
-        f"{'sensor':<16} {'unit':<8} {'windows':>7} {model + ' RMSE':>17} {'MASE':>7} {'best naive':<20} "
+        f"{'sensor':<{width}} {'unit':<8} {'windows':>7} {model + ' RMSE':>17} {'MASE':>7} {'best naive':<20} "
         f"{'its RMSE':>9} {'skill':>7}"
     ]
     for sensor in ranked[:limit]:
         mine, naive = by_sensor[sensor]["model"], by_sensor[sensor]["naive"]
         lines.append(
-            f"{sensor:<16} {units.get(sensor) or '-':<8} {mine['windows']:>7} {mine['rmse']:>17.4g} "
+            f"{sensor:<{width}} {units.get(sensor) or '-':<8} {mine['windows']:>7} {mine['rmse']:>17.4g} "
             f"{mine['mase']:>7.3f} {naive['forecaster']:<20} {naive['rmse']:>9.4g} {mine['skill']:>7.1%}"
         )
     if len(ranked) > limit:
         lines.append(f"... and {len(ranked) - limit} more sensors, in the evaluation table")
-    lines += [f"{sensor:<16} apart: {reason}" for sensor, reason in apart.items()]
+    lines += [f"{sensor:<{width}} apart: {reason}" for sensor, reason in apart.items()]
     return "\n".join(lines)
