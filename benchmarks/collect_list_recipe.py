@@ -62,7 +62,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> None:
     days = prepare.lookback_days(args.run_date, args.lookback_days)
     readings, _ = prepare.read_lookback(spark, args.lake, days)
     period_start, period_end = utc_day_start(days[0]), utc_day_start(days[-1] + timedelta(days=1))
-    train_cut, _ = statistics.split_cuts(period_start, period_end, args.train_fraction, args.validation_fraction)
+    train_cut, _, _ = statistics.split_cuts(
+        period_start, period_end, args.train_fraction, args.validation_fraction, args.calibration_fraction
+    )
     stats = statistics.training_statistics(
         readings, train_cut, args.std_floor_absolute, args.std_floor_relative, args.sampling_interval_seconds
     ).where("train_readings > 0")

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from sensor_lstm import scoring, tracking
 from sensor_lstm.errors import JobInputError
+from sensor_lstm.evaluation.accuracy import accuracy_summary, score_earlier_forecasts
 from sensor_lstm.evaluation.champion import champion_decision, check_models_named
 from sensor_lstm.evaluation.comparison import (
     best_naive,
@@ -22,6 +23,13 @@ from sensor_lstm.evaluation.comparison import (
     sensor_rows,
     sensor_table_text,
     sensors_apart,
+)
+from sensor_lstm.evaluation.forecaster_bundle import (
+    ForecastingLSTM,
+    build_forecaster,
+    example_input,
+    forecaster_name,
+    register_forecaster,
 )
 from sensor_lstm.evaluation.scores import (
     BASELINES,
@@ -36,6 +44,10 @@ from sensor_lstm.readings.catalog import read_catalog, units
 from sensor_lstm.training import model as lstm
 
 log = logging.getLogger("evaluate")
+
+# What the forecaster forecasts with: the LSTM champion on the sensors where it is best, or only
+# naive forecasts (no LSTM has passed the gate, or the champion takes other windows).
+FORECASTER_WITH_LSTM, NAIVE_ONLY = "lstm_and_naive", "naive_only"
 
 EVALUATION_COLUMNS = ("sensor_id", "forecaster", "naive", "windows", "rmse", "mae", "mase", "skill")
 EVALUATION_SCHEMA = (
@@ -106,25 +118,15 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
     stats_path = lake.partition(datasets.SEQUENCE_STATS, args.run_date)
     unit_of = units(read_catalog(lake))
     compared = compare(spark, prepared, candidates, test_path, stats_path, unit_of)
-    version = distributed.model_version
-    summary = {row["model"]: row for row in compared.summary}
-    if candidates.champion is not None and CHAMPION in candidates.models:
-        candidates.champion["scores"] = summary[CHAMPION]
-    naive = best_naive(compared.summary)
-    candidate = {"version": version, "scores": summary[DISTRIBUTED], "run_day": args.run_date.isoformat()}
-    promote, reason = champion_decision(
-        candidate, candidates.champion, naive, args.champion_min_skill, args.champion_min_share, args.promote_older_day
-    )
-    if promote:
-        client.set_registered_model_alias(distributed.model_name, args.alias, str(version))
-    if candidates.champion is None or candidates.champion["version"] != version:  # a rerun keeps its reason
-        client.set_model_version_tag(distributed.model_name, str(version), "champion_decision", reason)
+    promote, reason, naive = decide_champion(client, args, distributed, candidates, compared)
     champion_after = tracking.current_champion(client, distributed.model_name, args.alias)
+    build = build_forecaster(spark, lake, args, prepared, forecasting_lstm(candidates, champion_after, distributed))
+    earlier = score_earlier_forecasts(spark, lake, args.run_date, prepared, args.forecast_steps)
     report = EvaluateReport(
         run_date=args.run_date.isoformat(),
         mlflow_run_id="",
         model_name=distributed.model_name,
-        candidate_version=version,
+        candidate_version=distributed.model_version,
         comparison=compared.summary,
         comparison_table=compared.text,
         test_windows_left_out=compared.excluded,
@@ -139,14 +141,97 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
         evaluation_path=write_evaluation(spark, lake, compared.rows, unit_of, args.run_date),
         sensors_apart=compared.apart,
         sensor_table=sensor_table_text(compared.rows, DISTRIBUTED, compared.apart, unit_of),
+        forecaster_name=forecaster_name(args.model_name),
+        forecaster_status=FORECASTER_WITH_LSTM if build.lstm_spec is not None else NAIVE_ONLY,
+        forecaster_lstm_not_used_because=build.bundle["lstm_not_used_because"],
+        methods=build.methods,
+        sensor_methods={sensor: method_row(plan) for sensor, plan in build.bundle["sensors"].items()},
+        interval_coverage=build.coverage,
+        forecast_accuracy=accuracy_summary(earlier),
     )
+    example = example_input(spark, lake, prepared, build.bundle)
     report = log_evaluation(args, experiment_id, report, candidates, distributed, baseline, prepared, compared.rows)
-    path = report.write(lake, args.run_date)
-    print(f"Test scores for {args.run_date}:\n{compared.text}\n{report.sensor_table}", flush=True)
-    kept = report.champion_version
-    outcome = f"version {version} promoted" if promote else f"kept version {kept}" if kept else "no champion"
-    log.info("%s: %s: %s; report %s", args.alias, outcome, reason, path)
+    version = log_forecaster(client, report, build, args, example, earlier)
+    report = dataclasses.replace(report, forecaster_version=version)
+    log_outcome(report, report.write(lake, args.run_date), args.alias)
     return report
+
+
+def log_outcome(report: EvaluateReport, path: str, alias: str) -> None:
+    print(f"Test scores for {report.run_date}:\n{report.comparison_table}\n{report.sensor_table}", flush=True)
+    kept, version = report.champion_version, report.candidate_version
+    promoted = report.champion_promoted
+    outcome = f"version {version} promoted" if promoted else f"kept version {kept}" if kept else "no champion"
+    log.info("%s: %s: %s; report %s", alias, outcome, report.champion_decision, path)
+    overall = report.interval_coverage.get("overall", {})
+    log.info(
+        "forecaster %s version %s (%s): methods %s; test coverage of the 80%% and 95%% intervals %s",
+        report.forecaster_name,
+        report.forecaster_version,
+        report.forecaster_status,
+        report.methods,
+        {name: value for name, value in overall.items() if not name.endswith("_interval")},
+    )
+
+
+def decide_champion(client, args, distributed: TrainDistributedReport, candidates: Candidates, compared):
+    """Whether the new version takes the alias, why, and the best naive forecast; the alias and
+    the version's champion_decision tag set accordingly."""
+    version = distributed.model_version
+    summary = {row["model"]: row for row in compared.summary}
+    if candidates.champion is not None and CHAMPION in candidates.models:
+        candidates.champion["scores"] = summary[CHAMPION]
+    naive = best_naive(compared.summary)
+    candidate = {"version": version, "scores": summary[DISTRIBUTED], "run_day": args.run_date.isoformat()}
+    promote, reason = champion_decision(
+        candidate, candidates.champion, naive, args.champion_min_skill, args.champion_min_share, args.promote_older_day
+    )
+    if promote:
+        client.set_registered_model_alias(distributed.model_name, args.alias, str(version))
+    if candidates.champion is None or candidates.champion["version"] != version:  # a rerun keeps its reason
+        client.set_model_version_tag(distributed.model_name, str(version), "champion_decision", reason)
+    return promote, reason, naive
+
+
+def forecasting_lstm(candidates: Candidates, champion_after, distributed: TrainDistributedReport) -> ForecastingLSTM:
+    """The champion after the decision, when its spec takes this run's windows."""
+    if champion_after is None:
+        return ForecastingLSTM(why_not="no version holds the alias: no LSTM has passed the quality gate yet")
+    version = int(champion_after.version)
+    if version == distributed.model_version:
+        return ForecastingLSTM(version, candidates.models[DISTRIBUTED])
+    if CHAMPION in candidates.models:
+        return ForecastingLSTM(version, candidates.models[CHAMPION])
+    return ForecastingLSTM(why_not=f"champion version {version} takes windows of another length than this run's")
+
+
+def method_row(plan: dict) -> dict:
+    return {name: plan[name] for name in ("method", "why", "calibration_windows", "calibrated_on") if name in plan}
+
+
+def log_forecaster(client, report: EvaluateReport, build, args, example, earlier: list[dict]) -> int:
+    """Register the forecaster in the evaluation's MLflow run, with the intervals' coverage and the
+    earlier forecasts' accuracy; its version."""
+    import mlflow
+    import pandas as pd
+
+    with mlflow.start_run(run_id=report.mlflow_run_id):
+        if earlier:
+            mlflow.log_table(pd.DataFrame(earlier).astype({"forecast_day": str}), "forecast_accuracy.json")
+            mlflow.log_metrics(
+                {
+                    f"earlier_forecasts.{name}": value
+                    for name, value in report.forecast_accuracy.items()
+                    if value is not None
+                }
+            )
+        mlflow.log_dict(build.bundle | {"sensors": report.sensor_methods}, "forecaster_methods.json")
+        mlflow.log_dict(build.coverage, "interval_coverage.json")
+        overall = build.coverage["overall"]
+        mlflow.log_metrics(
+            {f"test_{name}": overall[name] for name in ("coverage_80", "coverage_95") if overall.get(name) is not None}
+        )
+        return register_forecaster(client, build, args, example)
 
 
 @dataclass

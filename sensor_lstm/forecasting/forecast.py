@@ -1,214 +1,196 @@
-"""The forecast stage: the champion version, pinned when the stage starts, forecasts every sensor's
-next readings from its latest ones with MLflow's Spark UDF, in the units, window and statistics of
-the day it was trained on; the run day's forecasts partition is swapped in and the report names
-every sensor it could not forecast, and why. spark_jobs/forecast.py runs it."""
+"""The forecast stage: the forecaster (sensor_lstm.forecasting.forecaster) that evaluate registered,
+pinned when the stage starts, forecasts every sensor from its raw readings up to the run day's
+end, inside Spark (``applyInPandas``, the pyfunc loaded once per Python worker from a copy the
+driver ships); the run day's forecasts partition is swapped in, and the report counts the sensors
+per method and names every sensor not forecast, and why. spark_jobs/forecast.py runs it."""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from argparse import Namespace
-from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from sensor_lstm import tracking
 from sensor_lstm.errors import JobInputError
-from sensor_lstm.forecasting.recursive import (
-    NO_READING_ON_RUN_DAY,
-    NO_STATISTICS,
-    NOT_FORECAST,
-    days_to_read,
-    readings_needed,
-    recursive_forecast,
-    why_not_forecast,
-)
+from sensor_lstm.forecasting.forecaster import BOUNDS, OUTPUT_COLUMNS, iso
+from sensor_lstm.forecasting.methods import context_length
+from sensor_lstm.forecasting.recursive import NO_READING_ON_RUN_DAY, days_to_read
 from sensor_lstm.lake import Lake, datasets, utc_day_start
-from sensor_lstm.lake.reports import ForecastReport, PrepareSequencesReport
+from sensor_lstm.lake.reports import ForecastReport
 from sensor_lstm.readings.deliveries import read_readings
-from sensor_lstm.readings.grid import on_grid
-from sensor_lstm.settings.table import NORMALIZED_BOUND
 
 log = logging.getLogger("forecast")
 
-# A run's status: forecasts made, or none since no version holds the alias yet.
-FORECAST, NO_CHAMPION = "forecast", "no_champion"
+# A run's status: forecasts made, or none since evaluate has registered no forecaster yet.
+FORECAST, NO_FORECASTER = "forecast", "no_forecaster"
 FORECASTS_SCHEMA = (
     "sensor_id string, issued_at timestamp, step int, target_time timestamp, forecast double, "
-    "model_name string, model_version int"
+    + ", ".join(f"{bound} double" for bound in BOUNDS)
+    + ", method string, forecaster_version int"
 )
+OUTPUT_SCHEMA = (
+    "sensor_id string, method string, issued_at string, target_times array<string>, forecast array<double>, "
+    + ", ".join(f"{bound} array<double>" for bound in BOUNDS)
+    + ", reason string"
+)
+_LOADED: dict[tuple, object] = {}  # shipped model -> pyfunc, for the Python worker's life
 
 
-def latest_readings(readings: DataFrame, needed: int) -> DataFrame:
-    """Each sensor's last ``needed`` readings."""
-    latest_first = Window.partitionBy("sensor_id").orderBy(F.col("timestamp").desc())
-    return readings.withColumn("age", F.row_number().over(latest_first)).where(F.col("age") <= needed).drop("age")
-
-
-def spark_udf_predict(spark: SparkSession, model_uri: str) -> Callable[[np.ndarray], np.ndarray]:
-    """A predict function that scores windows with MLflow's Spark UDF, one Spark job per call."""
-    import mlflow.pyfunc
-
-    model = mlflow.pyfunc.spark_udf(spark, model_uri, result_type="float", env_manager="local")
-
-    def predict(windows: np.ndarray) -> np.ndarray:
-        frame = spark.createDataFrame(
-            pd.DataFrame({"row": np.arange(len(windows)), "inputs": list(windows.astype(np.float32))}),
-            "row long, inputs array<float>",
-        )
-        scored = frame.select("row", model("inputs").alias("forecast")).toPandas().sort_values("row")
-        return scored["forecast"].to_numpy()
-
-    return predict
-
-
-def champion_version(client, model_name: str, alias: str):
-    """The version holding ``alias``, or None when none does (only a missing model or alias means
-    that: any other MLflow error is raised)."""
-    version = tracking.current_champion(client, model_name, alias)
+def forecaster_version(client, name: str, alias: str):
+    """The forecaster version holding ``alias``, or None when none does."""
+    version = tracking.current_champion(client, name, alias)
     if version is not None and "run_day" not in version.tags:
-        raise JobInputError(f"{model_name} version {version.version} has no run_day tag: not this pipeline's")
+        raise JobInputError(f"{name} version {version.version} has no run_day tag: not this pipeline's")
     return version
 
 
-def read_statistics(spark: SparkSession, lake: Lake, trained_day: date) -> dict[str, tuple[float, float]]:
-    """The trained day's statistics: sensor -> (mean, std)."""
-    stats_path = lake.partition(datasets.SEQUENCE_STATS, trained_day)
-    if not lake.exists(stats_path):
-        raise JobInputError(
-            f"the champion was trained on {trained_day}, but {stats_path} is missing: "
-            "run prepare_sequences for that day"
-        )
-    return {row["sensor_id"]: (row["mean"], row["std"]) for row in spark.read.parquet(stats_path).collect()}
+def shipped_forecaster(spark: SparkSession, model_uri: str):
+    """The forecaster loaded on the driver, and where executors find the copy shipped to them:
+    (the shipped folder's name, the model's path inside it)."""
+    import mlflow.artifacts
+    import mlflow.pyfunc
+
+    folder = Path(tempfile.mkdtemp(prefix="forecaster-"))  # a new name: SparkContext.addFile never replaces
+    local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder)))
+    spark.sparkContext.addFile(str(folder), recursive=True)
+    return mlflow.pyfunc.load_model(str(local)), (folder.name, str(local.relative_to(folder)))
+
+
+def forecast_sensors(readings: DataFrame, shipped: tuple[str, str]) -> pd.DataFrame:
+    """The forecaster's output row (OUTPUT_COLUMNS) for every sensor in ``readings``."""
+
+    def run(frame: pd.DataFrame) -> pd.DataFrame:
+        import mlflow.pyfunc
+        from pyspark import SparkFiles
+
+        if shipped not in _LOADED:
+            _LOADED[shipped] = mlflow.pyfunc.load_model(str(Path(SparkFiles.get(shipped[0])) / shipped[1]))
+        frame = frame.sort_values("timestamp")
+        stamps = frame["timestamp"].to_numpy(dtype="datetime64[us]").astype("int64")
+        sensor = {
+            "sensor_id": frame["sensor_id"].iloc[0],
+            "timestamps": iso(stamps),
+            "readings": frame["reading"].tolist(),
+        }
+        return _LOADED[shipped].predict(pd.DataFrame([sensor]))
+
+    return readings.groupBy("sensor_id").applyInPandas(run, OUTPUT_SCHEMA).toPandas()
 
 
 def forecast(spark: SparkSession, args: Namespace) -> ForecastReport:
-    """Forecast every sensor the champion can, from its readings up to the run day's end; the report."""
+    """Forecast every sensor the forecaster knows, from its readings up to the run day's end; the report."""
     import mlflow
 
     lake: Lake = args.lake
     lake.restore_interrupted_swaps(datasets.FORECASTS, [args.run_date])
-    version = champion_version(mlflow.MlflowClient(), args.model_name, args.alias)
+    name = f"{args.model_name}_forecaster"
+    version = forecaster_version(mlflow.MlflowClient(), name, args.alias)
     if version is None:
-        return no_champion(lake, args)
-    trained_day = date.fromisoformat(version.tags["run_day"])
-    prepared = PrepareSequencesReport.read(lake, trained_day)
-    stats = read_statistics(spark, lake, trained_day)
-    needed = readings_needed(prepared.seq_len, prepared.horizon)
-    latest, days = read_latest(spark, lake, args.run_date, needed, prepared)
-    contexts, origins, not_forecast = sensor_contexts(latest, stats, needed, prepared, args.run_date)
-    model_uri = f"models:/{args.model_name}/{version.version}"
-    rows = forecast_rows(spark, model_uri, contexts, origins, stats, prepared, args, int(version.version))
-    write_forecasts(spark, lake, rows, args.run_date)
-    reasons = {reason: sorted(s for s, why in not_forecast.items() if why == reason) for reason in NOT_FORECAST}
+        return no_forecaster(lake, args, name)
+    model_uri = f"models:/{name}/{version.version}"
+    loaded, shipped = shipped_forecaster(spark, model_uri)
+    bundle = loaded.unwrap_python_model().forecaster.bundle
+    needed = max(
+        context_length(plan["method"], bundle["seq_len"], bundle["horizon"]) for plan in bundle["sensors"].values()
+    )
+    days = days_to_read(args.run_date, needed, bundle["interval_seconds"])
+    try:
+        with lake.readings_locked(days):
+            present = [day for day in days if lake.exists(lake.partition(datasets.READINGS, day))]
+            output = pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+            if present:
+                output = forecast_sensors(read_readings(spark, lake, present), shipped)
+    finally:
+        shutil.rmtree(Path(tempfile.gettempdir()) / shipped[0], ignore_errors=True)
+    output = on_the_run_day(output, bundle, args.run_date)
+    forecast_rows = rows_of(output, int(version.version))
+    write_forecasts(spark, lake, forecast_rows, args.run_date)
+    made = output[output.reason == ""]
+    reasons = output[output.reason != ""].groupby("reason").sensor_id.apply(sorted).to_dict()
     report = ForecastReport(
         run_date=args.run_date.isoformat(),
         status=FORECAST,
         model_name=args.model_name,
         alias=args.alias,
-        sensors_forecast=len(contexts),
-        forecasts=len(rows),
-        model_version=int(version.version),
+        sensors_forecast=len(made),
+        forecasts=len(forecast_rows),
+        forecaster_name=name,
+        forecaster_version=int(version.version),
         model_uri=model_uri,
-        trained_day=trained_day.isoformat(),
-        seq_len=prepared.seq_len,
-        horizon=prepared.horizon,
-        sampling_interval_seconds=prepared.sampling_interval_seconds,
-        steps=args.forecast_steps,
-        readings_days=[day.isoformat() for day in days],
-        sensors_not_forecast={reason: sensors for reason, sensors in reasons.items() if sensors},
+        model_version=bundle["lstm_version"],
+        trained_day=bundle["run_day"],
+        seq_len=bundle["seq_len"],
+        horizon=bundle["horizon"],
+        sampling_interval_seconds=bundle["interval_seconds"],
+        steps=bundle["steps"],
+        readings_days=[day.isoformat() for day in present],
+        methods=made.groupby("method").size().astype(int).to_dict(),
+        sensors_not_forecast=reasons,
         forecasts_path=lake.partition(datasets.FORECASTS, args.run_date),
     )
     log_report(report, report.write(lake, args.run_date))
     return report
 
 
-def no_champion(lake: Lake, args: Namespace) -> ForecastReport:
-    """Not a failure of the run: no version has passed evaluate's quality gate yet. The day's
-    forecasts from an earlier attempt, made with a champion since demoted by hand, go too."""
+def on_the_run_day(output: pd.DataFrame, bundle: dict, run_date: date) -> pd.DataFrame:
+    """The forecaster's rows, with every sensor of the bundle: one without readings in the days
+    read, or whose last grid point is before the run day, is not forecast (NO_READING_ON_RUN_DAY)."""
+    missing = sorted(set(bundle["sensors"]) - set(output.sensor_id))
+    output = pd.concat(
+        [output, pd.DataFrame({"sensor_id": missing, "reason": NO_READING_ON_RUN_DAY})], ignore_index=True
+    ).fillna({"method": "", "issued_at": ""})
+    day_start = utc_day_start(run_date)
+    stale = (output.reason == "") & (pd.to_datetime(output.issued_at, utc=True, format="ISO8601") < day_start)
+    output.loc[stale, "reason"] = NO_READING_ON_RUN_DAY
+    return output
+
+
+def rows_of(output: pd.DataFrame, version: int) -> list[tuple]:
+    """The forecasts partition's rows (FORECASTS_SCHEMA) of every forecast sensor."""
+    rows = []
+    for sensor in output[output.reason == ""].itertuples(index=False):
+        issued_at = pd.Timestamp(sensor.issued_at).to_pydatetime()
+        for step, target in enumerate(sensor.target_times, start=1):
+            bounds = [float(getattr(sensor, bound)[step - 1]) for bound in BOUNDS]
+            rows.append(
+                (
+                    sensor.sensor_id,
+                    issued_at,
+                    step,
+                    pd.Timestamp(target).to_pydatetime(),
+                    float(sensor.forecast[step - 1]),
+                    *bounds,
+                    sensor.method,
+                    version,
+                )
+            )
+    return rows
+
+
+def no_forecaster(lake: Lake, args: Namespace, name: str) -> ForecastReport:
+    """Not a failure of the run: evaluate has not registered a forecaster yet. The day's forecasts
+    from an earlier attempt go too."""
     nothing = lake.new_staging_path(datasets.FORECASTS, args.run_date.isoformat())
     lake.swap_in_partitions(nothing, datasets.FORECASTS, [args.run_date])
     report = ForecastReport(
-        run_date=args.run_date.isoformat(), status=NO_CHAMPION, model_name=args.model_name, alias=args.alias
+        run_date=args.run_date.isoformat(),
+        status=NO_FORECASTER,
+        model_name=args.model_name,
+        alias=args.alias,
+        forecaster_name=name,
     )
     report.write(lake, args.run_date)
     log.warning(
-        "no version of %s holds the alias %s, so there are no forecasts for %s: evaluate promotes a "
-        "version once one beats the naive forecasts",
-        args.model_name,
-        args.alias,
-        args.run_date,
+        "no version of %s holds the alias %s, so there are no forecasts for %s", name, args.alias, args.run_date
     )
     return report
-
-
-def read_latest(spark: SparkSession, lake: Lake, run_date: date, needed: int, prepared: PrepareSequencesReport):
-    """Each sensor's last ``needed`` grid points up to the run day's end (pandas), on the grid and
-    merged as the model's windows were; and the days read."""
-    reachable = days_to_read(run_date, needed, prepared.sampling_interval_seconds)
-    with lake.readings_locked(reachable):
-        days = [day for day in reachable if lake.exists(lake.partition(datasets.READINGS, day))]
-        if not days:
-            return pd.DataFrame(columns=["sensor_id", "timestamp", "value"]), days
-        readings = read_readings(spark, lake, days)
-        gridded = on_grid(readings, prepared.sampling_interval_seconds, prepared.grid_aggregate)
-        values = gridded.select("sensor_id", "timestamp", F.col("reading").alias("value"))
-        return latest_readings(values, needed).toPandas(), days
-
-
-def sensor_contexts(latest: pd.DataFrame, stats: dict, needed: int, prepared: PrepareSequencesReport, run_date: date):
-    """Each forecastable sensor's normalized latest readings and the time of its last one; every
-    other sensor with its reason."""
-    run_day_start_us = int(utc_day_start(run_date).timestamp() * 1_000_000)
-    interval_us = prepared.sampling_interval_seconds * 1_000_000
-    not_forecast: dict[str, str] = {}
-    contexts, origins = {}, {}
-    for sensor, rows in latest.sort_values(["sensor_id", "timestamp"]).groupby("sensor_id", sort=True):
-        times_us = rows["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
-        reason = why_not_forecast(times_us, needed, interval_us, run_day_start_us)
-        if reason is None and sensor not in stats:
-            reason = NO_STATISTICS
-        if reason is not None:
-            not_forecast[sensor] = reason
-            continue
-        mean, std = stats[sensor]
-        standard = (rows["value"].to_numpy(dtype=np.float64) - mean) / std
-        contexts[sensor] = np.clip(standard, -NORMALIZED_BOUND, NORMALIZED_BOUND)  # as the training windows were
-        origins[sensor] = rows["timestamp"].iloc[-1]
-    for sensor in stats.keys() - set(latest["sensor_id"]):
-        not_forecast[sensor] = NO_READING_ON_RUN_DAY
-    return contexts, origins, not_forecast
-
-
-def forecast_rows(spark, model_uri: str, contexts, origins, stats, prepared, args: Namespace, version: int) -> list:
-    """The forecasts of every sensor in ``contexts``, in original units, as rows of FORECASTS_SCHEMA."""
-    sensors = sorted(contexts)
-    if not sensors:
-        return []
-    context = np.stack([contexts[sensor] for sensor in sensors]).astype(np.float32)
-    predict = spark_udf_predict(spark, model_uri)
-    normalized = recursive_forecast(context, args.forecast_steps, prepared.seq_len, prepared.horizon, predict)
-    interval = prepared.sampling_interval_seconds
-    rows = []
-    for index, sensor in enumerate(sensors):
-        mean, std = stats[sensor]
-        issued_at = pd.Timestamp(origins[sensor]).tz_localize("UTC").to_pydatetime()
-        rows += [
-            (
-                sensor,
-                issued_at,
-                step,
-                issued_at + timedelta(seconds=interval * step),
-                float(normalized[index, step - 1]) * std + mean,
-                args.model_name,
-                version,
-            )
-            for step in range(1, args.forecast_steps + 1)
-        ]
-    return rows
 
 
 def write_forecasts(spark: SparkSession, lake: Lake, rows: list, run_date: date) -> None:
@@ -229,11 +211,12 @@ def log_report(report: ForecastReport, path: str) -> None:
             "; ".join(f"{reason}: {', '.join(sensors[:5])}" for reason, sensors in not_forecast.items()),
         )
     log.info(
-        "forecast %s: %d sensors x %d steps with %s (trained on %s); report %s",
+        "forecast %s: %d sensors x %d steps with %s (from %s), methods %s; report %s",
         report.run_date,
         report.sensors_forecast,
         report.steps,
         report.model_uri,
         report.trained_day,
+        report.methods,
         path,
     )

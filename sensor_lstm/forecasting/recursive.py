@@ -1,5 +1,4 @@
-"""Which sensors can be forecast from their latest readings, and the recursive forecast past the
-model's horizon. NumPy only."""
+"""The readings a forecast needs, and the recursive forecast past the model's horizon. NumPy only."""
 
 from __future__ import annotations
 
@@ -11,12 +10,8 @@ import numpy as np
 
 from sensor_lstm.lake import SECONDS_PER_DAY
 
-# Why a sensor gets no forecast.
-NO_STATISTICS = "not_in_the_models_training_data"  # no mean and std to normalize its readings with
+# Why a sensor gets no forecast, besides the forecaster's own reasons: its last reading is before the run day.
 NO_READING_ON_RUN_DAY = "no_reading_on_run_day"
-TOO_FEW_READINGS = "too_few_readings"  # fewer than a window needs, in the days read
-GAP_IN_LATEST_READINGS = "gap_in_latest_readings"  # enough readings, but not one interval apart
-NOT_FORECAST = (NO_STATISTICS, NO_READING_ON_RUN_DAY, TOO_FEW_READINGS, GAP_IN_LATEST_READINGS)
 
 
 def readings_needed(seq_len: int, horizon: int) -> int:
@@ -28,18 +23,6 @@ def days_to_read(run_date: date, needed: int, sampling_interval_seconds: int) ->
     """The run day and the days before it that ``needed`` readings ending on the run day can reach."""
     earlier = math.ceil(needed * sampling_interval_seconds / SECONDS_PER_DAY)
     return [run_date - timedelta(days=offset) for offset in range(earlier, -1, -1)]
-
-
-def why_not_forecast(times_us: np.ndarray, needed: int, interval_us: int, run_day_start_us: int) -> str | None:
-    """The reason a sensor with these latest reading times (ascending, at most ``needed``) gets no
-    forecast, or None when it gets one."""
-    if len(times_us) == 0 or times_us[-1] < run_day_start_us:
-        return NO_READING_ON_RUN_DAY
-    if len(times_us) < needed:
-        return TOO_FEW_READINGS
-    if (np.diff(times_us) > interval_us).any():
-        return GAP_IN_LATEST_READINGS
-    return None
 
 
 def recursive_forecast(

@@ -12,6 +12,7 @@ SEQUENCE_STATS = "sequence_stats"  # prepare_sequences: each sensor's training m
 TRAINED = "trained/train_distributed"  # train_distributed: a fit kept until its model is registered
 EVALUATION = "evaluation"  # evaluate: every model and naive forecast scored per sensor on the test windows
 FORECASTS = "forecasts"  # forecast
+FORECAST_ACCURACY = "forecast_accuracy"  # evaluate: earlier forecasts due on the run day, against its readings
 REPORTS = "reports"  # every job's report.json, under <job>/date=<day>/
 SPARK_EVENTS = "_spark_events"  # every job's Spark event log, for the history server
 

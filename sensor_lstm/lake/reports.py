@@ -125,6 +125,7 @@ class PrepareSequencesReport(Report):
     windows_without_seasonal_naive: dict[str, int]  # per split
     sequences_path: str
     stats_path: str
+    calibration_cut: str = ""  # validation before it, calibration windows (for intervals alone) from it
     grid_aggregate: str = "mean"  # how readings sharing a grid point became one; forecast does the same
     # Per sensor: readings, grid_points, readings_merged, median_interval_seconds (raw), std_floored,
     # values_clipped (normalized values beyond +-NORMALIZED_BOUND).
@@ -202,6 +203,19 @@ class EvaluateReport(Report):
     evaluation_path: str = ""  # every forecaster per sensor: RMSE, MAE, MASE and skill
     sensors_apart: dict[str, str] = field(default_factory=dict)  # out of the aggregates, with the reason
     sensor_table: str = ""  # the new version against each sensor's best naive forecast, worst first
+    forecaster_name: str = ""  # the registered pyfunc the forecast job runs
+    forecaster_version: int | None = None
+    forecaster_status: str = ""  # lstm_and_naive, or naive_only
+    forecaster_lstm_not_used_because: str = ""
+    methods: dict[str, int] = field(default_factory=dict)  # sensors per forecasting method
+    # Per sensor: method, why (chosen on the validation windows), calibration_windows, calibrated_on.
+    sensor_methods: dict[str, dict] = field(default_factory=dict)
+    # The prediction intervals on the test period: per sensor and overall, coverage_80 / _95 with
+    # their 95% binomial intervals.
+    interval_coverage: dict = field(default_factory=dict)
+    # Earlier days' forecasts due on the run day, against its readings (accuracy.accuracy_summary):
+    # forecasts, sensors, median_mase, coverage_80, coverage_95; empty when there were none.
+    forecast_accuracy: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -209,6 +223,7 @@ class ForecastReport(Report):
     JOB: ClassVar[str] = names.FORECAST
     ASSET_FIELDS: ClassVar[tuple[str, ...]] = (
         "status",
+        "forecaster_version",
         "model_version",
         "sensors_forecast",
         "forecasts",
@@ -216,14 +231,16 @@ class ForecastReport(Report):
     )
 
     run_date: str
-    status: str  # "forecast", or "no_champion": no version holds the alias yet
+    status: str  # "forecast", or "no_forecaster": evaluate has registered none yet
     model_name: str
     alias: str
     sensors_forecast: int = 0
     forecasts: int = 0
-    model_version: int | None = None
-    model_uri: str | None = None
-    trained_day: str | None = None
+    forecaster_name: str = ""
+    forecaster_version: int | None = None
+    model_version: int | None = None  # the LSTM the forecaster holds, if any
+    model_uri: str | None = None  # the forecaster's
+    trained_day: str | None = None  # the day evaluate built the forecaster for
     seq_len: int | None = None
     horizon: int | None = None
     sampling_interval_seconds: int | None = None
@@ -231,6 +248,7 @@ class ForecastReport(Report):
     readings_days: list[str] = field(default_factory=list)
     sensors_not_forecast: dict[str, list[str]] = field(default_factory=dict)  # by reason
     forecasts_path: str | None = None
+    methods: dict[str, int] = field(default_factory=dict)  # sensors forecast per method
 
 
 REPORTS: dict[str, type[Report]] = {

@@ -59,10 +59,11 @@ def param_problems(params: dict, today: date, cluster_cores: int) -> list[str]:
     problems = []
     if params.get("day") and date.fromisoformat(params["day"]) > today:
         problems.append(f"day {params['day']} is in the future (today is {today.isoformat()} UTC)")
-    if params["train_fraction"] + params["validation_fraction"] >= 1:
+    fractions = ("train_fraction", "validation_fraction", "calibration_fraction")
+    if sum(params[name] for name in fractions) >= 1:
         problems.append(
-            f"train_fraction + validation_fraction must be below 1, leaving test windows; got "
-            f"{params['train_fraction']} + {params['validation_fraction']}"
+            f"{' + '.join(fractions)} must be below 1, leaving test windows; got "
+            f"{' + '.join(str(params[name]) for name in fractions)}"
         )
     lookback_seconds = params["lookback_days"] * SECONDS_PER_DAY
     window_seconds = (params["seq_len"] + params["horizon"]) * params["sampling_interval_seconds"]

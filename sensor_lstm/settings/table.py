@@ -247,7 +247,7 @@ SETTINGS = (
     Setting(
         "train_fraction",
         Kind.NUMBER,
-        0.7,
+        0.65,
         "Share of the lookback for training.",
         Source.PARAM,
         jobs=(PREPARE_SEQUENCES,),
@@ -257,8 +257,20 @@ SETTINGS = (
     Setting(
         "validation_fraction",
         Kind.NUMBER,
-        0.15,
-        "Share of the lookback for validation; test gets the rest.",
+        0.1,
+        "Share of the lookback for validation (early stopping, the learning-rate schedule, each sensor's choice of "
+        "forecasting method).",
+        Source.PARAM,
+        jobs=(PREPARE_SEQUENCES,),
+        section=WINDOWS,
+        bounds=Bounds(exclusive_minimum=0, exclusive_maximum=1),
+    ),
+    Setting(
+        "calibration_fraction",
+        Kind.NUMBER,
+        0.1,
+        "Share of the lookback, after validation, whose forecasts calibrate the prediction intervals and nothing "
+        "else; test gets the rest.",
         Source.PARAM,
         jobs=(PREPARE_SEQUENCES,),
         section=WINDOWS,
@@ -441,10 +453,10 @@ SETTINGS = (
         "forecast_steps",
         Kind.INTEGER,
         12,
-        "Forecasts per sensor, one sampling interval apart, from its last reading of the run day; recursive past "
-        "the model's horizon.",
+        "Forecasts per sensor, one sampling interval apart, from its last reading of the run day (recursive past "
+        "the model's horizon): the steps evaluate calibrates the forecaster's intervals for.",
         Source.PARAM,
-        jobs=(FORECAST,),
+        jobs=(EVALUATE,),
         section=CHAMPION,
         bounds=positive_integer(10000),
     ),

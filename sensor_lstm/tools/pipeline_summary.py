@@ -62,24 +62,50 @@ def model_lines(lake: Lake, day: date) -> list[str]:
     ]
 
 
-def forecast_lines(lake: Lake, day: date, sensors: int = 3, steps: int = 6) -> list[str]:
-    """The forecast stage's model and counts, and the first forecasts of a few sensors."""
+def forecast_lines(lake: Lake, day: date, sensors: int = 3, steps: int = 4) -> list[str]:
+    """The forecaster's methods and interval coverage, the forecast stage's counts, and the first
+    forecasts of a few sensors with their 80% intervals."""
     import pyarrow.parquet as pq
 
+    evaluation = EvaluateReport.read(lake, day)
     report = ForecastReport.read(lake, day)
+    overall = evaluation.interval_coverage.get("overall", {})
+    coverage = ", ".join(
+        f"{level}% interval held {overall[f'coverage_{level}']:.1%}"
+        for level in (80, 95)
+        if overall.get(f"coverage_{level}") is not None
+    )
     not_forecast = ", ".join(f"{reason} {len(names)}" for reason, names in report.sensors_not_forecast.items())
     lines = [
-        f"  forecast      {report.model_uri} (trained on {report.trained_day}): {report.sensors_forecast} "
-        f"sensors x {report.steps} steps; not forecast: {not_forecast or 'none'}",
+        f"  forecaster    {evaluation.forecaster_name} version {evaluation.forecaster_version} "
+        f"({evaluation.forecaster_status}): methods {evaluation.methods}; on the test period, "
+        f"{coverage or 'no interval scored'}",
+        f"  forecast      {report.model_uri}: {report.sensors_forecast} sensors x {report.steps} steps, "
+        f"methods {report.methods}; not forecast: {not_forecast or 'none'}",
     ]
+    accuracy = evaluation.forecast_accuracy
+    if accuracy:
+        held = ", ".join(
+            f"{level}% interval held {accuracy[f'coverage_{level}']:.1%}"
+            for level in (80, 95)
+            if accuracy[f"coverage_{level}"] is not None
+        )
+        mase = f"median MASE {accuracy['median_mase']:.3f}" if accuracy["median_mase"] is not None else "no MASE"
+        lines.append(
+            f"  earlier       {accuracy['forecasts']} forecasts of earlier days due on {day}, {accuracy['sensors']} "
+            f"sensors, against the readings that arrived: {mase}{', ' + held if held else ''}"
+        )
     if report.forecasts:
         table = pq.read_table(report.forecasts_path).sort_by([("sensor_id", "ascending"), ("step", "ascending")])
         rows = table.to_pylist()
         for sensor in sorted({row["sensor_id"] for row in rows})[:sensors]:
             mine = [row for row in rows if row["sensor_id"] == sensor]
-            values = ", ".join(f"{row['target_time']:%H:%M} {row['forecast']:.2f}" for row in mine[:steps])
+            values = ", ".join(
+                f"{row['target_time']:%H:%M} {row['forecast']:.2f} [{row['lower_80']:.2f}, {row['upper_80']:.2f}]"
+                for row in mine[:steps]
+            )
             lines.append(
-                f"    {sensor} from {mine[0]['issued_at']:%Y-%m-%d %H:%M} UTC: {values}"
+                f"    {sensor} ({mine[0]['method']}) from {mine[0]['issued_at']:%Y-%m-%d %H:%M} UTC: {values}"
                 f"{', ...' if len(mine) > steps else ''}"
             )
     return lines
@@ -104,7 +130,8 @@ def summary_lines(lake: Lake, day: date) -> list[str]:
         ),
         f"  sequences     seq_len {prep.seq_len}, horizon {prep.horizon}, {prep.sensors} sensors over "
         f"{prep.lookback_days[0]}..{prep.lookback_days[-1]}: train {windows['train']}, "
-        f"validation {windows['validation']}, test {windows['test']} windows "
+        f"validation {windows['validation']}, calibration {windows.get('calibration', 0)}, "
+        f"test {windows['test']} windows "
         f"({prep.windows_dropped_across_split_cuts} dropped across split cuts)",
         *baseline_lines(lake, day),
         *model_lines(lake, day),
@@ -114,6 +141,7 @@ def summary_lines(lake: Lake, day: date) -> list[str]:
         f"    quarantine    {lake.partition(datasets.QUARANTINE, day)}",
         f"    sequences     {prep.sequences_path}",
         f"    statistics    {prep.stats_path}",
+        f"    evaluation    {lake.partition(datasets.EVALUATION, day)}",
         f"    forecasts     {lake.partition(datasets.FORECASTS, day)}",
         f"    reports       {lake.dataset(datasets.REPORTS)}",
     ]

@@ -94,8 +94,10 @@ def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
 
 
 def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataFrame:
-    windows = spark.read.parquet(sequences).select("sensor_id", "split", "inputs", "target")
-    return windows.join(F.broadcast(spark.read.parquet(stats).select("sensor_id", "mean", "std")), "sensor_id")
+    windows = spark.read.parquet(sequences).where(F.col("split").isin("train", *EVALUATED_SPLITS))
+    return windows.select("sensor_id", "split", "inputs", "target").join(
+        F.broadcast(spark.read.parquet(stats).select("sensor_id", "mean", "std")), "sensor_id"
+    )
 
 
 def log_to_mlflow(

@@ -23,7 +23,8 @@ from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import Lake
 from sensor_lstm.windows import tensors
 
-SPLITS = ("train", "validation", "test")
+# In time order. Calibration windows are for the prediction intervals alone: no training reads them.
+SPLITS = ("train", "validation", "calibration", "test")
 STRADDLING = "straddling"  # windows across a split cut: counted, never written
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
@@ -59,15 +60,20 @@ class WindowCutter:
         sampling_interval_seconds: int,
         train_cut,
         test_cut,
+        calibration_cut=None,
         seasonal_periods: tuple[int, ...] = (),
     ):
+        """The cuts, in time order: train_cut <= calibration_cut <= test_cut; without a
+        calibration_cut, the validation period runs to the test cut."""
         if seq_len < 1 or horizon < 1:
             raise JobInputError(f"seq_len ({seq_len}) and horizon ({horizon}) must be at least 1")
         self.seq_len = seq_len
         self.span = seq_len - 1 + horizon  # from a window's first input to its target
         self.interval_us = sampling_interval_seconds * 1_000_000
         self.train_cut, self.test_cut = train_cut, test_cut
+        self.calibration_cut = test_cut if calibration_cut is None else calibration_cut
         self.train_cut_us, self.test_cut_us = micros(train_cut), micros(test_cut)
+        self.calibration_cut_us = micros(self.calibration_cut)
         self.seasonal_periods = tuple(seasonal_periods)
         self.seasonal_lags_us = [seasonal_lag(season, horizon) * self.interval_us for season in seasonal_periods]
 
@@ -136,7 +142,8 @@ class WindowCutter:
         window_start, target_time = times[first], times[first + self.span]
         split = np.full(len(first), STRADDLING, dtype=object)
         split[target_time < self.train_cut_us] = "train"
-        split[(window_start >= self.train_cut_us) & (target_time < self.test_cut_us)] = "validation"
+        split[(window_start >= self.train_cut_us) & (target_time < self.calibration_cut_us)] = "validation"
+        split[(window_start >= self.calibration_cut_us) & (target_time < self.test_cut_us)] = "calibration"
         split[window_start >= self.test_cut_us] = "test"
         inputs = sliding_window_view(values, self.seq_len)[first]
         seasonal, found = self._seasonal_naive(sensors, times, values, first + self.span)

@@ -112,6 +112,7 @@ def cut_windows(spark: SparkSession, args: Namespace, days: list[date]) -> Prepa
         sampling_interval_seconds=args.sampling_interval_seconds,
         train_cut=cutter.train_cut.isoformat(),
         test_cut=cutter.test_cut.isoformat(),
+        calibration_cut=cutter.calibration_cut.isoformat(),
         sensors=len(per_sensor),
         sensors_without_training_data=sorted(row["sensor_id"] for row in per_sensor if row["train_readings"] == 0),
         windows={split: counts[split] for split in SPLITS},
@@ -194,13 +195,16 @@ def sensor_rows(
 def window_cutter(args: Namespace, days: list[date]) -> WindowCutter:
     """The cutter of the run's windows: the lookback's split cuts, the seasons in readings."""
     period = utc_day_start(days[0]), utc_day_start(days[-1] + timedelta(days=1))
-    train_cut, test_cut = split_cuts(*period, args.train_fraction, args.validation_fraction)
+    train_cut, calibration_cut, test_cut = split_cuts(
+        *period, args.train_fraction, args.validation_fraction, args.calibration_fraction
+    )
     return WindowCutter(
         seq_len=args.seq_len,
         horizon=args.horizon,
         sampling_interval_seconds=args.sampling_interval_seconds,
         train_cut=train_cut,
         test_cut=test_cut,
+        calibration_cut=calibration_cut,
         seasonal_periods=seasonal_periods(args.seasonal_periods, args.sampling_interval_seconds),
     )
 
@@ -210,18 +214,18 @@ def empty_split_cause(
 ) -> str:
     """Why ``split`` has no window, in one line: the lookback reaching before the first day with
     data, a split period without readings, or windows longer than every run of grid points in it."""
-    periods = split_periods(
-        utc_day_start(days[0]), cutter.train_cut, cutter.test_cut, utc_day_start(days[-1] + timedelta(days=1))
-    )
+    cuts = (cutter.train_cut, cutter.calibration_cut, cutter.test_cut)
+    periods = split_periods(utc_day_start(days[0]), cuts, utc_day_start(days[-1] + timedelta(days=1)))
     start, end = periods[split]
     period = f"the {split} period [{start.isoformat()}, {end.isoformat()})"
-    longest = longest_runs(readings, cutter.interval_us // 1_000_000, cutter.train_cut, cutter.test_cut).get(split, 0)
+    longest = longest_runs(readings, cutter.interval_us // 1_000_000, cuts).get(split, 0)
     leading_missing = next((index for index, day in enumerate(days) if day not in missing_days), len(days))
     window = f"seq_len + horizon = {cutter.span + 1} readings"
     if 0 < leading_missing < len(days) and start < utc_day_start(days[leading_missing]):
         return (
             f"no {split} window: the lookback of {len(days)} days starts on {days[0]}, but readings start on "
-            f"{days[leading_missing]}, inside {period}; set lookback_days to at most {len(days) - leading_missing}"
+            f"{days[leading_missing]}, after the start of {period}; set lookback_days to at most "
+            f"{len(days) - leading_missing}"
         )
     if longest == 0:
         return f"no {split} window: {period} holds no reading"

@@ -1,5 +1,5 @@
-"""The split of a lookback into train, validation and test, and each sensor's normalization by its
-training period alone. Pure DataFrame functions."""
+"""The split of a lookback into train, validation, calibration and test, and each sensor's
+normalization by its training period alone. Pure DataFrame functions."""
 
 from __future__ import annotations
 
@@ -10,31 +10,40 @@ from pyspark.sql import functions as F
 
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.settings.table import NORMALIZED_BOUND
+from sensor_lstm.windows.cutter import SPLITS
 
 
-def split_cuts(start: datetime, end: datetime, train_fraction: float, validation_fraction: float) -> tuple:
-    """The two instants that cut the period ``[start, end)`` into train, validation and test."""
-    if not (train_fraction > 0 and validation_fraction > 0 and train_fraction + validation_fraction < 1):
+def split_cuts(
+    start: datetime, end: datetime, train_fraction: float, validation_fraction: float, calibration_fraction: float
+) -> tuple:
+    """The three instants that cut the period ``[start, end)`` into train, validation, calibration and test."""
+    fractions = (train_fraction, validation_fraction, calibration_fraction)
+    if not (min(fractions) > 0 and sum(fractions) < 1):
         raise JobInputError(
-            f"need 0 < train ({train_fraction}), 0 < validation ({validation_fraction}) and train + validation < 1"
+            f"need train ({train_fraction}), validation ({validation_fraction}) and calibration "
+            f"({calibration_fraction}) above 0, and together below 1"
         )
     span = end - start
-    return start + span * train_fraction, start + span * (train_fraction + validation_fraction)
-
-
-def split_periods(start: datetime, train_cut: datetime, test_cut: datetime, end: datetime) -> dict:
-    """Each split's period [from, to)."""
-    return {"train": (start, train_cut), "validation": (train_cut, test_cut), "test": (test_cut, end)}
-
-
-def longest_runs(readings: DataFrame, interval_seconds: int, train_cut: datetime, test_cut: datetime) -> dict:
-    """Per split, the most consecutive grid points of one sensor within the split's period; a split
-    whose period holds no reading is absent. ``readings`` are on the grid."""
-    split = (
-        F.when(F.col("timestamp") < F.lit(train_cut), "train")
-        .when(F.col("timestamp") < F.lit(test_cut), "validation")
-        .otherwise("test")
+    return (
+        start + span * train_fraction,
+        start + span * (train_fraction + validation_fraction),
+        start + span * sum(fractions),
     )
+
+
+def split_periods(start: datetime, cuts: tuple, end: datetime) -> dict:
+    """Each split's period [from, to); ``cuts`` as split_cuts gives them."""
+    bounds = (start, *cuts, end)
+    return {split: (bounds[index], bounds[index + 1]) for index, split in enumerate(SPLITS)}
+
+
+def longest_runs(readings: DataFrame, interval_seconds: int, cuts: tuple) -> dict:
+    """Per split, the most consecutive grid points of one sensor within the split's period; a split
+    whose period holds no reading is absent. ``readings`` are on the grid; ``cuts`` as split_cuts
+    gives them."""
+    split = F.lit(SPLITS[-1])
+    for cut, name in reversed(list(zip(cuts, SPLITS, strict=False))):
+        split = F.when(F.col("timestamp") < F.lit(cut), name).otherwise(split)
     step = F.unix_micros("timestamp") / (interval_seconds * 1_000_000)
     by_time = Window.partitionBy("sensor_id", "split").orderBy("timestamp")
     # Consecutive grid points keep step - row number constant: one value per run.

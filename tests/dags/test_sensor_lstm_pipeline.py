@@ -100,8 +100,9 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "horizon": 1,
         "sampling_interval_seconds": 60,
         "lookback_days": 3,
-        "train_fraction": 0.7,
-        "validation_fraction": 0.15,
+        "train_fraction": 0.65,
+        "validation_fraction": 0.1,
+        "calibration_fraction": 0.1,
         "seasonal_periods": None,
         "partitions": 4,
         "min_train_windows": 100,
@@ -264,9 +265,11 @@ def test_prepare_sequences_command_line_carries_the_params(dag, monkeypatch):
         "--horizon",
         "5",
         "--train-fraction",
-        "0.7",
+        "0.65",
         "--validation-fraction",
-        "0.15",
+        "0.1",
+        "--calibration-fraction",
+        "0.1",
         "--std-floor-absolute",
         "1e-06",
         "--std-floor-relative",
@@ -476,6 +479,8 @@ def test_evaluate_command_line(dag, monkeypatch):
         "--champion-min-share",
         "0.5",
         "--no-promote-older-day",
+        "--forecast-steps",
+        "12",
         "--model-name",
         "sensor_lstm",
         *mlflow_args("evaluate"),
@@ -486,14 +491,12 @@ def test_evaluate_command_line(dag, monkeypatch):
 
 def test_forecast_command_line(dag, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
-    command = rendered_command(dag, "forecast", {"forecast_steps": 6})
+    command = rendered_command(dag, "forecast", {})
     assert command[command.index("/opt/sensor-lstm/spark_jobs/forecast.py") + 1 :] == [
         "--lake",
         "/data/lake",
         "--run-date",
         "2026-11-25",
-        "--forecast-steps",
-        "6",
         "--model-name",
         "sensor_lstm",
     ]

@@ -163,7 +163,7 @@ def test_on_a_real_series_at_default_model_params_the_model_beats_every_naive_fo
     assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
 
     windows = report(lake, "prepare_sequences", day)["windows"]
-    assert windows == {"train": 6119, "validation": 1294, "test": 1275}
+    assert windows == {"train": 5680, "validation": 854, "calibration": 855, "test": 1275}
     evaluation = report(lake, "evaluate", day)
     rows = pq.read_table(evaluation["evaluation_path"]).to_pandas().set_index("forecaster")
     naive = {name: rows.rmse[name] for name in ("persistence", "seasonal_naive_24", "training_mean")}

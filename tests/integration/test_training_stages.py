@@ -3,7 +3,15 @@
 champion past the quality gate; then a retried distributed training cut short at one epoch, which
 the gate keeps from the alias."""
 
+import contextlib
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from datetime import datetime, timedelta
 
 import mlflow
@@ -13,6 +21,7 @@ import pytest
 
 from sensor_lstm.evaluation import comparison
 from sensor_lstm.evaluation.evaluate import EVALUATION_COLUMNS, evaluate
+from sensor_lstm.forecasting.forecast import forecast
 from sensor_lstm.lake import files_digest
 from sensor_lstm.readings.catalog import HEADER as CATALOG_HEADER
 from sensor_lstm.training.baseline import train_baseline
@@ -21,6 +30,7 @@ from sensor_lstm.windows.cutter import SPLITS
 from sensor_lstm.windows.prepare import prepare_sequences
 from tests.support.jobs import job_args
 from tests.support.lake_data import write_readings
+from tests.support.mlflow_server import free_port
 
 pytestmark = pytest.mark.integration
 DAY = "2026-11-25"
@@ -122,6 +132,7 @@ def stages(spark, tmp_path_factory):
         )
         reports["lake"] = lake
         reports["evaluate_retry"] = evaluate(spark, job_args("evaluate", *[*common, *tracking, "--model-name", MODEL]))
+        reports["forecast"] = forecast(spark, job_args("forecast", *[*common, "--model-name", MODEL]))
         yield reports
 
 
@@ -271,3 +282,85 @@ def test_jittered_faster_and_nearly_stuck_loggers_get_windows_and_the_model_beat
     model_rmse = float(np.sqrt(np.mean((predicted - actual) ** 2)))
     training_mean_rmse = float(np.sqrt(np.mean((mean - actual) ** 2)))
     assert math.isfinite(model_rmse) and model_rmse < training_mean_rmse, (model_rmse, training_mean_rmse)
+
+
+def test_evaluate_gives_every_sensor_a_method_chosen_on_validation_and_calibrated_intervals(stages):
+    report = stages["evaluate_retry"]
+    methods = report.sensor_methods
+    assert set(methods) == {"s1", "s2", "s3", *REAL_LOGGERS}
+    # The champion (the first version) beats persistence on the moving sensors; the stuck one
+    # keeps persistence, which forecasts it exactly.
+    champion = f"model:{stages['distributed'].model_version}"
+    assert {sensor: row["method"] for sensor, row in methods.items()} == {
+        **dict.fromkeys(["s1", "s2", "s3", "jittered", "every_minute"], champion),
+        "nearly_stuck": "persistence",
+    }
+    assert all(row["why"].startswith("lowest validation RMSE") for row in methods.values())
+    # A day at 5 minutes leaves 18 calibration windows per sensor: each borrows the pool.
+    assert {row["calibration_windows"] for row in methods.values()} == {18}
+    assert all(row["calibrated_on"].startswith("the pool of") for row in methods.values())
+    coverage = report.interval_coverage
+    assert set(coverage["sensors"]) == set(methods) and coverage["overall"]["windows"] > 0
+    assert (report.forecaster_status, report.methods) == ("lstm_and_naive", {champion: 5, "persistence": 1})
+    version = mlflow.MlflowClient().get_model_version(f"{MODEL}_forecaster", str(report.forecaster_version))
+    assert version.tags["run_day"] == DAY and version.aliases == ["champion"]
+
+
+def test_the_forecast_job_and_mlflow_models_serve_give_the_same_forecasts_from_raw_readings(stages, tmp_path):
+    report, lake = stages["forecast"], stages["lake"]
+    assert report.sensors_forecast == 6 and report.forecasts == 6 * report.steps
+    forecasts = pq.read_table(report.forecasts_path).to_pandas()
+    assert (forecasts.lower_95 <= forecasts.lower_80).all() and (forecasts.lower_80 <= forecasts.forecast).all()
+    assert (forecasts.forecast <= forecasts.upper_80).all() and (forecasts.upper_80 <= forecasts.upper_95).all()
+    readings = pq.read_table(lake / "readings").to_pandas()
+    posted = [
+        {
+            "sensor_id": sensor,
+            "timestamps": [f"{moment.isoformat()}Z" for moment in mine.timestamp],
+            "readings": mine.reading.tolist(),
+        }
+        for sensor, mine in readings[readings.sensor_id.isin(["s1", "every_minute"])].groupby("sensor_id")
+    ]
+    with served(f"models:/{MODEL}_forecaster@champion", tmp_path) as url:
+        body = json.dumps({"dataframe_records": posted}).encode()
+        request = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
+        predictions = json.loads(urllib.request.urlopen(request, timeout=60).read())["predictions"]
+    for served_row in predictions:
+        mine = forecasts[forecasts.sensor_id == served_row["sensor_id"]].sort_values("step")
+        assert served_row["method"] == mine.method.iloc[0]
+        assert served_row["forecast"] == pytest.approx(mine.forecast.tolist(), rel=1e-9)
+        assert served_row["upper_95"] == pytest.approx(mine.upper_95.tolist(), rel=1e-9)
+    assert sorted(row["sensor_id"] for row in predictions) == ["every_minute", "s1"]
+
+
+MODELS_SERVE = [sys.executable, "-m", "mlflow", "models", "serve"]
+
+
+@contextlib.contextmanager
+def served(model_uri: str, folder):
+    """``mlflow models serve`` on a free loopback port, in this environment; yields its URL."""
+    port = free_port()
+    with open(folder / "serve.log", "w") as log:
+        process = subprocess.Popen(
+            [*MODELS_SERVE, "-m", model_uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/ping", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"mlflow models serve did not start: {(folder / 'serve.log').read_text()}"
+                    ) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

@@ -29,12 +29,12 @@ def test_each_job_is_a_main_that_parses_the_tables_arguments_and_runs_a_library_
 
 
 def test_bad_arguments_exit_with_code_2_in_one_line_before_any_spark_session(capsys, monkeypatch):
-    from spark_jobs import forecast
+    from spark_jobs import evaluate
 
     monkeypatch.setattr(job, "spark_session", lambda name: pytest.fail("a session was started"))
     with pytest.raises(SystemExit) as exited:
-        forecast.main(["--lake", "/lake", "--run-date", "2026-11-25", "--forecast-steps", "0"])
+        evaluate.main(["--lake", "/lake", "--run-date", "2026-11-25", "--forecast-steps", "0"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "forecast.py: error: argument --forecast-steps: must be at least 1, got 0"
+        "evaluate.py: error: argument --forecast-steps: must be at least 1, got 0"
     )

@@ -6,7 +6,6 @@ import pytest
 from sensor_lstm.forecasting import recursive
 
 RUN_DAY = date(2026, 11, 25)
-MINUTE_US = 60_000_000
 
 
 def test_a_sensor_needs_seq_len_plus_horizon_minus_one_readings_and_the_days_they_reach():
@@ -14,21 +13,6 @@ def test_a_sensor_needs_seq_len_plus_horizon_minus_one_readings_and_the_days_the
     assert recursive.readings_needed(seq_len=24, horizon=3) == 26
     assert recursive.days_to_read(RUN_DAY, 24, 60) == [date(2026, 11, 24), RUN_DAY]
     assert recursive.days_to_read(RUN_DAY, 288, 600) == [date(2026, 11, 23), date(2026, 11, 24), RUN_DAY]
-
-
-def test_each_sensor_without_a_whole_latest_window_on_the_run_day_is_named_with_its_reason():
-    day_start = 1_000 * MINUTE_US
-    whole = day_start + MINUTE_US * np.arange(4)
-    assert recursive.why_not_forecast(whole, 4, MINUTE_US, day_start) is None
-    assert recursive.why_not_forecast(whole[:3], 4, MINUTE_US, day_start) == recursive.TOO_FEW_READINGS
-    gap = whole + np.array([0, 0, MINUTE_US, MINUTE_US])
-    assert recursive.why_not_forecast(gap, 4, MINUTE_US, day_start) == recursive.GAP_IN_LATEST_READINGS
-    assert (
-        recursive.why_not_forecast(whole - 10 * MINUTE_US, 4, MINUTE_US, day_start) == recursive.NO_READING_ON_RUN_DAY
-    )
-    assert (
-        recursive.why_not_forecast(np.array([], np.int64), 4, MINUTE_US, day_start) == recursive.NO_READING_ON_RUN_DAY
-    )
 
 
 def test_a_perfect_model_of_a_straight_line_forecasts_it_exactly_directly_then_recursively():

@@ -48,6 +48,7 @@ def test_an_asset_event_carries_the_fields_its_report_names():
     report = ForecastReport(run_date="2026-11-25", status="forecast", model_name="m", alias="a", forecasts=24)
     assert report.asset_extra() == {
         "status": "forecast",
+        "forecaster_version": None,
         "model_version": None,
         "sensors_forecast": 0,
         "forecasts": 24,

@@ -24,7 +24,8 @@ def test_params_that_do_not_fit_together_are_refused_before_any_job():
     }
     assert param_problems(refused, today, cluster_cores=4) == [
         "day 2026-11-28 is in the future (today is 2026-11-27 UTC)",
-        "train_fraction + validation_fraction must be below 1, leaving test windows; got 0.8 + 0.2",
+        "train_fraction + validation_fraction + calibration_fraction must be below 1, leaving test windows; got "
+        "0.8 + 0.2 + 0.1",
         "a window and its target (seq_len + horizon = 4320 readings, 259200 s) do not fit in the lookback (3 days)",
         "seasonal period 4320 readings is as long as the lookback or longer",
         "reading_min (5) must be below reading_max (5)",

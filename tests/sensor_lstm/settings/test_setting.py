@@ -77,7 +77,7 @@ def test_a_job_takes_a_boolean_as_a_pair_of_flags_and_tags_as_repeated_pairs():
 )
 def test_bad_arguments_exit_with_code_2_naming_the_argument(capsys, argv, message):
     with pytest.raises(SystemExit) as exited:
-        parse("forecast" if "--forecast-steps" in argv else "evaluate", *argv)
+        parse("evaluate", *argv)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
 

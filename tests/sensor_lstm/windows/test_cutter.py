@@ -16,7 +16,18 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def cut(rows, *, seq_len, horizon, interval=60, train_cut=NEVER, test_cut=NEVER, batch_size=None, seasons=()):
+def cut(
+    rows,
+    *,
+    seq_len,
+    horizon,
+    interval=60,
+    train_cut=NEVER,
+    test_cut=NEVER,
+    calibration_cut=None,
+    batch_size=None,
+    seasons=(),
+):
     """Run the cutter over rows (sensor_id, minute, value); yield (split, window row) pairs."""
     table = pa.table(
         {
@@ -31,6 +42,7 @@ def cut(rows, *, seq_len, horizon, interval=60, train_cut=NEVER, test_cut=NEVER,
         sampling_interval_seconds=interval,
         train_cut=train_cut,
         test_cut=test_cut,
+        calibration_cut=calibration_cut,
         seasonal_periods=seasons,
     )
     for split, windows in cutter.windows(table.to_batches(max_chunksize=batch_size or len(rows))):
@@ -192,6 +204,28 @@ def test_split_is_chronological_and_windows_across_a_cut_straddle():
         ("train", 1, 4),
         ("validation", 5, 8),
     ]
+
+
+def test_the_calibration_period_between_validation_and_test_gets_its_own_windows():
+    rows = [("a", m, float(m)) for m in range(16)]
+    windows = cut_windows(
+        rows,
+        seq_len=1,
+        horizon=1,
+        train_cut=utc(2026, 11, 25, 0, 4),
+        calibration_cut=utc(2026, 11, 25, 0, 8),
+        test_cut=utc(2026, 11, 25, 0, 12),
+    )
+    by_split = {}
+    for split, _, first, _, target, _, _ in windows:
+        by_split.setdefault(split, []).append((first, target))
+    assert by_split == {
+        "train": [(0, 1), (1, 2), (2, 3)],
+        "straddling": [(3, 4), (7, 8), (11, 12)],
+        "validation": [(4, 5), (5, 6), (6, 7)],
+        "calibration": [(8, 9), (9, 10), (10, 11)],
+        "test": [(12, 13), (13, 14), (14, 15)],
+    }
 
 
 def test_no_non_finite_value_reaches_a_window():

@@ -28,10 +28,10 @@ def test_seasonal_periods_default_to_one_day_at_the_sampling_interval():
 
 
 def test_run_writes_splits_stats_and_report(spark, tmp_path):
-    # Hourly readings over one day: sensor a misses hours 10 and 11, sensor b has all 24,
-    # sensor c reads only after the train cut.
+    # Hourly readings over two days: sensor a misses hours 10 and 11 and stops at the first day's
+    # end, sensor b has hours 0 to 29, sensor c reads only after the train cut.
     rows = [("a", hour(h), float(h)) for h in range(24) if h not in (10, 11)]
-    rows += [("b", hour(h), 10.0 + 2 * h) for h in range(24)]
+    rows += [("b", hour(h), 10.0 + 2 * h) for h in range(30)]
     rows += [("c", hour(h), 1.0) for h in range(20, 24)]
     write_readings(spark, tmp_path, rows)
     args = job_args(
@@ -40,9 +40,9 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
             "--lake",
             str(tmp_path),
             "--run-date",
-            "2026-11-25",
+            "2026-11-26",
             "--lookback-days",
-            "1",
+            "2",
             "--seq-len",
             "3",
             "--horizon",
@@ -50,16 +50,22 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
             "--sampling-interval-seconds",
             "3600",
             "--train-fraction",
-            "0.5",
-            "--validation-fraction",
             "0.25",
+            "--validation-fraction",
+            "0.125",
+            "--calibration-fraction",
+            "0.125",
             "--seasonal-periods",
             "4",
         ],
     )
     report = prepare_sequences(spark, args)
 
-    assert (report.train_cut, report.test_cut) == ("2026-11-25T12:00:00+00:00", "2026-11-25T18:00:00+00:00")
+    assert (report.train_cut, report.calibration_cut, report.test_cut) == (
+        "2026-11-25T12:00:00+00:00",
+        "2026-11-25T18:00:00+00:00",
+        "2026-11-26T00:00:00+00:00",
+    )
     assert (report.sensors, report.sensors_without_training_data) == (3, ["c"])
     stats = {row.sensor_id: (row.mean, row.std) for row in spark.read.parquet(report.stats_path).collect()}
     assert stats == {"a": (4.5, pytest.approx(2.8722813)), "b": (21.0, pytest.approx(6.9041051))}
@@ -69,11 +75,11 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
         (row.split, row.window_start.hour, row.target_time.hour) for row in sequences.where("sensor_id = 'a'").collect()
     )
     # a: hours 0..9 give train windows with targets 3..9; in hours 12..23 the windows starting
-    # 15..17 straddle the test cut.
+    # 15..17 straddle the calibration cut.
     assert a_windows == [
-        ("test", 18, 21),
-        ("test", 19, 22),
-        ("test", 20, 23),
+        ("calibration", 18, 21),
+        ("calibration", 19, 22),
+        ("calibration", 20, 23),
         ("train", 0, 3),
         ("train", 1, 4),
         ("train", 2, 5),
@@ -85,21 +91,22 @@ def test_run_writes_splits_stats_and_report(spark, tmp_path):
         ("validation", 13, 16),
         ("validation", 14, 17),
     ]
-    # b: train starts 0..8, validation 12..14, test 18..20; 9..11 and 15..17 straddle a cut.
-    assert report.windows == {"train": 7 + 9, "validation": 3 + 3, "test": 3 + 3}
-    assert report.windows_dropped_across_split_cuts == 3 + 6
+    # b: train starts 0..8, validation 12..14, calibration 18..20, test 24..26 (the second day's
+    # hours 0..2); 9..11, 15..17 and 21..23 straddle a cut.
+    assert report.windows == {"train": 7 + 9, "validation": 3 + 3, "calibration": 3 + 3, "test": 3}
+    assert report.windows_dropped_across_split_cuts == 3 + 9
     # Season 4: the reading 4 hours before the target. Missing for targets at hour 3 (both
     # sensors) and for a's at hour 15 (a has no hour 11).
     assert (report.seasonal_periods, report.seasonal_lags) == ([4], [4])
-    assert report.windows_without_seasonal_naive == {"train": 2, "validation": 1, "test": 0}
-    a_test = sequences.where("sensor_id = 'a' and split = 'test'").orderBy("target_time").collect()
-    assert [[round(x, 4) for x in row.seasonal_naive] for row in a_test] == [[4.3519], [4.7001], [5.0483]]
+    assert report.windows_without_seasonal_naive == {"train": 2, "validation": 1, "calibration": 0, "test": 0}
+    a_calibration = sequences.where("sensor_id = 'a' and split = 'calibration'").orderBy("target_time").collect()
+    assert [[round(x, 4) for x in row.seasonal_naive] for row in a_calibration] == [[4.3519], [4.7001], [5.0483]]
     b_first = sequences.where("sensor_id = 'b' and window_start = '2026-11-25 00:00:00'").first()
     assert [round(x, 4) for x in b_first.inputs] == [-1.5933, -1.3036, -1.0139]
     assert b_first.target == pytest.approx((16 - 21) / 6.9041051)
     assert b_first.seasonal_naive == [None]
     assert json.loads(
-        (tmp_path / "reports" / "prepare_sequences" / "date=2026-11-25" / "report.json").read_text()
+        (tmp_path / "reports" / "prepare_sequences" / "date=2026-11-26" / "report.json").read_text()
     ) == dataclasses.asdict(report)
 
     # A rerun replaces the partition: same windows, no duplicates.
@@ -204,7 +211,7 @@ def test_jittered_faster_slower_and_stuck_sensors_are_windowed_on_the_grid(spark
     sequences = spark.read.parquet(report.sequences_path)
     windows = {row.sensor_id: row["count"] for row in sequences.groupBy("sensor_id").count().collect()}
     # Jitter of 2 s moves no reading off its minute: the same windows as on the exact grid.
-    assert windows["jittered"] == windows["exact"] == 995 + 203 + 203
+    assert windows["jittered"] == windows["exact"] == 923 + 131 + 131 + 203
     # Six readings a minute merge into one: minute steps. Its last two readings make the next
     # day's 00:00, the target of one more test window.
     assert windows["every_10_s"] == windows["exact"] + 1
@@ -255,14 +262,14 @@ def test_jittered_faster_slower_and_stuck_sensors_are_windowed_on_the_grid(spark
             [0],
             ["--lookback-days", "3", "--seq-len", "3"],
             r"^no train window: the lookback of 3 days starts on 2026-11-23, but readings start on 2026-11-25, "
-            r"inside the train period \[2026-11-23T00:00:00\+00:00, 2026-11-25T02:24:00\+00:00\); set "
-            r"lookback_days to at most 1$",
+            r"after the start of the train period \[2026-11-23T00:00:00\+00:00, 2026-11-24T22:48:00\+00:00\); "
+            r"set lookback_days to at most 1$",
         ),
         (
             [-1],
             ["--lookback-days", "2", "--seq-len", "3"],
-            r"^no validation window: the validation period \[2026-11-25T09:36:00\+00:00, "
-            r"2026-11-25T16:48:00\+00:00\) holds no reading$",
+            r"^no validation window: the validation period \[2026-11-25T07:12:00\+00:00, "
+            r"2026-11-25T12:00:00\+00:00\) holds no reading$",
         ),
     ],
     ids=["window_too_long_for_the_segments", "lookback_before_the_first_day_with_data", "a_split_without_readings"],

@@ -12,9 +12,20 @@ def at(minutes: float) -> datetime:
 
 
 def test_split_cuts_divide_the_period_by_the_fractions():
-    assert statistics.split_cuts(utc(2026, 11, 1), utc(2026, 11, 11), 0.7, 0.2) == (utc(2026, 11, 8), utc(2026, 11, 10))
+    assert statistics.split_cuts(utc(2026, 11, 1), utc(2026, 11, 11), 0.6, 0.2, 0.1) == (
+        utc(2026, 11, 7),
+        utc(2026, 11, 9),
+        utc(2026, 11, 10),
+    )
     with pytest.raises(ValueError):
-        statistics.split_cuts(utc(2026, 11, 1), utc(2026, 11, 11), 0.8, 0.2)
+        statistics.split_cuts(utc(2026, 11, 1), utc(2026, 11, 11), 0.8, 0.2, 0.1)
+    cuts = (utc(2026, 11, 7), utc(2026, 11, 9), utc(2026, 11, 10))
+    assert statistics.split_periods(utc(2026, 11, 1), cuts, utc(2026, 11, 11)) == {
+        "train": (utc(2026, 11, 1), utc(2026, 11, 7)),
+        "validation": (utc(2026, 11, 7), utc(2026, 11, 9)),
+        "calibration": (utc(2026, 11, 9), utc(2026, 11, 10)),
+        "test": (utc(2026, 11, 10), utc(2026, 11, 11)),
+    }
 
 
 def test_statistics_come_from_the_training_period_only(spark):

@@ -1,0 +1,137 @@
+"""Each sensor's forecasting method, chosen on the validation windows, then run from the readings
+as the forecaster runs it, ``steps`` ahead from every origin whose targets fall in a period: the
+calibration period's residuals calibrate the prediction intervals (sensor_lstm.forecasting.intervals),
+the test period's say how often the intervals held. One ``applyInPandas`` pass per period, each
+sensor's readings in one group; the LSTM is built once per Python worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+
+from sensor_lstm.forecasting import intervals
+from sensor_lstm.forecasting.methods import (
+    MODEL_PREFIX,
+    backtest_origins,
+    context_length,
+    contexts_and_actuals,
+    forecast_paths,
+)
+from sensor_lstm.scoring import PERSISTENCE
+from sensor_lstm.training import model as lstm
+
+# Origins per sensor and period at most, evenly spaced: bounds the LSTM's work on long lookbacks.
+MAX_ORIGINS = 2000
+# Residual rows per sensor that go into the pool sensors with few calibration windows borrow.
+POOL_SAMPLE = 200
+NO_VALIDATION_WINDOW = "no validation window: persistence"
+RESULT_SCHEMA = "sensor_id string, result string"
+_MODELS: dict[str, object] = {}  # spec digest -> model, for the Python worker's life
+
+
+def choose_methods(scores: dict[tuple[str, str], dict], candidates: list[str], sensors: list[str]) -> dict:
+    """Per sensor, the candidate with the lowest validation RMSE, and why: {sensor: {"method",
+    "why"}}. A sensor without a validation window gets persistence."""
+    chosen = {}
+    for sensor in sensors:
+        ranked = sorted(
+            (scores[name, sensor]["rmse"], name) for name in candidates if "rmse" in scores.get((name, sensor), {})
+        )
+        if not ranked:
+            chosen[sensor] = {"method": PERSISTENCE, "why": NO_VALIDATION_WINDOW}
+            continue
+        (best, method), windows = ranked[0], scores[ranked[0][1], sensor]["windows"]
+        runner_up = f", then {ranked[1][1]}'s {ranked[1][0]:.4g}" if len(ranked) > 1 else ""
+        chosen[sensor] = {
+            "method": method,
+            "why": f"lowest validation RMSE, {best:.4g} over {windows} windows{runner_up}",
+        }
+    return chosen
+
+
+def cached_model(spec):
+    key = hashlib.sha256(spec[0].encode() + b"".join(np.asarray(w).tobytes() for w in spec[1])).hexdigest()
+    if key not in _MODELS:
+        lstm.limit_tensorflow_threads(1)
+        _MODELS[key] = lstm.model_from_spec(spec)
+    return _MODELS[key]
+
+
+def sensor_residuals(frame: pd.DataFrame, plan: dict, setup: dict, period: tuple[int, int]) -> np.ndarray:
+    """Residuals (reading - forecast), (origins, steps), of the sensor's method from every origin
+    (at most MAX_ORIGINS, evenly spaced) whose targets fall in ``period`` [start_us, end_us)."""
+    frame = frame.sort_values("timestamp")
+    times_us = frame["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    method, steps = plan["method"], setup["steps"]
+    context = context_length(method, setup["seq_len"], setup["horizon"])
+    origins = backtest_origins(times_us, *period, setup["interval_us"], context, steps)
+    if len(origins) > MAX_ORIGINS:
+        origins = origins[np.linspace(0, len(origins) - 1, MAX_ORIGINS).round().astype(int)]
+    if not len(origins):
+        return np.zeros((0, steps))
+    contexts, actuals = contexts_and_actuals(frame["reading"].to_numpy(), origins, context, steps)
+    model = None
+    if method.startswith(MODEL_PREFIX):
+        network = cached_model(setup["lstm_spec"])
+        model = (
+            setup["seq_len"],
+            setup["horizon"],
+            lambda windows: network.predict(np.asarray(windows, np.float32)[:, :, None], verbose=0)[:, 0],
+        )
+    return actuals - forecast_paths(method, contexts, steps, plan["mean"], plan["std"], model)
+
+
+def per_sensor(readings: DataFrame, summarize: Callable[[str, np.ndarray], dict], plans, setup, period) -> dict:
+    """``summarize(sensor, residuals)`` of every planned sensor's residuals in ``period``, by sensor."""
+
+    def run(frame: pd.DataFrame) -> pd.DataFrame:
+        sensor = frame["sensor_id"].iloc[0]
+        residuals = sensor_residuals(frame, plans[sensor], setup, period)
+        return pd.DataFrame({"sensor_id": [sensor], "result": [json.dumps(summarize(sensor, residuals))]})
+
+    planned = readings.where(readings.sensor_id.isin(list(plans)))
+    rows = planned.groupBy("sensor_id").applyInPandas(run, RESULT_SCHEMA).collect()
+    return {row["sensor_id"]: json.loads(row["result"]) for row in rows}
+
+
+def calibrate(readings: DataFrame, plans: dict, setup: dict, period: tuple[int, int]) -> dict:
+    """Per sensor: its calibration windows and interval offsets, from its own residuals or, with
+    fewer than intervals.MIN_CALIBRATION_WINDOWS, from the pool of every sensor's residuals in
+    units of their std, times its std."""
+
+    def summarize(sensor: str, residuals: np.ndarray) -> dict:
+        own = len(residuals) >= intervals.MIN_CALIBRATION_WINDOWS
+        sample = residuals[np.linspace(0, len(residuals) - 1, min(len(residuals), POOL_SAMPLE)).astype(int)]
+        return {
+            "windows": len(residuals),
+            "offsets": intervals.level_offsets(residuals) if own else None,
+            "pool": (sample / plans[sensor]["std"]).tolist(),
+        }
+
+    found = per_sensor(readings, summarize, plans, setup, period)
+    pool = np.array([row for result in found.values() for row in result["pool"]]).reshape(-1, setup["steps"])
+    calibrated = {}
+    for sensor, plan in plans.items():
+        result = found.get(sensor, {"windows": 0, "offsets": None})
+        own = result["offsets"] is not None
+        calibrated[sensor] = {
+            "calibration_windows": result["windows"],
+            "offsets": result["offsets"] if own else intervals.level_offsets(pool, scale=plan["std"]),
+            "calibrated_on": "own residuals" if own else f"the pool of {len(pool)} residual rows of every sensor",
+        }
+    return calibrated
+
+
+def coverage(readings: DataFrame, plans: dict, setup: dict, period: tuple[int, int]) -> dict:
+    """Per sensor, the test residuals its intervals hold: {"windows", "steps_scored", "covered_80", ...}."""
+
+    def summarize(sensor: str, residuals: np.ndarray) -> dict:
+        counted = intervals.coverage_counts(residuals, plans[sensor]["offsets"])
+        return {"windows": len(residuals), "steps_scored": int(residuals.size), **counted}
+
+    return per_sensor(readings, summarize, plans, setup, period)

@@ -1,0 +1,220 @@
+"""The forecaster evaluate registers each run (sensor_lstm.forecasting.forecaster): each sensor's
+method chosen on the validation windows (the LSTM champion when one takes this run's windows,
+else only naive forecasts), its intervals calibrated on the calibration period and their coverage
+measured on the test period, bundled with the LSTM's weights and the statistics, registered as
+``<model_name>_forecaster`` and given the alias the forecast job follows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sensor_lstm import scoring, tracking
+from sensor_lstm.errors import JobInputError
+from sensor_lstm.evaluation import backtest
+from sensor_lstm.evaluation.scores import score_windows, windows_with_every_naive_forecast
+from sensor_lstm.forecasting import forecaster, intervals
+from sensor_lstm.forecasting.methods import context_length, model_method
+from sensor_lstm.lake import Lake, datasets, utc_day_start
+from sensor_lstm.lake.reports import PrepareSequencesReport
+from sensor_lstm.readings.deliveries import read_readings
+from sensor_lstm.readings.grid import on_grid
+
+log = logging.getLogger("evaluate")
+REQUIREMENTS = ("mlflow", "numpy", "pandas", "tensorflow-cpu", "tf_keras")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # sensor_lstm/, which the pyfunc carries as its code
+
+
+def forecaster_name(model_name: str) -> str:
+    return f"{model_name}_forecaster"
+
+
+@dataclass
+class ForecastingLSTM:
+    """The LSTM the forecaster may use: the champion after this run's decision, if it takes this
+    run's windows; ``why_not`` otherwise."""
+
+    version: int | None = None
+    spec: tuple | None = None
+    why_not: str = ""
+
+
+@dataclass
+class ForecasterBuild:
+    bundle: dict
+    lstm_spec: tuple | None = None
+    coverage: dict = field(default_factory=dict)  # per sensor and overall
+    methods: dict[str, int] = field(default_factory=dict)  # sensors per method
+
+
+def plan_methods(spark, lake: Lake, run_date: date, prepared: PrepareSequencesReport, lstm: ForecastingLSTM) -> dict:
+    """Per sensor with statistics: its method (backtest.choose_methods on the validation windows),
+    why, and its mean, std and MASE scale."""
+    seasons = prepared.seasonal_periods
+    validation = f"{lake.partition(datasets.SEQUENCES, run_date)}/split=validation"
+    stats_path = lake.partition(datasets.SEQUENCE_STATS, run_date)
+    windows, _, scored = windows_with_every_naive_forecast(spark, validation, stats_path, seasons)
+    models = {model_method(lstm.version): lstm.spec} if lstm.spec is not None else {}
+    scores = score_windows(windows, models, {}, {}, scored)
+    candidates = [*models, *scoring.naive_sources(list(scored), [0] * len(scored))]
+    stats = {row["sensor_id"]: row.asDict() for row in spark.read.parquet(stats_path).collect()}
+    chosen = backtest.choose_methods(scores, candidates, sorted(stats))
+    return {
+        sensor: {
+            **chosen[sensor],
+            "mean": row["mean"],
+            "std": row["std"],
+            "one_step_naive_mae": row["one_step_naive_mae"],
+        }
+        for sensor, row in stats.items()
+    }
+
+
+def gridded_lookback(spark, lake: Lake, prepared: PrepareSequencesReport):
+    days = [date.fromisoformat(day) for day in prepared.lookback_days if day not in prepared.missing_lookback_days]
+    readings = on_grid(read_readings(spark, lake, days), prepared.sampling_interval_seconds, prepared.grid_aggregate)
+    return readings, days
+
+
+def micros(text: str) -> int:
+    return int(pd.Timestamp(text).value // 1000)
+
+
+def build_forecaster(
+    spark, lake: Lake, args, prepared: PrepareSequencesReport, lstm: ForecastingLSTM
+) -> ForecasterBuild:
+    """Choose, calibrate and measure every sensor's method; the bundle, its coverage and methods."""
+    if not prepared.calibration_cut:
+        raise JobInputError(
+            f"the prepare_sequences report for {args.run_date} has no calibration period: an older version wrote it; "
+            f"rerun prepare_sequences for {args.run_date}, then evaluate"
+        )
+    plans = plan_methods(spark, lake, args.run_date, prepared, lstm)
+    setup = {
+        "steps": args.forecast_steps,
+        "seq_len": prepared.seq_len,
+        "horizon": prepared.horizon,
+        "interval_us": prepared.sampling_interval_seconds * 1_000_000,
+        "lstm_spec": lstm.spec,
+    }
+    end_us = micros(utc_day_start(args.run_date + timedelta(days=1)).isoformat())
+    days = [date.fromisoformat(day) for day in prepared.lookback_days]
+    with lake.readings_locked(days):
+        readings, _ = gridded_lookback(spark, lake, prepared)
+        readings = readings.persist()
+        try:
+            period = (micros(prepared.calibration_cut), micros(prepared.test_cut))
+            for sensor, calibrated in backtest.calibrate(readings, plans, setup, period).items():
+                plans[sensor] |= calibrated
+            covered = backtest.coverage(readings, plans, setup, (micros(prepared.test_cut), end_us))
+        finally:
+            readings.unpersist()
+    bundle = {
+        "format": forecaster.BUNDLE_FORMAT,
+        "run_day": args.run_date.isoformat(),
+        "model_name": args.model_name,
+        "lstm_version": lstm.version,
+        "lstm_not_used_because": lstm.why_not,
+        "seq_len": prepared.seq_len,
+        "horizon": prepared.horizon,
+        "interval_seconds": prepared.sampling_interval_seconds,
+        "grid_aggregate": prepared.grid_aggregate,
+        "steps": args.forecast_steps,
+        "levels": list(intervals.LEVELS),
+        "sensors": plans,
+    }
+    methods: dict[str, int] = {}
+    for plan in plans.values():
+        methods[plan["method"]] = methods.get(plan["method"], 0) + 1
+    return ForecasterBuild(bundle, lstm.spec, coverage_summary(covered), dict(sorted(methods.items())))
+
+
+def coverage_summary(covered: dict) -> dict:
+    """Per sensor and overall: test windows, and per level the observed coverage with its 95%
+    binomial (Wilson) interval, every step of every window counted."""
+    summary = {"sensors": {}}
+    totals: dict[str, int] = {}
+    for sensor, counts in sorted(covered.items()):
+        summary["sensors"][sensor] = coverage_row(counts)
+        for name, value in counts.items():
+            totals[name] = totals.get(name, 0) + value
+    summary["overall"] = coverage_row(totals) if totals else {}
+    return summary
+
+
+def coverage_row(counts: dict) -> dict:
+    row = {"windows": counts.get("windows", 0)}
+    for level in intervals.LEVELS:
+        name = f"covered_{round(level * 100)}"
+        covered, total = counts.get(name, 0), counts.get("steps_scored", 0)
+        low, high = intervals.binomial_interval(covered, total)
+        row[f"coverage_{round(level * 100)}"] = covered / total if total else None
+        row[f"coverage_{round(level * 100)}_interval"] = [low, high]
+    return row
+
+
+def register_forecaster(client, build: ForecasterBuild, args, example: pd.DataFrame) -> int:
+    """Log the forecaster in the active MLflow run and register it; moves the alias unless a
+    newer day's forecaster holds it (a backfill; Param promote_older_day); its version."""
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
+    with tempfile.TemporaryDirectory() as folder:
+        bundle_path = Path(folder) / "forecaster.json"
+        bundle_path.write_text(json.dumps(build.bundle, indent=1))
+        artifacts = {"bundle": str(bundle_path)}
+        lstm_model = None
+        if build.lstm_spec is not None:
+            artifacts |= forecaster.save_lstm(build.lstm_spec, Path(folder))
+            lstm_model = forecaster.load_lstm(artifacts["lstm_architecture"], artifacts["lstm_weights"])
+        output = forecaster.Forecaster(build.bundle, lstm_model).forecast_frame(example)
+        info = mlflow.pyfunc.log_model(
+            name="forecaster",
+            python_model=forecaster.pyfunc_class()(),
+            artifacts=artifacts,
+            code_paths=[str(PACKAGE_DIR)],
+            signature=infer_signature(example, output),
+            input_example=example,
+            pip_requirements=[f"{package}=={metadata.version(package)}" for package in REQUIREMENTS],
+            registered_model_name=forecaster_name(args.model_name),
+        )
+    name = forecaster_name(args.model_name)
+    version = int(info.registered_model_version)
+    if version == 1:
+        lstm = build.bundle["lstm_version"]
+        log.info(
+            "first forecaster of %s: version 1, built from %s and the naive forecasts; the forecast job follows "
+            "%s@%s from now on",
+            args.model_name,
+            f"LSTM champion version {lstm}" if lstm is not None else "no LSTM",
+            name,
+            args.alias,
+        )
+    client.set_model_version_tag(name, str(version), "run_day", args.run_date.isoformat())
+    current = tracking.current_champion(client, name, args.alias)
+    older = current is not None and current.tags.get("run_day", "") > args.run_date.isoformat()
+    if not older or args.promote_older_day:
+        client.set_registered_model_alias(name, args.alias, str(version))
+    return version
+
+
+def example_input(spark, lake: Lake, prepared: PrepareSequencesReport, bundle: dict, sensors: int = 2) -> pd.DataFrame:
+    """The latest readings of a few sensors, as many as their methods need: the input example."""
+    readings, _ = gridded_lookback(spark, lake, prepared)
+    chosen = sorted(bundle["sensors"])[:sensors]
+    frame = readings.where(readings.sensor_id.isin(chosen)).toPandas().sort_values(["sensor_id", "timestamp"])
+    rows = []
+    for sensor, mine in frame.groupby("sensor_id"):
+        needed = context_length(bundle["sensors"][sensor]["method"], bundle["seq_len"], bundle["horizon"])
+        latest = mine.tail(needed)
+        stamps = latest["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+        rows.append({"sensor_id": sensor, "timestamps": forecaster.iso(stamps), "readings": latest["reading"].tolist()})
+    return pd.DataFrame(rows, columns=["sensor_id", "timestamps", "readings"])

@@ -1,0 +1,155 @@
+"""The forecaster: the pipeline's product as one MLflow pyfunc that stands on its own. Given a
+sensor's raw readings in its own units, it puts them on the sampling grid, forecasts the next
+steps with the method evaluate chose for that sensor (the LSTM champion or a naive forecast), and
+adds the prediction intervals calibrated for that sensor and step. The forecast job and
+``mlflow models serve`` run this same code.
+
+Input, one row per sensor: ``sensor_id``, ``timestamps`` (ISO-8601 strings; without a zone, UTC)
+and ``readings`` (numbers), at least the latest readings its method needs. Output, one row per
+input row: ``sensor_id``, ``method``, ``issued_at`` (the last grid point read), ``target_times``,
+``forecast``, ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95`` (arrays over the steps) and
+``reason``: empty when forecast, else why not (then the arrays are empty).
+
+The bundle (``forecaster.json``) holds the grid, seq_len, horizon and steps, and per sensor its
+method, statistics and interval offsets; the LSTM's architecture and weights are artifacts of
+their own. Only NumPy, pandas, MLflow and (for an LSTM method) tf_keras are imported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sensor_lstm.forecasting.intervals import LEVELS, bound_name
+from sensor_lstm.forecasting.methods import MODEL_PREFIX, context_length, forecast_paths
+
+BUNDLE_FORMAT = 1
+BOUNDS = tuple(bound_name(side, level) for level in LEVELS for side in ("lower", "upper"))
+OUTPUT_COLUMNS = ("sensor_id", "method", "issued_at", "target_times", "forecast", *BOUNDS, "reason")
+# Why a sensor gets no forecast.
+UNKNOWN_SENSOR = "not_in_the_forecasters_sensors"
+NO_READINGS = "no_readings"
+TOO_FEW_READINGS = "too_few_readings"
+GAP_IN_LATEST_READINGS = "gap_in_latest_readings"
+
+
+def grid_points(times_us: np.ndarray, values: np.ndarray, interval_us: int, aggregate: str):
+    """Readings on the sampling grid, as sensor_lstm.readings.grid.on_grid puts them: each at its
+    nearest multiple of the interval (a tie to the earlier), the readings of a point merged by
+    ``aggregate`` (mean, nearest, last). Returns the points (ascending) and their values."""
+    times_us, values = np.asarray(times_us, dtype=np.int64), np.asarray(values, dtype=np.float64)
+    order = np.argsort(times_us, kind="stable")
+    times_us, values = times_us[order], values[order]
+    past_half = times_us - interval_us // 2
+    remainder = np.mod(past_half, interval_us)
+    points = past_half - remainder + np.where(remainder > 0, interval_us, 0)
+    unique, first = np.unique(points, return_index=True)
+    if aggregate == "mean":
+        merged = np.add.reduceat(values, first) / np.diff(np.append(first, len(points)))
+    elif aggregate == "last":
+        merged = values[np.append(first[1:], len(points)) - 1]
+    elif aggregate == "nearest":
+        distance = np.abs(times_us - points)
+        nearest = np.lexsort((times_us, distance, points))  # by point, then distance, then time
+        merged = values[nearest[np.searchsorted(points[nearest], unique)]]
+    else:
+        raise ValueError(f"grid aggregate {aggregate!r} is none of mean, nearest, last")
+    return unique, merged
+
+
+def read_timestamps(texts) -> np.ndarray:
+    """ISO-8601 strings (UTC where they name no zone) as microseconds since the epoch."""
+    parsed = pd.to_datetime(pd.Series(list(texts), dtype=object), utc=True, format="ISO8601")
+    return parsed.to_numpy(dtype="datetime64[us]").astype(np.int64)
+
+
+def iso(micros: np.ndarray) -> list[str]:
+    return [f"{moment}Z" for moment in np.asarray(micros, dtype=np.int64).astype("datetime64[us]").astype(str)]
+
+
+class Forecaster:
+    """A bundle and its LSTM (when a sensor's method is one), forecasting sensors from raw readings."""
+
+    def __init__(self, bundle: dict, lstm_model=None):
+        if bundle.get("format") != BUNDLE_FORMAT:
+            raise ValueError(f"forecaster bundle format {bundle.get('format')!r}, this code reads {BUNDLE_FORMAT}")
+        self.bundle, self.lstm_model = bundle, lstm_model
+        self.interval_us = bundle["interval_seconds"] * 1_000_000
+
+    def predict_normalized(self, windows: np.ndarray) -> np.ndarray:
+        x = np.asarray(windows, dtype=np.float32)[:, :, np.newaxis]
+        return self.lstm_model.predict(x, verbose=0)[:, 0]
+
+    def forecast(self, sensor_id: str, times_us: np.ndarray, readings: np.ndarray) -> dict:
+        """One output row (OUTPUT_COLUMNS) for one sensor's raw readings."""
+        row = {"sensor_id": sensor_id, "method": "", "issued_at": "", "target_times": [], "forecast": []}
+        row |= {bound: [] for bound in BOUNDS}
+        sensor = self.bundle["sensors"].get(sensor_id)
+        if sensor is None:
+            return row | {"reason": UNKNOWN_SENSOR}
+        if len(times_us) == 0:
+            return row | {"reason": NO_READINGS}
+        points, values = grid_points(times_us, readings, self.interval_us, self.bundle["grid_aggregate"])
+        method, steps = sensor["method"], self.bundle["steps"]
+        needed = context_length(method, self.bundle["seq_len"], self.bundle["horizon"])
+        if len(points) < needed:
+            return row | {"reason": TOO_FEW_READINGS}
+        if (np.diff(points[-needed:]) != self.interval_us).any():
+            return row | {"reason": GAP_IN_LATEST_READINGS}
+        model = None
+        if method.startswith(MODEL_PREFIX):
+            model = (self.bundle["seq_len"], self.bundle["horizon"], self.predict_normalized)
+        paths = forecast_paths(method, values[None, -needed:], steps, sensor["mean"], sensor["std"], model)[0]
+        targets = points[-1] + self.interval_us * np.arange(1, steps + 1)
+        row |= {
+            "method": method,
+            "issued_at": iso(points[-1:])[0],
+            "target_times": iso(targets),
+            "forecast": paths.tolist(),
+            "reason": "",
+        }
+        return row | {bound: (paths + np.asarray(sensor["offsets"][bound])).tolist() for bound in BOUNDS}
+
+    def forecast_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        rows = [
+            self.forecast(str(sensor), read_timestamps(times), np.asarray(readings, dtype=np.float64))
+            for sensor, times, readings in zip(frame["sensor_id"], frame["timestamps"], frame["readings"], strict=True)
+        ]
+        return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+
+
+def load_lstm(architecture_path: str, weights_path: str):
+    from sensor_lstm.training.model import model_from_spec
+
+    with np.load(weights_path) as stored:
+        weights = [stored[f"w{index}"] for index in range(len(stored.files))]
+    return model_from_spec((Path(architecture_path).read_text(), weights))
+
+
+def save_lstm(spec, folder: Path) -> dict[str, str]:
+    """The LSTM spec as the pyfunc's artifacts: architecture JSON and weights."""
+    architecture, weights = spec
+    (folder / "lstm.json").write_text(architecture)
+    np.savez(folder / "lstm_weights.npz", **{f"w{index}": array for index, array in enumerate(weights)})
+    return {"lstm_architecture": str(folder / "lstm.json"), "lstm_weights": str(folder / "lstm_weights.npz")}
+
+
+def pyfunc_class():
+    """The MLflow PythonModel, defined on use so that importing this module needs no MLflow."""
+    import mlflow.pyfunc
+
+    class SensorForecaster(mlflow.pyfunc.PythonModel):
+        def load_context(self, context):
+            bundle = json.loads(Path(context.artifacts["bundle"]).read_text())
+            lstm_model = None
+            if "lstm_architecture" in context.artifacts:
+                lstm_model = load_lstm(context.artifacts["lstm_architecture"], context.artifacts["lstm_weights"])
+            self.forecaster = Forecaster(bundle, lstm_model)
+
+        def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+            return self.forecaster.forecast_frame(model_input)
+
+    return SensorForecaster

@@ -1,0 +1,95 @@
+"""The forecasting methods a sensor can be given, as one function from its latest readings to its
+next ``steps`` forecasts: the LSTM (``model:<version>``, recursive past its horizon), and the naive
+forecasts evaluate scores it against (``persistence``, ``seasonal_naive_<n>``, ``training_mean``).
+evaluate's backtests and the forecaster bundle call the same function. NumPy only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sensor_lstm.forecasting.recursive import readings_needed, recursive_forecast
+from sensor_lstm.scoring import PERSISTENCE, TRAINING_MEAN, seasonal_naive_name
+from sensor_lstm.settings.table import NORMALIZED_BOUND
+
+MODEL_PREFIX = "model:"
+SEASONAL_PREFIX = seasonal_naive_name(0)[:-1]
+
+
+def model_method(version: int) -> str:
+    return f"{MODEL_PREFIX}{version}"
+
+
+def season_of(method: str) -> int | None:
+    """The season of a ``seasonal_naive_<n>`` method, else None."""
+    return int(method.removeprefix(SEASONAL_PREFIX)) if method.startswith(SEASONAL_PREFIX) else None
+
+
+def context_length(method: str, seq_len: int, horizon: int) -> int:
+    """The latest consecutive grid points ``method`` forecasts from."""
+    if method.startswith(MODEL_PREFIX):
+        return readings_needed(seq_len, horizon)
+    season = season_of(method)
+    if season is not None:
+        return season
+    if method in (PERSISTENCE, TRAINING_MEAN):
+        return 1
+    raise ValueError(f"unknown forecasting method {method!r}")
+
+
+def forecast_paths(
+    method: str,
+    contexts: np.ndarray,
+    steps: int,
+    mean: np.ndarray,
+    std: np.ndarray,
+    model: tuple[int, int, Callable[[np.ndarray], np.ndarray]] | None = None,
+) -> np.ndarray:
+    """Forecasts (origins, steps) in original units from ``contexts`` (origins, at least
+    context_length readings each, the last one the origin's). ``mean`` and ``std`` are each row's
+    sensor statistics; ``model`` is (seq_len, horizon, predict) for a ``model:`` method, predict
+    taking normalized windows (n, seq_len) and returning one value each."""
+    contexts = np.asarray(contexts, dtype=np.float64)
+    mean, std = np.broadcast_to(mean, len(contexts))[:, None], np.broadcast_to(std, len(contexts))[:, None]
+    if method == PERSISTENCE:
+        return np.repeat(contexts[:, -1:], steps, axis=1)
+    if method == TRAINING_MEAN:
+        return np.repeat(mean, steps, axis=1)
+    season = season_of(method)
+    if season is not None:
+        # Step k forecasts the reading whole seasons back from its target, the latest one known:
+        # the context's entry (k - 1) % season - season.
+        return contexts[:, [(step - 1) % season - season for step in range(1, steps + 1)]]
+    if method.startswith(MODEL_PREFIX) and model is not None:
+        seq_len, horizon, predict = model
+        normalized = np.clip(
+            (contexts[:, -readings_needed(seq_len, horizon) :] - mean) / std, -NORMALIZED_BOUND, NORMALIZED_BOUND
+        )
+        forecasts = recursive_forecast(normalized.astype(np.float32), steps, seq_len, horizon, predict)
+        return forecasts.astype(np.float64) * std + mean
+    raise ValueError(f"cannot forecast with {method!r}" + (" without its model" if model is None else ""))
+
+
+def backtest_origins(times_us: np.ndarray, start_us: int, end_us: int, interval_us: int, context: int, steps: int):
+    """The indices of one sensor's grid points (``times_us``, ascending) from which a forecast of
+    ``steps`` can be checked against readings: its ``context`` points and its ``steps`` targets
+    are consecutive grid points, and every target falls in [start_us, end_us)."""
+    times_us = np.asarray(times_us, dtype=np.int64)
+    span = context - 1 + steps
+    if len(times_us) <= span:
+        return np.array([], dtype=np.int64)
+    segment = np.concatenate([[0], np.cumsum(np.diff(times_us) != interval_us)])
+    origin = np.arange(context - 1, len(times_us) - steps)
+    first, last = origin - (context - 1), origin + steps
+    whole = segment[first] == segment[last]
+    inside = (times_us[origin + 1] >= start_us) & (times_us[last] < end_us)
+    return origin[whole & inside]
+
+
+def contexts_and_actuals(values: np.ndarray, origins: np.ndarray, context: int, steps: int):
+    """Each origin's context (its last ``context`` values) and the ``steps`` values after it."""
+    values = np.asarray(values, dtype=np.float64)
+    before = origins[:, None] + np.arange(-context + 1, 1)
+    after = origins[:, None] + np.arange(1, steps + 1)
+    return values[before], values[after]

@@ -1,0 +1,84 @@
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sensor_lstm.forecasting import forecaster
+from sensor_lstm.readings.grid import on_grid
+
+MINUTE_US = 60_000_000
+OFFSETS = {"lower_80": [-1.0, -2.0], "upper_80": [1.0, 2.0], "lower_95": [-3.0, -4.0], "upper_95": [3.0, 4.0]}
+
+
+def bundle(**sensors) -> dict:
+    return {
+        "format": forecaster.BUNDLE_FORMAT,
+        "interval_seconds": 60,
+        "grid_aggregate": "mean",
+        "seq_len": 2,
+        "horizon": 1,
+        "steps": 2,
+        "sensors": sensors,
+    }
+
+
+@pytest.mark.parametrize("aggregate", ["mean", "nearest", "last"])
+def test_the_forecaster_puts_readings_on_the_grid_exactly_as_the_spark_jobs_do(spark, aggregate):
+    start = datetime(2026, 11, 25)
+    # Jitter, a tie half way between two points (to the earlier), and three readings in one minute.
+    seconds = [0, 58, 61, 90, 150, 170, 175, 181, 240]
+    rows = [("a", start + timedelta(seconds=second), float(index)) for index, second in enumerate(seconds)]
+    frame = spark.createDataFrame(rows, "sensor_id string, timestamp timestamp, reading double")
+    expected = [(row.timestamp, row.reading) for row in on_grid(frame, 60, aggregate).orderBy("timestamp").collect()]
+    times_us = np.array([int((moment - datetime(1970, 1, 1)).total_seconds() * 1e6) for _, moment, _ in rows])
+    points, values = forecaster.grid_points(times_us, [value for *_, value in rows], MINUTE_US, aggregate)
+    assert [
+        (datetime(1970, 1, 1) + timedelta(microseconds=int(p)), v) for p, v in zip(points, values, strict=True)
+    ] == [(moment, pytest.approx(value)) for moment, value in expected]
+
+
+def test_each_sensor_is_forecast_by_its_own_method_with_its_intervals_or_gets_its_reason():
+    class NextOfALine:
+        def predict(self, x, verbose=0):
+            return x[:, -1, :] + 1
+
+    model = forecaster.Forecaster(
+        bundle(
+            line={"method": "model:4", "mean": 10.0, "std": 2.0, "offsets": OFFSETS},
+            flat={"method": "persistence", "mean": 0.0, "std": 1.0, "offsets": OFFSETS},
+        ),
+        NextOfALine(),
+    )
+    frame = pd.DataFrame(
+        {
+            "sensor_id": ["line", "flat", "flat", "nobody", "flat"],
+            "timestamps": [
+                ["2026-11-25T00:00:00Z", "2026-11-25T00:01:02Z"],
+                ["2026-11-25T00:05:00"],
+                [],
+                ["2026-11-25T00:05:00Z"],
+                ["2026-11-25T00:05:00Z", "2026-11-25T00:05:20Z"],
+            ],
+            "readings": [[10.0, 12.0], [7.5], [], [1.0], [1.0, 3.0]],
+        }
+    )
+    out = model.forecast_frame(frame)
+    assert list(out.columns) == list(forecaster.OUTPUT_COLUMNS)
+    line = out.iloc[0]
+    # Normalized 0 and 1; the model's next values 2 and 3 are 14 and 16 in original units.
+    assert (line.method, line.issued_at, line.forecast, line.reason) == (
+        "model:4",
+        "2026-11-25T00:01:00.000000Z",
+        [14.0, 16.0],
+        "",
+    )
+    assert line.target_times == ["2026-11-25T00:02:00.000000Z", "2026-11-25T00:03:00.000000Z"]
+    assert (line.lower_95, line.upper_80) == ([11.0, 12.0], [15.0, 18.0])
+    assert (out.iloc[1].method, out.iloc[1].forecast) == ("persistence", [7.5, 7.5])
+    assert out.reason.tolist()[2:] == [forecaster.NO_READINGS, forecaster.UNKNOWN_SENSOR, ""]
+    # Two readings in one minute: their mean.
+    assert out.iloc[4].forecast == [2.0, 2.0]
+    gap = model.forecast("line", np.array([0, 2 * MINUTE_US]), np.array([1.0, 2.0]))
+    short = model.forecast("line", np.array([0]), np.array([1.0]))
+    assert (gap["reason"], short["reason"]) == (forecaster.GAP_IN_LATEST_READINGS, forecaster.TOO_FEW_READINGS)
