@@ -40,7 +40,7 @@ OUTPUT_SCHEMA = (
     + ", ".join(f"{bound} array<double>" for bound in BOUNDS)
     + ", reason string"
 )
-_LOADED: dict[tuple, object] = {}  # shipped model -> pyfunc, for the Python worker's life
+_LOADED: dict[str, object] = {}  # shipped model -> pyfunc, for the Python worker's life
 
 
 def forecaster_version(client, name: str, alias: str):
@@ -52,26 +52,34 @@ def forecaster_version(client, name: str, alias: str):
 
 
 def shipped_forecaster(spark: SparkSession, model_uri: str):
-    """The forecaster loaded on the driver, and where executors find the copy shipped to them:
-    (the shipped folder's name, the model's path inside it)."""
+    """The forecaster loaded on the driver, and the name of the zip of it shipped to executors
+    (SparkContext.addFile takes no folder on a cluster; MLflow's spark_udf ships models so too)."""
     import mlflow.artifacts
     import mlflow.pyfunc
 
     folder = Path(tempfile.mkdtemp(prefix="forecaster-"))  # a new name: SparkContext.addFile never replaces
-    local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder)))
-    spark.sparkContext.addFile(str(folder), recursive=True)
-    return mlflow.pyfunc.load_model(str(local)), (folder.name, str(local.relative_to(folder)))
+    local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder / "model")))
+    archive = shutil.make_archive(str(folder / folder.name), "zip", root_dir=local)
+    spark.sparkContext.addFile(archive)
+    return mlflow.pyfunc.load_model(str(local)), Path(archive).name
 
 
-def forecast_sensors(readings: DataFrame, shipped: tuple[str, str]) -> pd.DataFrame:
+def unpacked_forecaster(shipped: str):
+    """The shipped forecaster, unpacked and loaded once per Python worker."""
+    import mlflow.pyfunc
+    from pyspark import SparkFiles
+
+    if shipped not in _LOADED:
+        target = Path(tempfile.mkdtemp(prefix="forecaster-"))
+        shutil.unpack_archive(SparkFiles.get(shipped), target, "zip")
+        _LOADED[shipped] = mlflow.pyfunc.load_model(str(target))
+    return _LOADED[shipped]
+
+
+def forecast_sensors(readings: DataFrame, shipped: str) -> pd.DataFrame:
     """The forecaster's output row (OUTPUT_COLUMNS) for every sensor in ``readings``."""
 
     def run(frame: pd.DataFrame) -> pd.DataFrame:
-        import mlflow.pyfunc
-        from pyspark import SparkFiles
-
-        if shipped not in _LOADED:
-            _LOADED[shipped] = mlflow.pyfunc.load_model(str(Path(SparkFiles.get(shipped[0])) / shipped[1]))
         frame = frame.sort_values("timestamp")
         stamps = frame["timestamp"].to_numpy(dtype="datetime64[us]").astype("int64")
         sensor = {
@@ -79,7 +87,7 @@ def forecast_sensors(readings: DataFrame, shipped: tuple[str, str]) -> pd.DataFr
             "timestamps": iso(stamps),
             "readings": frame["reading"].tolist(),
         }
-        return _LOADED[shipped].predict(pd.DataFrame([sensor]))
+        return unpacked_forecaster(shipped).predict(pd.DataFrame([sensor]))
 
     return readings.groupBy("sensor_id").applyInPandas(run, OUTPUT_SCHEMA).toPandas()
 
@@ -108,7 +116,7 @@ def forecast(spark: SparkSession, args: Namespace) -> ForecastReport:
             if present:
                 output = forecast_sensors(read_readings(spark, lake, present), shipped)
     finally:
-        shutil.rmtree(Path(tempfile.gettempdir()) / shipped[0], ignore_errors=True)
+        shutil.rmtree(Path(tempfile.gettempdir()) / Path(shipped).stem, ignore_errors=True)
     output = on_the_run_day(output, bundle, args.run_date)
     forecast_rows = rows_of(output, int(version.version))
     write_forecasts(spark, lake, forecast_rows, args.run_date)
