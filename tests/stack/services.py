@@ -92,6 +92,10 @@ class Services:
     def task_instances(self, run_id: str) -> list[dict]:
         return self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
 
+    def task_seconds(self, run_id: str) -> dict[str, float]:
+        """Each task's time in the run, its last try's, in seconds: where a slow run spent it."""
+        return {task["task_id"]: round(task["duration"] or 0, 1) for task in self.task_instances(run_id)}
+
     def task_log(self, run_id: str, task_id: str, try_number: int) -> str:
         """A try's log lines, as the UI shows them."""
         log = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}")

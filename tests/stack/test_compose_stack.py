@@ -11,7 +11,7 @@ On a machine without Docker Engine 25 or later, scripts/docker_engine.sh install
 without a reachable image registry, local stand-ins replace the official base images (the
 SENSOR_LSTM_PYTHON_IMAGE / SENSOR_LSTM_POSTGRES_IMAGE variables; set both to use others). The
 tests run in file order and build on each other (one stack for the module). Wall times of the
-build, the start and each run go to var/test/compose-test/timings.json.
+build, the start, each run and its tasks go to var/test/compose-test/timings.json.
 """
 
 from __future__ import annotations
@@ -93,8 +93,10 @@ UP_TIMEOUT_S = 600
 COLD_START_TIMEOUT_S = ENGINE_TIMEOUT_S * 2 + BUILD_TIMEOUT_S + UP_TIMEOUT_S + 300
 
 
-def timed(stack: ComposeStack, name: str, started: float) -> float:
+def timed(stack: ComposeStack, name: str, started: float, run_id: str | None = None) -> float:
     stack.timings[name] = round(time.monotonic() - started, 1)
+    if run_id is not None:
+        stack.timings[f"{name}_by_task"] = stack.task_seconds(run_id)
     (stack.root / "timings.json").write_text(json.dumps(stack.timings, indent=2) + "\n")
     return stack.timings[name]
 
@@ -284,7 +286,7 @@ def test_a_worker_lost_during_train_distributed_fails_the_attempt_and_the_retry_
     stopped = time.time()
 
     finished = stack.wait_for_run(run_id, timeout=3000)
-    timed(stack, "fault_run_s", started)
+    timed(stack, "fault_run_s", started, run_id)
     tries = stack.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/train_distributed/tries")["task_instances"]
     assert [(ti["try_number"], ti["state"]) for ti in tries] == [(1, "failed"), (2, "success")]
     failed_after = datetime.fromisoformat(tries[0]["end_date"]).timestamp() - stopped
@@ -320,7 +322,7 @@ def test_run_at_default_params_through_the_rest_api(stack):
     started, triggered_ms = time.monotonic(), time.time() * 1000
     run_id = stack.trigger({"day": DEFAULTS_DAY})  # every other Param at its default
     finished = stack.wait_for_run(run_id, timeout=3000)
-    timed(stack, "default_params_run_s", started)
+    timed(stack, "default_params_run_s", started, run_id)
     assert finished["conf"] == {"day": DEFAULTS_DAY}
 
     # The lake: the day's counts as the generator wrote them.
