@@ -18,8 +18,8 @@ from sensor_lstm.forecasting import intervals
 from sensor_lstm.forecasting.methods import (
     MODEL_PREFIX,
     backtest_origins,
-    context_length,
     contexts_and_actuals,
+    forecast_context,
     forecast_paths,
 )
 from sensor_lstm.scoring import PERSISTENCE
@@ -62,18 +62,19 @@ def cached_model(spec):
     return _MODELS[key]
 
 
-def sensor_residuals(frame: pd.DataFrame, plan: dict, setup: dict, period: tuple[int, int]) -> np.ndarray:
+def sensor_residuals(frame: pd.DataFrame, plan: dict, setup: dict, period: tuple[int, int]):
     """Residuals (reading - forecast), (origins, steps), of the sensor's method from every origin
-    (at most MAX_ORIGINS, evenly spaced) whose targets fall in ``period`` [start_us, end_us)."""
+    (at most MAX_ORIGINS, evenly spaced) whose targets fall in ``period`` [start_us, end_us), and
+    each origin's local scale (intervals.local_scales), as the forecaster computes it."""
     frame = frame.sort_values("timestamp")
     times_us = frame["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
     method, steps = plan["method"], setup["steps"]
-    context = context_length(method, setup["seq_len"], setup["horizon"])
+    context = forecast_context(method, setup["seq_len"], setup["horizon"], setup["scale_window"])
     origins = backtest_origins(times_us, *period, setup["interval_us"], context, steps)
     if len(origins) > MAX_ORIGINS:
         origins = origins[np.linspace(0, len(origins) - 1, MAX_ORIGINS).round().astype(int)]
     if not len(origins):
-        return np.zeros((0, steps))
+        return np.zeros((0, steps)), np.zeros(0)
     contexts, actuals = contexts_and_actuals(frame["reading"].to_numpy(), origins, context, steps)
     model = None
     if method.startswith(MODEL_PREFIX):
@@ -83,16 +84,17 @@ def sensor_residuals(frame: pd.DataFrame, plan: dict, setup: dict, period: tuple
             setup["horizon"],
             lambda windows: network.predict(np.asarray(windows, np.float32)[:, :, None], verbose=0)[:, 0],
         )
-    return actuals - forecast_paths(method, contexts, steps, plan["mean"], plan["std"], model)
+    residuals = actuals - forecast_paths(method, contexts, steps, plan["mean"], plan["std"], model)
+    return residuals, intervals.local_scales(contexts, setup["scale_window"], plan["scale_floor"])
 
 
-def per_sensor(readings: DataFrame, summarize: Callable[[str, np.ndarray], dict], plans, setup, period) -> dict:
-    """``summarize(sensor, residuals)`` of every planned sensor's residuals in ``period``, by sensor."""
+def per_sensor(readings: DataFrame, summarize: Callable[..., dict], plans, setup, period) -> dict:
+    """``summarize(sensor, residuals, scales)`` of every planned sensor's residuals in ``period``, by sensor."""
 
     def run(frame: pd.DataFrame) -> pd.DataFrame:
         sensor = frame["sensor_id"].iloc[0]
-        residuals = sensor_residuals(frame, plans[sensor], setup, period)
-        return pd.DataFrame({"sensor_id": [sensor], "result": [json.dumps(summarize(sensor, residuals))]})
+        summary = summarize(sensor, *sensor_residuals(frame, plans[sensor], setup, period))
+        return pd.DataFrame({"sensor_id": [sensor], "result": [json.dumps(summary)]})
 
     planned = readings.where(readings.sensor_id.isin(list(plans)))
     rows = planned.groupBy("sensor_id").applyInPandas(run, RESULT_SCHEMA).collect()
@@ -100,29 +102,30 @@ def per_sensor(readings: DataFrame, summarize: Callable[[str, np.ndarray], dict]
 
 
 def calibrate(readings: DataFrame, plans: dict, setup: dict, period: tuple[int, int]) -> dict:
-    """Per sensor: its calibration windows and interval offsets, from its own residuals or, with
-    fewer than intervals.MIN_CALIBRATION_WINDOWS, from the pool of every sensor's residuals in
-    units of their std, times its std."""
+    """Per sensor: its calibration windows and interval offsets (in units of the local scale), from
+    its own scores or, with fewer than intervals.MIN_CALIBRATION_WINDOWS, from the pool of every
+    sensor's."""
 
-    def summarize(sensor: str, residuals: np.ndarray) -> dict:
-        own = len(residuals) >= intervals.MIN_CALIBRATION_WINDOWS
-        sample = residuals[np.linspace(0, len(residuals) - 1, min(len(residuals), POOL_SAMPLE)).astype(int)]
+    def summarize(sensor: str, residuals: np.ndarray, scales: np.ndarray) -> dict:
+        scores = residuals / scales[:, None]
+        own = len(scores) >= intervals.MIN_CALIBRATION_WINDOWS
+        sample = scores[np.linspace(0, len(scores) - 1, min(len(scores), POOL_SAMPLE)).astype(int)]
         return {
-            "windows": len(residuals),
-            "offsets": intervals.level_offsets(residuals) if own else None,
-            "pool": (sample / plans[sensor]["std"]).tolist(),
+            "windows": len(scores),
+            "offsets": intervals.level_offsets(scores) if own else None,
+            "pool": sample.tolist(),
         }
 
     found = per_sensor(readings, summarize, plans, setup, period)
     pool = np.array([row for result in found.values() for row in result["pool"]]).reshape(-1, setup["steps"])
     calibrated = {}
-    for sensor, plan in plans.items():
+    for sensor in plans:
         result = found.get(sensor, {"windows": 0, "offsets": None})
         own = result["offsets"] is not None
         calibrated[sensor] = {
             "calibration_windows": result["windows"],
-            "offsets": result["offsets"] if own else intervals.level_offsets(pool, scale=plan["std"]),
-            "calibrated_on": "own residuals" if own else f"the pool of {len(pool)} residual rows of every sensor",
+            "offsets": result["offsets"] if own else intervals.level_offsets(pool),
+            "calibrated_on": "own residuals" if own else f"the pool of {len(pool)} scored windows of every sensor",
         }
     return calibrated
 
@@ -130,8 +133,8 @@ def calibrate(readings: DataFrame, plans: dict, setup: dict, period: tuple[int, 
 def coverage(readings: DataFrame, plans: dict, setup: dict, period: tuple[int, int]) -> dict:
     """Per sensor, the test residuals its intervals hold: {"windows", "steps_scored", "covered_80", ...}."""
 
-    def summarize(sensor: str, residuals: np.ndarray) -> dict:
-        counted = intervals.coverage_counts(residuals, plans[sensor]["offsets"])
+    def summarize(sensor: str, residuals: np.ndarray, scales: np.ndarray) -> dict:
+        counted = intervals.coverage_counts(residuals, scales, plans[sensor]["offsets"])
         return {"windows": len(residuals), "steps_scored": int(residuals.size), **counted}
 
     return per_sensor(readings, summarize, plans, setup, period)

@@ -29,8 +29,11 @@ from sensor_lstm.evaluation.forecaster_bundle import (
     build_forecaster,
     example_input,
     forecaster_name,
+    held_out_figure,
+    latest_readings,
     register_forecaster,
 )
+from sensor_lstm.evaluation.interval_plot import plotted_sensors
 from sensor_lstm.evaluation.scores import (
     BASELINES,
     CHAMPION,
@@ -149,9 +152,11 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
         interval_coverage=build.coverage,
         forecast_accuracy=accuracy_summary(earlier),
     )
-    example = example_input(spark, lake, prepared, build.bundle)
+    methods = {sensor: plan["method"] for sensor, plan in build.bundle["sensors"].items()}
+    latest = latest_readings(spark, lake, prepared, plotted_sensors(methods))
     report = log_evaluation(args, experiment_id, report, candidates, distributed, baseline, prepared, compared.rows)
-    version = log_forecaster(client, report, build, args, example, earlier)
+    figure = held_out_figure(latest, build, unit_of)
+    version = log_forecaster(client, report, build, args, (example_input(latest, build.bundle), figure), earlier)
     report = dataclasses.replace(report, forecaster_version=version)
     log_outcome(report, report.write(lake, args.run_date), args.alias)
     return report
@@ -209,13 +214,16 @@ def method_row(plan: dict) -> dict:
     return {name: plan[name] for name in ("method", "why", "calibration_windows", "calibrated_on") if name in plan}
 
 
-def log_forecaster(client, report: EvaluateReport, build, args, example, earlier: list[dict]) -> int:
-    """Register the forecaster in the evaluation's MLflow run, with the intervals' coverage and the
-    earlier forecasts' accuracy; its version."""
+def log_forecaster(client, report: EvaluateReport, build, args, example_and_figure, earlier: list[dict]) -> int:
+    """Register the forecaster in the evaluation's MLflow run, with its input example, the
+    intervals' coverage and figure, and the earlier forecasts' accuracy; its version."""
     import mlflow
     import pandas as pd
 
+    example, figure = example_and_figure
     with mlflow.start_run(run_id=report.mlflow_run_id):
+        if figure is not None:
+            mlflow.log_figure(figure, "forecaster_intervals.png")
         if earlier:
             mlflow.log_table(pd.DataFrame(earlier).astype({"forecast_day": str}), "forecast_accuracy.json")
             mlflow.log_metrics(

@@ -20,13 +20,15 @@ import pandas as pd
 from sensor_lstm import scoring, tracking
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.evaluation import backtest
+from sensor_lstm.evaluation.interval_plot import held_out_paths, interval_plot
 from sensor_lstm.evaluation.scores import score_windows, windows_with_every_naive_forecast
 from sensor_lstm.forecasting import forecaster, intervals
-from sensor_lstm.forecasting.methods import context_length, model_method
+from sensor_lstm.forecasting.methods import forecast_context, model_method
 from sensor_lstm.lake import Lake, datasets, utc_day_start
 from sensor_lstm.lake.reports import PrepareSequencesReport
 from sensor_lstm.readings.deliveries import read_readings
 from sensor_lstm.readings.grid import on_grid
+from sensor_lstm.training import model as lstm_network
 
 log = logging.getLogger("evaluate")
 REQUIREMENTS = ("mlflow", "numpy", "pandas", "tensorflow-cpu", "tf_keras")
@@ -73,6 +75,7 @@ def plan_methods(spark, lake: Lake, run_date: date, prepared: PrepareSequencesRe
             "mean": row["mean"],
             "std": row["std"],
             "one_step_naive_mae": row["one_step_naive_mae"],
+            "scale_floor": intervals.scale_floor(row["one_step_naive_mae"], row["std"]),
         }
         for sensor, row in stats.items()
     }
@@ -103,6 +106,7 @@ def build_forecaster(
         "seq_len": prepared.seq_len,
         "horizon": prepared.horizon,
         "interval_us": prepared.sampling_interval_seconds * 1_000_000,
+        "scale_window": prepared.seq_len,
         "lstm_spec": lstm.spec,
     }
     end_us = micros(utc_day_start(args.run_date + timedelta(days=1)).isoformat())
@@ -128,6 +132,7 @@ def build_forecaster(
         "interval_seconds": prepared.sampling_interval_seconds,
         "grid_aggregate": prepared.grid_aggregate,
         "steps": args.forecast_steps,
+        "scale_window": setup["scale_window"],
         "levels": list(intervals.LEVELS),
         "sensors": plans,
     }
@@ -138,8 +143,9 @@ def build_forecaster(
 
 
 def coverage_summary(covered: dict) -> dict:
-    """Per sensor and overall: test windows, and per level the observed coverage with its 95%
-    binomial (Wilson) interval, every step of every window counted."""
+    """Per sensor and overall: test windows, and per level the observed coverage (every step of
+    every window counted) with its 95% binomial (Wilson) interval over the windows: a window's
+    steps share one origin, so they count as one trial, not ``steps`` independent ones."""
     summary = {"sensors": {}}
     totals: dict[str, int] = {}
     for sensor, counts in sorted(covered.items()):
@@ -151,13 +157,13 @@ def coverage_summary(covered: dict) -> dict:
 
 
 def coverage_row(counts: dict) -> dict:
-    row = {"windows": counts.get("windows", 0)}
+    windows, total = counts.get("windows", 0), counts.get("steps_scored", 0)
+    row = {"windows": windows}
     for level in intervals.LEVELS:
-        name = f"covered_{round(level * 100)}"
-        covered, total = counts.get(name, 0), counts.get("steps_scored", 0)
-        low, high = intervals.binomial_interval(covered, total)
-        row[f"coverage_{round(level * 100)}"] = covered / total if total else None
-        row[f"coverage_{round(level * 100)}_interval"] = [low, high]
+        name = f"coverage_{round(level * 100)}"
+        share = counts.get(f"covered_{round(level * 100)}", 0) / total if total else None
+        row[name] = share
+        row[f"{name}_interval"] = list(intervals.binomial_interval(round((share or 0) * windows), windows))
     return row
 
 
@@ -206,15 +212,31 @@ def register_forecaster(client, build: ForecasterBuild, args, example: pd.DataFr
     return version
 
 
-def example_input(spark, lake: Lake, prepared: PrepareSequencesReport, bundle: dict, sensors: int = 2) -> pd.DataFrame:
-    """The latest readings of a few sensors, as many as their methods need: the input example."""
+def latest_readings(spark, lake: Lake, prepared: PrepareSequencesReport, sensors: list[str]) -> pd.DataFrame:
+    """The lookback's readings of ``sensors``, on the grid, as pandas (sensor_id, timestamp, reading)."""
     readings, _ = gridded_lookback(spark, lake, prepared)
-    chosen = sorted(bundle["sensors"])[:sensors]
-    frame = readings.where(readings.sensor_id.isin(chosen)).toPandas().sort_values(["sensor_id", "timestamp"])
+    frame = readings.where(readings.sensor_id.isin(sensors)).select("sensor_id", "timestamp", "reading").toPandas()
+    return frame.sort_values(["sensor_id", "timestamp"])
+
+
+def example_input(frame: pd.DataFrame, bundle: dict, sensors: int = 2) -> pd.DataFrame:
+    """The latest readings of a few sensors of ``frame`` (latest_readings), as many as the
+    forecaster takes for them: the input example."""
     rows = []
-    for sensor, mine in frame.groupby("sensor_id"):
-        needed = context_length(bundle["sensors"][sensor]["method"], bundle["seq_len"], bundle["horizon"])
-        latest = mine.tail(needed)
+    for sensor in sorted(frame["sensor_id"].unique())[:sensors]:
+        needed = forecast_context(
+            bundle["sensors"][sensor]["method"], bundle["seq_len"], bundle["horizon"], bundle["scale_window"]
+        )
+        latest = frame[frame["sensor_id"] == sensor].tail(needed)
         stamps = latest["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
         rows.append({"sensor_id": sensor, "timestamps": forecaster.iso(stamps), "readings": latest["reading"].tolist()})
     return pd.DataFrame(rows, columns=["sensor_id", "timestamps", "readings"])
+
+
+def held_out_figure(frame: pd.DataFrame, build: ForecasterBuild, units: dict):
+    """The forecaster's interval figure (interval_plot) for the sensors of ``frame``; None when
+    none of them can be forecast from its held-out readings."""
+    lstm_model = lstm_network.model_from_spec(build.lstm_spec) if build.lstm_spec is not None else None
+    steps = build.bundle["steps"]
+    paths = held_out_paths(frame, forecaster.Forecaster(build.bundle, lstm_model), steps, history=4 * steps)
+    return interval_plot(paths, units) if paths else None

@@ -20,7 +20,6 @@ from pyspark.sql import functions as F
 from sensor_lstm import tracking
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.forecasting.forecaster import BOUNDS, OUTPUT_COLUMNS, iso
-from sensor_lstm.forecasting.methods import context_length
 from sensor_lstm.forecasting.recursive import NO_READING_ON_RUN_DAY, days_to_read
 from sensor_lstm.lake import Lake, datasets, utc_day_start
 from sensor_lstm.lake.reports import ForecastReport
@@ -70,7 +69,8 @@ def unpacked_forecaster(shipped: str):
     from pyspark import SparkFiles
 
     if shipped not in _LOADED:
-        target = Path(tempfile.mkdtemp(prefix="forecaster-"))
+        # Under the application's files, which Spark removes when the application ends.
+        target = Path(tempfile.mkdtemp(prefix="forecaster-", dir=SparkFiles.getRootDirectory()))
         shutil.unpack_archive(SparkFiles.get(shipped), target, "zip")
         _LOADED[shipped] = mlflow.pyfunc.load_model(str(target))
     return _LOADED[shipped]
@@ -104,10 +104,9 @@ def forecast(spark: SparkSession, args: Namespace) -> ForecastReport:
         return no_forecaster(lake, args, name)
     model_uri = f"models:/{name}/{version.version}"
     loaded, shipped = shipped_forecaster(spark, model_uri)
-    bundle = loaded.unwrap_python_model().forecaster.bundle
-    needed = max(
-        context_length(plan["method"], bundle["seq_len"], bundle["horizon"]) for plan in bundle["sensors"].values()
-    )
+    model = loaded.unwrap_python_model().forecaster
+    bundle = model.bundle
+    needed = max(model.readings_needed(plan["method"]) for plan in bundle["sensors"].values())
     days = days_to_read(args.run_date, needed, bundle["interval_seconds"])
     try:
         with lake.readings_locked(days):

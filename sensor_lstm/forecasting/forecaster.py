@@ -10,9 +10,11 @@ input row: ``sensor_id``, ``method``, ``issued_at`` (the last grid point read), 
 ``forecast``, ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95`` (arrays over the steps) and
 ``reason``: empty when forecast, else why not (then the arrays are empty).
 
-The bundle (``forecaster.json``) holds the grid, seq_len, horizon and steps, and per sensor its
-method, statistics and interval offsets; the LSTM's architecture and weights are artifacts of
-their own. Only NumPy, pandas, MLflow and (for an LSTM method) tf_keras are imported.
+The bundle (``forecaster.json``) holds the grid, seq_len, horizon, steps and the intervals' scale
+window, and per sensor its method, statistics, scale floor and interval offsets (in units of the
+local scale, sensor_lstm.forecasting.intervals); the LSTM's architecture and weights are artifacts
+of their own. Format 1 bundles (before the local scale) have offsets in the sensor's units.
+Only NumPy, pandas, MLflow and (for an LSTM method) tf_keras are imported.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sensor_lstm.forecasting.intervals import LEVELS, bound_name
-from sensor_lstm.forecasting.methods import MODEL_PREFIX, context_length, forecast_paths
+from sensor_lstm.forecasting.intervals import LEVELS, bound_name, local_scales
+from sensor_lstm.forecasting.methods import MODEL_PREFIX, forecast_context, forecast_paths
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
+READABLE_FORMATS = (1, BUNDLE_FORMAT)  # 1: absolute offsets, what the first release registered
 BOUNDS = tuple(bound_name(side, level) for level in LEVELS for side in ("lower", "upper"))
 OUTPUT_COLUMNS = ("sensor_id", "method", "issued_at", "target_times", "forecast", *BOUNDS, "reason")
 # Why a sensor gets no forecast.
@@ -74,10 +77,14 @@ class Forecaster:
     """A bundle and its LSTM (when a sensor's method is one), forecasting sensors from raw readings."""
 
     def __init__(self, bundle: dict, lstm_model=None):
-        if bundle.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"forecaster bundle format {bundle.get('format')!r}, this code reads {BUNDLE_FORMAT}")
+        if bundle.get("format") not in READABLE_FORMATS:
+            raise ValueError(f"forecaster bundle format {bundle.get('format')!r}, this code reads {READABLE_FORMATS}")
         self.bundle, self.lstm_model = bundle, lstm_model
         self.interval_us = bundle["interval_seconds"] * 1_000_000
+        self.scale_window = bundle.get("scale_window")
+
+    def readings_needed(self, method: str) -> int:
+        return forecast_context(method, self.bundle["seq_len"], self.bundle["horizon"], self.scale_window)
 
     def predict_normalized(self, windows: np.ndarray) -> np.ndarray:
         x = np.asarray(windows, dtype=np.float32)[:, :, np.newaxis]
@@ -94,7 +101,7 @@ class Forecaster:
             return row | {"reason": NO_READINGS}
         points, values = grid_points(times_us, readings, self.interval_us, self.bundle["grid_aggregate"])
         method, steps = sensor["method"], self.bundle["steps"]
-        needed = context_length(method, self.bundle["seq_len"], self.bundle["horizon"])
+        needed = self.readings_needed(method)
         if len(points) < needed:
             return row | {"reason": TOO_FEW_READINGS}
         if (np.diff(points[-needed:]) != self.interval_us).any():
@@ -103,6 +110,9 @@ class Forecaster:
         if method.startswith(MODEL_PREFIX):
             model = (self.bundle["seq_len"], self.bundle["horizon"], self.predict_normalized)
         paths = forecast_paths(method, values[None, -needed:], steps, sensor["mean"], sensor["std"], model)[0]
+        scale = 1.0
+        if self.scale_window:
+            scale = local_scales(values[None, -needed:], self.scale_window, sensor["scale_floor"])[0]
         targets = points[-1] + self.interval_us * np.arange(1, steps + 1)
         row |= {
             "method": method,
@@ -111,7 +121,7 @@ class Forecaster:
             "forecast": paths.tolist(),
             "reason": "",
         }
-        return row | {bound: (paths + np.asarray(sensor["offsets"][bound])).tolist() for bound in BOUNDS}
+        return row | {bound: (paths + np.asarray(sensor["offsets"][bound]) * scale).tolist() for bound in BOUNDS}
 
     def forecast_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         rows = [

@@ -17,6 +17,8 @@ import numpy as np
 
 LEVELS = (0.8, 0.95)
 MIN_CALIBRATION_WINDOWS = 50
+# A stuck sensor has no local movement: its floor keeps scores finite and intervals open.
+SCALE_FLOOR_SHARE = 0.1
 
 
 def bound_name(side: str, level: float) -> str:
@@ -37,24 +39,39 @@ def conformal_offsets(residuals: np.ndarray, level: float) -> tuple[np.ndarray, 
     return np.minimum.accumulate(lower), np.maximum.accumulate(upper)
 
 
-def level_offsets(residuals: np.ndarray, scale: float = 1.0) -> dict[str, list[float]]:
+def scale_floor(one_step_naive_mae: float | None, std: float) -> float:
+    """The least local scale of a sensor: a share of its one-step naive MAE in training, or, for
+    a sensor that never moved in training, a millionth of its (floored, positive) std."""
+    return max(SCALE_FLOOR_SHARE * (one_step_naive_mae or 0.0), 1e-6 * std)
+
+
+def local_scales(contexts: np.ndarray, window: int, floor: float) -> np.ndarray:
+    """Per context (rows of consecutive readings, the latest last, at least ``window + 1``), the mean
+    absolute change between consecutive readings over its latest ``window`` steps, at least ``floor``."""
+    latest = np.asarray(contexts, dtype=np.float64)[:, -(window + 1) :]
+    return np.maximum(np.abs(np.diff(latest, axis=1)).mean(axis=1), floor)
+
+
+def level_offsets(scores: np.ndarray) -> dict[str, list[float]]:
     """The offsets per bound name (lower_80, upper_80, ...), each a list over steps, from
-    ``residuals`` (windows, steps) in units of ``scale``."""
+    ``scores`` (windows, steps): residuals in units of their local scale."""
     offsets = {}
     for level in LEVELS:
-        lower, upper = conformal_offsets(residuals, level)
-        offsets[bound_name("lower", level)] = (lower * scale).tolist()
-        offsets[bound_name("upper", level)] = (upper * scale).tolist()
+        lower, upper = conformal_offsets(scores, level)
+        offsets[bound_name("lower", level)] = lower.tolist()
+        offsets[bound_name("upper", level)] = upper.tolist()
     return offsets
 
 
-def coverage_counts(residuals: np.ndarray, offsets: dict[str, list[float]]) -> dict[str, int]:
-    """How many of ``residuals`` (windows, steps), every step counted, each level's interval holds."""
+def coverage_counts(residuals: np.ndarray, scales: np.ndarray, offsets: dict[str, list[float]]) -> dict[str, int]:
+    """How many of ``residuals`` (windows, steps), every step counted, each level's interval holds:
+    its offsets times the window's local scale (``scales``, one per window)."""
     residuals = np.asarray(residuals, dtype=np.float64)
+    scales = np.asarray(scales, dtype=np.float64)[:, None]
     counts = {}
     for level in LEVELS:
-        lower = np.asarray(offsets[bound_name("lower", level)])
-        upper = np.asarray(offsets[bound_name("upper", level)])
+        lower = np.asarray(offsets[bound_name("lower", level)]) * scales
+        upper = np.asarray(offsets[bound_name("upper", level)]) * scales
         counts[f"covered_{round(level * 100)}"] = int(((residuals >= lower) & (residuals <= upper)).sum())
     return counts
 

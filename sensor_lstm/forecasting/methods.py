@@ -38,6 +38,12 @@ def context_length(method: str, seq_len: int, horizon: int) -> int:
     raise ValueError(f"unknown forecasting method {method!r}")
 
 
+def forecast_context(method: str, seq_len: int, horizon: int, scale_window: int | None) -> int:
+    """The latest consecutive grid points a forecast with intervals takes: the method's context,
+    and ``scale_window`` steps for the intervals' local scale (none for a scale-free bundle)."""
+    return max(context_length(method, seq_len, horizon), scale_window + 1 if scale_window else 1)
+
+
 def forecast_paths(
     method: str,
     contexts: np.ndarray,

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -304,6 +305,8 @@ def test_evaluate_gives_every_sensor_a_method_chosen_on_validation_and_calibrate
     assert (report.forecaster_status, report.methods) == ("lstm_and_naive", {champion: 5, "persistence": 1})
     version = mlflow.MlflowClient().get_model_version(f"{MODEL}_forecaster", str(report.forecaster_version))
     assert version.tags["run_day"] == DAY and version.aliases == ["champion"]
+    figure = Path(mlflow.artifacts.download_artifacts(f"runs:/{report.mlflow_run_id}/forecaster_intervals.png"))
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
 
 
 def test_the_forecast_job_and_mlflow_models_serve_give_the_same_forecasts_from_raw_readings(stages, tmp_path):

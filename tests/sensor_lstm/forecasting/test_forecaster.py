@@ -19,6 +19,7 @@ def bundle(**sensors) -> dict:
         "seq_len": 2,
         "horizon": 1,
         "steps": 2,
+        "scale_window": 2,
         "sensors": sensors,
     }
 
@@ -45,8 +46,8 @@ def test_each_sensor_is_forecast_by_its_own_method_with_its_intervals_or_gets_it
 
     model = forecaster.Forecaster(
         bundle(
-            line={"method": "model:4", "mean": 10.0, "std": 2.0, "offsets": OFFSETS},
-            flat={"method": "persistence", "mean": 0.0, "std": 1.0, "offsets": OFFSETS},
+            line={"method": "model:4", "mean": 10.0, "std": 2.0, "offsets": OFFSETS, "scale_floor": 0.1},
+            flat={"method": "persistence", "mean": 0.0, "std": 1.0, "offsets": OFFSETS, "scale_floor": 0.5},
         ),
         NextOfALine(),
     )
@@ -54,13 +55,13 @@ def test_each_sensor_is_forecast_by_its_own_method_with_its_intervals_or_gets_it
         {
             "sensor_id": ["line", "flat", "flat", "nobody", "flat"],
             "timestamps": [
-                ["2026-11-25T00:00:00Z", "2026-11-25T00:01:02Z"],
-                ["2026-11-25T00:05:00"],
+                ["2026-11-25T00:00:00Z", "2026-11-25T00:01:02Z", "2026-11-25T00:02:00Z"],
+                ["2026-11-25T00:03:00", "2026-11-25T00:04:00", "2026-11-25T00:05:00"],
                 [],
                 ["2026-11-25T00:05:00Z"],
-                ["2026-11-25T00:05:00Z", "2026-11-25T00:05:20Z"],
+                ["2026-11-25T00:03:00Z", "2026-11-25T00:04:00Z", "2026-11-25T00:05:00Z", "2026-11-25T00:05:20Z"],
             ],
-            "readings": [[10.0, 12.0], [7.5], [], [1.0], [1.0, 3.0]],
+            "readings": [[8.0, 10.0, 12.0], [7.5, 7.5, 7.5], [], [1.0], [1.0, 1.0, 1.0, 3.0]],
         }
     )
     out = model.forecast_frame(frame)
@@ -69,16 +70,25 @@ def test_each_sensor_is_forecast_by_its_own_method_with_its_intervals_or_gets_it
     # Normalized 0 and 1; the model's next values 2 and 3 are 14 and 16 in original units.
     assert (line.method, line.issued_at, line.forecast, line.reason) == (
         "model:4",
-        "2026-11-25T00:01:00.000000Z",
+        "2026-11-25T00:02:00.000000Z",
         [14.0, 16.0],
         "",
     )
-    assert line.target_times == ["2026-11-25T00:02:00.000000Z", "2026-11-25T00:03:00.000000Z"]
-    assert (line.lower_95, line.upper_80) == ([11.0, 12.0], [15.0, 18.0])
-    assert (out.iloc[1].method, out.iloc[1].forecast) == ("persistence", [7.5, 7.5])
+    assert line.target_times == ["2026-11-25T00:03:00.000000Z", "2026-11-25T00:04:00.000000Z"]
+    # The offsets in units of the local scale: the mean absolute change over the last 2 steps, 2.
+    assert (line.lower_95, line.upper_80) == ([8.0, 8.0], [16.0, 20.0])
+    flat = out.iloc[1]
+    # A sensor that did not move: its scale is its floor, 0.5.
+    assert (flat.method, flat.forecast, flat.lower_80, flat.upper_95) == (
+        "persistence",
+        [7.5, 7.5],
+        [7.0, 6.5],
+        [9.0, 9.5],
+    )
     assert out.reason.tolist()[2:] == [forecaster.NO_READINGS, forecaster.UNKNOWN_SENSOR, ""]
     # Two readings in one minute: their mean.
     assert out.iloc[4].forecast == [2.0, 2.0]
-    gap = model.forecast("line", np.array([0, 2 * MINUTE_US]), np.array([1.0, 2.0]))
-    short = model.forecast("line", np.array([0]), np.array([1.0]))
+    # Seq_len 2 and a scale window of 2 steps take the latest 3 grid points, without a gap.
+    gap = model.forecast("line", np.array([0, MINUTE_US, 3 * MINUTE_US]), np.array([1.0, 2.0, 3.0]))
+    short = model.forecast("line", np.array([0, MINUTE_US]), np.array([1.0, 2.0]))
     assert (gap["reason"], short["reason"]) == (forecaster.GAP_IN_LATEST_READINGS, forecaster.TOO_FEW_READINGS)
