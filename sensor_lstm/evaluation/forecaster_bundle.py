@@ -144,8 +144,9 @@ def build_forecaster(
 
 def coverage_summary(covered: dict) -> dict:
     """Per sensor and overall: test windows, and per level the observed coverage (every step of
-    every window counted) with its 95% binomial (Wilson) interval over the windows: a window's
-    steps share one origin, so they count as one trial, not ``steps`` independent ones."""
+    every window counted) with its 95% binomial (Wilson) interval over the non-overlapping windows:
+    windows from consecutive origins share all but one of their targets, so only windows ``steps``
+    apart count as separate trials."""
     summary = {"sensors": {}}
     totals: dict[str, int] = {}
     for sensor, counts in sorted(covered.items()):
@@ -158,12 +159,13 @@ def coverage_summary(covered: dict) -> dict:
 
 def coverage_row(counts: dict) -> dict:
     windows, total = counts.get("windows", 0), counts.get("steps_scored", 0)
-    row = {"windows": windows}
+    trials = -(-windows // round(total / windows)) if windows else 0
+    row = {"windows": windows, "independent_windows": trials}
     for level in intervals.LEVELS:
         name = f"coverage_{round(level * 100)}"
         share = counts.get(f"covered_{round(level * 100)}", 0) / total if total else None
         row[name] = share
-        row[f"{name}_interval"] = list(intervals.binomial_interval(round((share or 0) * windows), windows))
+        row[f"{name}_interval"] = list(intervals.binomial_interval(round((share or 0) * trials), trials))
     return row
 
 

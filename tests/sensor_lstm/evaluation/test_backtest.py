@@ -8,7 +8,8 @@ import pytest
 
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.evaluation import backtest
-from sensor_lstm.evaluation.forecaster_bundle import ForecastingLSTM, build_forecaster
+from sensor_lstm.evaluation.forecaster_bundle import ForecastingLSTM, build_forecaster, coverage_summary
+from sensor_lstm.forecasting import intervals
 from sensor_lstm.lake import Lake
 from sensor_lstm.windows.prepare import prepare_sequences
 from tests.support.jobs import job_args
@@ -91,3 +92,18 @@ def test_without_an_lstm_every_sensor_gets_its_best_naive_forecast_with_calibrat
     older = dataclasses.replace(prepared, calibration_cut="")
     with pytest.raises(JobInputError, match="has no calibration period: an older version wrote it; rerun"):
         build_forecaster(spark, Lake(str(tmp_path)), args, older, ForecastingLSTM(why_not="no champion yet"))
+
+
+def test_coverage_counts_every_step_and_its_binomial_interval_only_the_non_overlapping_windows():
+    covered = {
+        "a": {"windows": 100, "steps_scored": 1200, "covered_80": 960, "covered_95": 1140},
+        "b": {"windows": 20, "steps_scored": 240, "covered_80": 120, "covered_95": 240},
+    }
+    summary = coverage_summary(covered)
+    a = summary["sensors"]["a"]
+    # 100 windows of 12 steps: 9 that share no target (ceil(100 / 12)), 80% of them covered.
+    assert (a["windows"], a["independent_windows"], a["coverage_80"], a["coverage_95"]) == (100, 9, 0.8, 0.95)
+    assert a["coverage_80_interval"] == list(intervals.binomial_interval(7, 9))
+    overall = summary["overall"]
+    assert (overall["windows"], overall["independent_windows"]) == (120, 10)
+    assert overall["coverage_80"] == pytest.approx(1080 / 1440) and overall["coverage_95"] == pytest.approx(1380 / 1440)
