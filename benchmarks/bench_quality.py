@@ -157,7 +157,13 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
     for sensor in sorted(scales):
         mine = [row for row in evaluated if row["sensor_id"] == sensor]
         rows = with_reference(mine, reference["sensors"][sensor], scales[sensor])
-        sensors[sensor] = {"unit": mine[0]["unit"], "rows": rows, **verdict(rows)}
+        sensors[sensor] = {
+            "unit": mine[0]["unit"],
+            "rows": rows,
+            **verdict(rows),
+            "method": evaluation.sensor_methods[sensor]["method"],
+            "coverage": evaluation.interval_coverage["sensors"].get(sensor, {}),
+        }
     return {
         "series": series.name,
         "description": series.description,
@@ -172,7 +178,20 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
         "reference": {name: value for name, value in reference.items() if name != "sensors"},
         "champion_decision": evaluation.champion_decision,
         "test_windows_left_out": evaluation.test_windows_left_out,
+        "coverage": evaluation.interval_coverage["overall"],
     }
+
+
+def coverage_text(coverage: dict) -> str:
+    """How often the forecaster's intervals held on the test windows, with the binomial intervals."""
+    if not coverage.get("windows"):
+        return "no test window"
+    held = [
+        f"{level}% interval held {coverage[f'coverage_{level}']:.1%} "
+        f"[{coverage[f'coverage_{level}_interval'][0]:.1%}, {coverage[f'coverage_{level}_interval'][1]:.1%}]"
+        for level in (80, 95)
+    ]
+    return f"{', '.join(held)} over {coverage['windows']} windows"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,11 +219,13 @@ def main(argv: list[str] | None = None) -> None:
                 f"distributed / reference RMSE: {scored['ratio_to_reference']:.3f} (target <= 1.10); beats every "
                 f"naive forecast: {'yes' if scored['beats_every_naive_forecast'] else 'NO'}"
             )
+            print(f"forecaster: {scored['method']}; {coverage_text(scored['coverage'])}")
         if result["test_windows_left_out"]:
             print(
                 f"{result['test_windows_left_out']} test windows without a seasonal naive forecast "
                 "left out of every row"
             )
+        print(f"forecaster over every sensor: {coverage_text(result['coverage'])}")
         trained, reference = result["distributed"], result["reference"]
         print(
             f"distributed: {trained['epochs_trained']} epochs (best {trained['best_epoch'] + 1}, stopped by "

@@ -173,6 +173,16 @@ def test_on_a_real_series_at_default_model_params_the_model_beats_every_naive_fo
     assert evaluation["champion_promoted"] and evaluation["champion_decision"].startswith("no champion yet: version")
     log = run.stdout + run.stderr
     assert f"champion: version {evaluation['candidate_version']} promoted: no champion yet" in log
+    # The intervals on the 1,288 test windows of a real series: within 3 points of the nominal
+    # coverage, which the binomial interval over the non-overlapping windows contains.
+    coverage = evaluation["interval_coverage"]["overall"]
+    assert coverage["windows"] == 1288
+    for level in (0.8, 0.95):
+        observed, (low, high) = (
+            coverage[f"coverage_{round(level * 100)}"],
+            coverage[f"coverage_{round(level * 100)}_interval"],
+        )
+        assert abs(observed - level) <= 0.03 and low <= level <= high, coverage
 
     # The champion forecasts every sensor from its last reading of the day, 12 hourly steps ahead.
     forecast = report(lake, "forecast", day)
