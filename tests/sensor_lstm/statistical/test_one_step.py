@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from sensor_lstm.statistical import one_step
+
+pytest.importorskip("statsforecast")
+
+
+def cycle(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 10 + 3 * np.sin(2 * np.pi * np.arange(n) / 12) + rng.normal(0, 0.2, n)
+
+
+def test_evenly_spaced_keeps_the_ends_and_at_most_the_limit():
+    assert one_step.evenly_spaced(np.arange(10, 20), 4).tolist() == [10, 13, 16, 19]
+    assert one_step.evenly_spaced(np.arange(3), 5).tolist() == [0, 1, 2]
+
+
+def test_missing_grid_points_are_interpolated_and_marked():
+    points, values, real = one_step.filled_grid(np.array([0, 10, 40]), np.array([1.0, 2.0, 5.0]), 10)
+    assert (points.tolist(), values.tolist(), real.tolist()) == (
+        [0, 10, 20, 30, 40],
+        [1.0, 2.0, 3.0, 4.0, 5.0],
+        [True, True, False, False, True],
+    )
+
+
+@pytest.mark.parametrize("name, seasons", [("auto_ets", [12]), ("auto_arima", [12]), ("mstl", [12])])
+def test_a_one_step_forecast_never_reads_its_target_or_anything_later(name, seasons):
+    y = cycle(240)
+    targets = np.array([200, 220, 239])
+    forecasts, _ = one_step.one_step(name, seasons, y, 180, targets, history=180)
+    # The future after each target rewritten: every forecast stays as it was.
+    for target, forecast in zip(targets, forecasts, strict=True):
+        changed = y.copy()
+        changed[target:] += 100.0
+        again, _ = one_step.one_step(name, seasons, changed, 180, np.array([target]), history=180)
+        assert again[0] == pytest.approx(forecast)
+    # And they forecast the cycle, far better than the last reading does.
+    assert np.abs(forecasts - y[targets]).mean() < np.abs(y[targets - 1] - y[targets]).mean()
