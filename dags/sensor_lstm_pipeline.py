@@ -29,8 +29,23 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from sensor_lstm.lake import datasets
-from sensor_lstm.lake.reports import EvaluateReport, ForecastReport, IngestReport, PrepareSequencesReport
-from sensor_lstm.names import DAG_ID, EVALUATE, FORECAST, INGEST, PREPARE_SEQUENCES, TRAIN_BASELINE, TRAIN_DISTRIBUTED
+from sensor_lstm.lake.reports import (
+    EvaluateReport,
+    FitStatisticalReport,
+    ForecastReport,
+    IngestReport,
+    PrepareSequencesReport,
+)
+from sensor_lstm.names import (
+    DAG_ID,
+    EVALUATE,
+    FIT_STATISTICAL,
+    FORECAST,
+    INGEST,
+    PREPARE_SEQUENCES,
+    TRAIN_BASELINE,
+    TRAIN_DISTRIBUTED,
+)
 from sensor_lstm.orchestration.alerts import failure_alert
 from sensor_lstm.orchestration.assets import champion_asset, lake_asset
 from sensor_lstm.orchestration.deployment import Deployment
@@ -114,6 +129,8 @@ with DAG(
         },
         one_run_at_a_time=NO_POOL,
     )
+    # statsforecast's models per sensor, beside the trainings: evaluate scores them with the LSTM.
+    fit_statistical = SPARK.task(FIT_STATISTICAL, timedelta(hours=2), report=FitStatisticalReport)
     evaluate = SPARK.task(
         EVALUATE,
         timedelta(hours=1),
@@ -134,7 +151,7 @@ with DAG(
         >> wait_for_landing_file
         >> ingest
         >> prepare_sequences
-        >> [train_baseline, train_distributed]
+        >> [train_baseline, train_distributed, fit_statistical]
         >> evaluate
         >> forecast
     )

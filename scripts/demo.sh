@@ -46,7 +46,7 @@ run_dag() {
 # The lookback needs the earlier days' readings: ingest them first, as catchup would have.
 for day in "${sample_days[@]:0:days-1}"; do
     echo "== airflow dags test sensor_lstm_pipeline for $day: ingest only (history)"
-    run_dag "$day" --mark-success-pattern 'prepare_sequences|train_baseline|train_distributed|evaluate|forecast'
+    run_dag "$day" --mark-success-pattern 'prepare_sequences|train_baseline|train_distributed|fit_statistical|evaluate|forecast'
 done
 echo "== airflow dags test sensor_lstm_pipeline for $last_day: all tasks"
 run_dag "$last_day"

@@ -42,7 +42,13 @@ from sensor_lstm.evaluation.scores import (
     windows_with_every_naive_forecast,
 )
 from sensor_lstm.lake import Lake, datasets
-from sensor_lstm.lake.reports import EvaluateReport, PrepareSequencesReport, TrainBaselineReport, TrainDistributedReport
+from sensor_lstm.lake.reports import (
+    EvaluateReport,
+    FitStatisticalReport,
+    PrepareSequencesReport,
+    TrainBaselineReport,
+    TrainDistributedReport,
+)
 from sensor_lstm.readings.catalog import read_catalog, units
 from sensor_lstm.training import model as lstm
 
@@ -52,11 +58,13 @@ log = logging.getLogger("evaluate")
 # naive forecasts (no LSTM has passed the gate, or the champion takes other windows).
 FORECASTER_WITH_LSTM, NAIVE_ONLY = "lstm_and_naive", "naive_only"
 
-EVALUATION_COLUMNS = ("sensor_id", "forecaster", "naive", "windows", "rmse", "mae", "mase", "skill")
+EVALUATION_COLUMNS = ("sensor_id", "forecaster", "naive", "windows", "rmse", "mae", "mase", "skill", "scored_on")
 EVALUATION_SCHEMA = (
     "sensor_id string, forecaster string, naive boolean, windows long, rmse double, mae double, mase double, "
-    "skill double, unit string"
+    "skill double, scored_on string, unit string"
 )
+# Which test windows a row of the evaluation table scores: all of them, or the statistical models' sample.
+ALL_TEST_WINDOWS, STATISTICAL_SAMPLE = "test_windows", "statistical_sample"
 
 
 @dataclass
@@ -118,9 +126,8 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
         raise JobInputError(f"no test windows for {args.run_date} in {test_path}")
     client = mlflow.MlflowClient()
     candidates = load_candidates(client, distributed, baseline, args.alias)
-    stats_path = lake.partition(datasets.SEQUENCE_STATS, args.run_date)
     unit_of = units(read_catalog(lake))
-    compared = compare(spark, prepared, candidates, test_path, stats_path, unit_of)
+    compared, sampled = comparisons(spark, lake, args.run_date, prepared, candidates)
     promote, reason, naive = decide_champion(client, args, distributed, candidates, compared)
     champion_after = tracking.current_champion(client, distributed.model_name, args.alias)
     build = build_forecaster(spark, lake, args, prepared, forecasting_lstm(candidates, champion_after, distributed))
@@ -141,7 +148,7 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
         champion_decision=reason,
         champion_version=int(champion_after.version) if champion_after else None,
         units=unit_of,
-        evaluation_path=write_evaluation(spark, lake, compared.rows, unit_of, args.run_date),
+        evaluation_path=write_evaluation(spark, lake, evaluation_rows(compared, sampled), unit_of, args.run_date),
         sensors_apart=compared.apart,
         sensor_table=sensor_table_text(compared.rows, DISTRIBUTED, compared.apart, unit_of),
         forecaster_name=forecaster_name(args.model_name),
@@ -151,10 +158,13 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
         sensor_methods={sensor: method_row(plan) for sensor, plan in build.bundle["sensors"].items()},
         interval_coverage=build.coverage,
         forecast_accuracy=accuracy_summary(earlier),
+        statistical_comparison=sampled.summary if sampled else [],
+        statistical_comparison_table=sampled.text if sampled else "",
     )
     methods = {sensor: plan["method"] for sensor, plan in build.bundle["sensors"].items()}
     latest = latest_readings(spark, lake, prepared, plotted_sensors(methods))
-    report = log_evaluation(args, experiment_id, report, candidates, distributed, baseline, prepared, compared.rows)
+    table = evaluation_rows(compared, sampled)
+    report = log_evaluation(args, experiment_id, report, candidates, distributed, baseline, prepared, table)
     figure = held_out_figure(latest, build, unit_of)
     version = log_forecaster(client, report, build, args, (example_input(latest, build.bundle), figure), earlier)
     report = dataclasses.replace(report, forecaster_version=version)
@@ -164,6 +174,8 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
 
 def log_outcome(report: EvaluateReport, path: str, alias: str) -> None:
     print(f"Test scores for {report.run_date}:\n{report.comparison_table}\n{report.sensor_table}", flush=True)
+    if report.statistical_comparison_table:
+        print(report.statistical_comparison_table, flush=True)
     kept, version = report.champion_version, report.candidate_version
     promoted = report.champion_promoted
     outcome = f"version {version} promoted" if promoted else f"kept version {kept}" if kept else "no champion"
@@ -256,27 +268,70 @@ class Comparison:
     unscored: list[int]
 
 
-def compare(spark, prepared: PrepareSequencesReport, candidates: Candidates, test_path: str, stats_path: str, unit_of):
+def comparisons(spark, lake: Lake, run_date, prepared: PrepareSequencesReport, candidates: Candidates):
+    """The comparison on all the test windows, and on the statistical models' sample (None without one)."""
+    test_path = f"{lake.partition(datasets.SEQUENCES, run_date)}/split=test"
+    stats_path = lake.partition(datasets.SEQUENCE_STATS, run_date)
+    return (
+        compare(spark, prepared, candidates, test_path, stats_path),
+        statistical_comparison(spark, lake, run_date, prepared, candidates, test_path, stats_path),
+    )
+
+
+def compare(spark, prepared: PrepareSequencesReport, candidates: Candidates, test_path: str, stats_path: str):
     """Every candidate and naive forecast scored per sensor on the same test windows."""
     seasons = prepared.seasonal_periods
     lags = dict(zip(seasons, prepared.seasonal_lags, strict=True))
     windows, excluded, scored = windows_with_every_naive_forecast(spark, test_path, stats_path, seasons)
-    naive = scoring.naive_sources(list(scored), [lags[season] for season in scored])
-    scores = score_windows(windows, candidates.models, candidates.partition_models, candidates.sensor_partition, scored)
-    scales = mase_scales(spark, stats_path)
-    rows = sensor_rows(scores, scales, set(naive))
-    apart = sensors_apart(rows, scales)
-    summary = forecaster_rows(rows, apart, candidates.sources | naive, set(naive))
-    text = comparison_text(summary)
+    compared = scored_comparison(windows, prepared, candidates, scored, mase_scales(spark, stats_path))
     unscored = [season for season in seasons if season not in scored]
     for season in unscored:
-        text += (
+        compared.text += (
             f"\n{scoring.seasonal_naive_name(season)} is not scored: no test window has the reading "
             f"{lags[season]} steps before its target (the lake's readings start too late)"
         )
     if excluded:
-        text += f"\n{excluded} test windows without a seasonal naive forecast are left out of every row"
-    return Comparison(rows, apart, summary, text, excluded, unscored)
+        compared.text += f"\n{excluded} test windows without a seasonal naive forecast are left out of every row"
+    return dataclasses.replace(compared, excluded=excluded, unscored=unscored)
+
+
+def scored_comparison(
+    windows, prepared: PrepareSequencesReport, candidates: Candidates, scored, scales, statistical: dict | None = None
+) -> Comparison:
+    """The Comparison of every candidate, naive forecast and ``statistical`` model (column ->
+    source) on ``windows``."""
+    lags = dict(zip(prepared.seasonal_periods, prepared.seasonal_lags, strict=True))
+    naive = scoring.naive_sources(list(scored), [lags[season] for season in scored])
+    statistical = statistical or {}
+    scores = score_windows(
+        windows, candidates.models, candidates.partition_models, candidates.sensor_partition, scored, tuple(statistical)
+    )
+    rows = sensor_rows(scores, scales, set(naive))
+    apart = sensors_apart(rows, scales)
+    summary = forecaster_rows(rows, apart, candidates.sources | statistical | naive, set(naive))
+    return Comparison(rows, apart, summary, comparison_text(summary), 0, [])
+
+
+def statistical_comparison(spark, lake: Lake, run_date, prepared, candidates: Candidates, test_path, stats_path):
+    """Every forecaster, the statistical models (fit_statistical) included, scored per sensor on the
+    test windows whose targets they forecast: the same evenly spaced sample for all. None when
+    fit_statistical forecast no test target for the run day."""
+    path = lake.partition(datasets.STATISTICAL_FORECASTS, run_date)
+    if not lake.exists(path):
+        log.info("no statistical forecasts for %s in %s: the table has no statistical models", run_date, path)
+        return None
+    fitted = FitStatisticalReport.read(lake, run_date)
+    forecasts = spark.read.parquet(path).where(F.col("period") == "test")
+    models = sorted(row["model"] for row in forecasts.select("model").distinct().collect())
+    if not models:
+        return None
+    by_target = forecasts.groupBy("sensor_id", "target_time").pivot("model", models).agg(F.first("forecast"))
+    windows, _, scored = windows_with_every_naive_forecast(spark, test_path, stats_path, prepared.seasonal_periods)
+    sample = windows.join(by_target, ["sensor_id", "target_time"])
+    sources = {model: f"statsforecast, runs:/{fitted.mlflow_run_id}/statistical_models.zip" for model in models}
+    compared = scored_comparison(sample, prepared, candidates, scored, mase_scales(spark, stats_path), sources)
+    compared.text = f"On the statistical models' sample of test windows:\n{compared.text}"
+    return compared
 
 
 def mase_scales(spark: SparkSession, stats_path: str) -> dict[str, float | None]:
@@ -289,6 +344,12 @@ def mase_scales(spark: SparkSession, stats_path: str) -> dict[str, float | None]
     return {
         row["sensor_id"]: row["one_step_naive_mae"] for row in stats.select("sensor_id", "one_step_naive_mae").collect()
     }
+
+
+def evaluation_rows(compared: Comparison, sampled: Comparison | None) -> list[dict]:
+    """The evaluation table: every row on all the test windows, then every row on the statistical sample."""
+    rows = [row | {"scored_on": ALL_TEST_WINDOWS} for row in compared.rows]
+    return rows + [row | {"scored_on": STATISTICAL_SAMPLE} for row in (sampled.rows if sampled else [])]
 
 
 def write_evaluation(spark: SparkSession, lake: Lake, rows: list[dict], unit_of: dict, run_date) -> str:
@@ -343,7 +404,15 @@ def log_evaluation(args, experiment_id: str, report: EvaluateReport, candidates,
             }
             | {"test_windows_left_out": report.test_windows_left_out, "sensors_apart": len(report.sensors_apart)}
         )
-        mlflow.log_text(f"{report.comparison_table}\n\n{report.sensor_table}\n", "comparison.txt")
+        mlflow.log_metrics(
+            {
+                f"statistical_sample.{row['model']}.median_mase": row["median_mase"]
+                for row in report.statistical_comparison
+                if row["median_mase"] is not None
+            }
+        )
+        sample = f"\n{report.statistical_comparison_table}\n" if report.statistical_comparison_table else ""
+        mlflow.log_text(f"{report.comparison_table}\n\n{report.sensor_table}\n{sample}", "comparison.txt")
         mlflow.log_dict(report.comparison, "comparison.json")
         mlflow.log_table(pd.DataFrame(rows, columns=[*EVALUATION_COLUMNS]), "evaluation.json")
     return dataclasses.replace(report, mlflow_run_id=evaluation.info.run_id)

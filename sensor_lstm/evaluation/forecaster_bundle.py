@@ -26,8 +26,7 @@ from sensor_lstm.forecasting import forecaster, intervals
 from sensor_lstm.forecasting.methods import forecast_context, model_method
 from sensor_lstm.lake import Lake, datasets, utc_day_start
 from sensor_lstm.lake.reports import PrepareSequencesReport
-from sensor_lstm.readings.deliveries import read_readings
-from sensor_lstm.readings.grid import on_grid
+from sensor_lstm.readings.deliveries import lookback_on_grid
 from sensor_lstm.training import model as lstm_network
 
 log = logging.getLogger("evaluate")
@@ -81,12 +80,6 @@ def plan_methods(spark, lake: Lake, run_date: date, prepared: PrepareSequencesRe
     }
 
 
-def gridded_lookback(spark, lake: Lake, prepared: PrepareSequencesReport):
-    days = [date.fromisoformat(day) for day in prepared.lookback_days if day not in prepared.missing_lookback_days]
-    readings = on_grid(read_readings(spark, lake, days), prepared.sampling_interval_seconds, prepared.grid_aggregate)
-    return readings, days
-
-
 def micros(text: str) -> int:
     return int(pd.Timestamp(text).value // 1000)
 
@@ -112,7 +105,7 @@ def build_forecaster(
     end_us = micros(utc_day_start(args.run_date + timedelta(days=1)).isoformat())
     days = [date.fromisoformat(day) for day in prepared.lookback_days]
     with lake.readings_locked(days):
-        readings, _ = gridded_lookback(spark, lake, prepared)
+        readings = lookback_on_grid(spark, lake, prepared)
         readings = readings.persist()
         try:
             period = (micros(prepared.calibration_cut), micros(prepared.test_cut))
@@ -216,7 +209,7 @@ def register_forecaster(client, build: ForecasterBuild, args, example: pd.DataFr
 
 def latest_readings(spark, lake: Lake, prepared: PrepareSequencesReport, sensors: list[str]) -> pd.DataFrame:
     """The lookback's readings of ``sensors``, on the grid, as pandas (sensor_id, timestamp, reading)."""
-    readings, _ = gridded_lookback(spark, lake, prepared)
+    readings = lookback_on_grid(spark, lake, prepared)
     frame = readings.where(readings.sensor_id.isin(sensors)).select("sensor_id", "timestamp", "reading").toPandas()
     return frame.sort_values(["sensor_id", "timestamp"])
 

@@ -29,10 +29,12 @@ def batch_error_sums(
     partition_models: dict,
     sensor_partition: dict[str, int],
     seasons: dict[int, int],
+    statistical: tuple[str, ...] = (),
 ) -> list[dict]:
     """Each model's and naive forecast's error sums (scoring.error_sums) per sensor, on one batch
     of windows with statistics, in original units: rows of SUMS_SCHEMA. ``seasons``: each scored
-    season's column in the windows' ``seasonal_naive`` lists."""
+    season's column in the windows' ``seasonal_naive`` lists; ``statistical``: the columns holding
+    statistical models' forecasts in original units, each scored where it is not null."""
     table = pa.Table.from_batches([batch])
     x, y = tensors.arrow_window_tensors(table)
     mean, std = table.column("mean").to_numpy(), table.column("std").to_numpy()
@@ -49,6 +51,10 @@ def batch_error_sums(
         )
         for name, normalized in forecasts.items()
     }
+    for name in statistical:
+        forecast = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+        have = ~np.isnan(forecast)
+        sums[name] = scoring.error_sums_by_group(forecast[have], actual[have], sensor_index[have], len(sensors))
     partition = np.array([sensor_partition.get(sensor, -1) for sensor in sensors])[sensor_index]
     sums[BASELINES] = np.zeros((len(sensors), 3))
     for index, model in partition_models.items():
@@ -65,17 +71,22 @@ def batch_error_sums(
 
 
 def score_windows(
-    windows: DataFrame, model_specs: dict, partition_specs: dict, sensor_partition: dict, seasons: dict[int, int]
+    windows: DataFrame,
+    model_specs: dict,
+    partition_specs: dict,
+    sensor_partition: dict,
+    seasons: dict[int, int],
+    statistical: tuple[str, ...] = (),
 ) -> dict[tuple[str, str], dict]:
     """Each model's scores per sensor, (model, sensor) -> scores: partial sums per Spark task,
-    added up by Spark."""
+    added up by Spark. ``statistical``: columns of ``windows`` with forecasts (batch_error_sums)."""
 
     def score_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         lstm.limit_tensorflow_threads(1)
         models = {name: lstm.model_from_spec(spec) for name, spec in model_specs.items()}
         partition_models = {index: lstm.model_from_spec(spec) for index, spec in partition_specs.items()}
         for batch in batches:
-            rows = batch_error_sums(batch, models, partition_models, sensor_partition, seasons)
+            rows = batch_error_sums(batch, models, partition_models, sensor_partition, seasons, statistical)
             yield pa.RecordBatch.from_pylist(rows, schema=SUMS_ARROW_SCHEMA)
 
     totals = (
@@ -111,7 +122,7 @@ def windows_with_every_naive_forecast(
     """The test windows with their sensor's statistics, leaving out (and counting) those without
     every scored season's naive forecast, so that every row of the table scores the same ones;
     and the scored seasons (scored_seasons)."""
-    windows = spark.read.parquet(test_path).select("sensor_id", "inputs", "target", "seasonal_naive")
+    windows = spark.read.parquet(test_path).select("sensor_id", "target_time", "inputs", "target", "seasonal_naive")
     scored = scored_seasons(windows, seasons)
     complete = F.lit(True)
     for column in scored.values():

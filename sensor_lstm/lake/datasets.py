@@ -9,6 +9,7 @@ READINGS = "readings"  # ingest
 QUARANTINE = "quarantine/ingest"  # ingest: every rejected line with its reason
 SEQUENCES = "sequences"  # prepare_sequences: windows, under split=<train|validation|test>/
 SEQUENCE_STATS = "sequence_stats"  # prepare_sequences: each sensor's training mean and std
+STATISTICAL_FORECASTS = "statistical_forecasts"  # fit_statistical: one-step forecasts at sampled targets
 TRAINED = "trained/train_distributed"  # train_distributed: a fit kept until its model is registered
 EVALUATION = "evaluation"  # evaluate: every model and naive forecast scored per sensor on the test windows
 FORECASTS = "forecasts"  # forecast

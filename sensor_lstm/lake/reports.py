@@ -180,6 +180,24 @@ class TrainDistributedReport(Report):
 
 
 @dataclass(frozen=True)
+class FitStatisticalReport(Report):
+    JOB: ClassVar[str] = names.FIT_STATISTICAL
+
+    run_date: str
+    mlflow_run_id: str
+    models: list[str]  # the models asked for
+    forecasts_path: str  # one-step forecasts per sensor, model and scored target
+    targets_per_period: int
+    # Per model: sensors fitted, sensors not fitted by reason, median and total fit seconds.
+    fits: dict[str, dict]
+    sensors: int
+    wall_seconds: float
+    sensor_seconds: dict[str, float]  # each sensor's seconds for all its models: median, max, total
+    # One row per sensor and model: seasons, seconds and targets, or not_fitted with the reason.
+    per_sensor: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class EvaluateReport(Report):
     JOB: ClassVar[str] = names.EVALUATE
     ASSET_FIELDS: ClassVar[tuple[str, ...]] = ("candidate_version", "champion_promoted", "champion_version")
@@ -216,6 +234,9 @@ class EvaluateReport(Report):
     # Earlier days' forecasts due on the run day, against its readings (accuracy.accuracy_summary):
     # forecasts, sensors, median_mase, coverage_80, coverage_95; empty when there were none.
     forecast_accuracy: dict = field(default_factory=dict)
+    # Every forecaster, the statistical models included, on the test windows fit_statistical sampled.
+    statistical_comparison: list[dict] = field(default_factory=list)
+    statistical_comparison_table: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ SCHEMA_TYPES = {
     Kind.DAY: {"type": "string", "format": "date"},
     Kind.INTEGERS: {"type": "array", "items": {"type": "integer"}},
     Kind.NUMBERS: {"type": "array", "items": {"type": "number"}},
+    Kind.NAMES: {"type": "array", "items": {"type": "string"}},
 }
 
 
@@ -30,7 +31,9 @@ def param_schema(setting: Setting) -> dict:
         schema["items"] = {**schema["items"], **setting.bounds.schema()}
     else:
         schema |= setting.bounds.schema()
-    if setting.choices:
+    if setting.choices and setting.kind is Kind.NAMES:
+        schema["items"] = {**schema["items"], "enum": list(setting.choices)}
+    elif setting.choices:
         schema["enum"] = list(setting.choices)
     if setting.nullable:
         schema["type"] = ["null", schema["type"]]

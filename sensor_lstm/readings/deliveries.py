@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from sensor_lstm.lake import Lake, datasets
+from sensor_lstm.readings.grid import on_grid
 
 PREFIX = "delivery-"
 DELIVERY_FILE = r"^delivery-(\d{4}-\d{2}-\d{2})-"
@@ -91,3 +92,10 @@ def days_holding(lake: Lake, deliveries: set[date], days: list[date]) -> list[da
         ):
             held.append(day)
     return held
+
+
+def lookback_on_grid(spark: SparkSession, lake: Lake, prepared) -> DataFrame:
+    """The readings of a prepare_sequences report's lookback days, on its grid, as it put them:
+    sensor_id, timestamp, reading (original units)."""
+    days = [date.fromisoformat(day) for day in prepared.lookback_days if day not in prepared.missing_lookback_days]
+    return on_grid(read_readings(spark, lake, days), prepared.sampling_interval_seconds, prepared.grid_aggregate)

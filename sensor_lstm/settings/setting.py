@@ -128,6 +128,8 @@ class Setting:
             return self.parse_value(text)
         if self.kind in (Kind.INTEGERS, Kind.NUMBERS):
             return self.parse_list(text)
+        if self.kind is Kind.NAMES:
+            return self.parse_name_list(text)
         try:
             value = PARSERS[self.kind](text)
         except ValueError:
@@ -137,6 +139,15 @@ class Setting:
         if self.choices and value not in self.choices:
             raise argparse.ArgumentTypeError(f"must be one of {', '.join(self.choices)}, got {text!r}")
         return value
+
+    def parse_name_list(self, text: str) -> list[str]:
+        if self.empty_means is not None and text == self.empty_means:
+            return []
+        names = parse_names(text)
+        unknown = [name for name in names if self.choices and name not in self.choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"each must be one of {', '.join(self.choices)}, got {text!r}")
+        return names
 
     def limits_text(self) -> str:
         """Its bounds or choices, as the settings reference writes them."""
@@ -169,7 +180,7 @@ class Setting:
                 return self.none_means
             return ",".join(str(item) for item in value) or self.empty_means
         if self.kind is Kind.NAMES:
-            return ",".join(value)
+            return ",".join(value) or self.empty_means or ""
         return str(value)
 
 

@@ -18,6 +18,7 @@ from sensor_lstm.names import (
     DAG_ID,
     EVALUATE,
     EXPERIMENT,
+    FIT_STATISTICAL,
     FORECAST,
     INGEST,
     JOBS,
@@ -30,7 +31,8 @@ from sensor_lstm.names import (
 from sensor_lstm.settings.setting import Bounds, Kind, Setting, Source
 
 # The trigger form's sections, in order.
-RUN, INPUT, WINDOWS, MODEL, CHAMPION = "Run", "Input data", "Windows", "Model and training", "Champion and forecasts"
+RUN, INPUT, WINDOWS, MODEL = "Run", "Input data", "Windows", "Model and training"
+STATISTICAL, CHAMPION = "Statistical models", "Champion and forecasts"
 # The day a run processes: the `day` Param, else its data interval's (sensor_lstm.orchestration.run_day).
 RUN_DAY = "{{ run_day(params, data_interval_start, dag_run) }}"
 # Every MLflow run says which Airflow run and task made it (a retry's run carries its try number).
@@ -42,7 +44,9 @@ RUN_TAGS = (
     "task={{ ti.task_id }}",
     "try_number={{ ti.try_number }}",
 )
-MLFLOW_STAGES = (*TRAININGS, EVALUATE)
+MLFLOW_STAGES = (*TRAININGS, FIT_STATISTICAL, EVALUATE)
+# statsforecast's models that fit_statistical fits per sensor (sensor_lstm.statistical.candidates).
+STATISTICAL_MODELS = ("auto_ets", "auto_arima", "mstl")
 
 
 # What ingest does with valid rows of one sensor and timestamp whose readings differ (sensor_lstm.readings.lines).
@@ -416,6 +420,53 @@ SETTINGS = (
         jobs=(TRAIN_DISTRIBUTED,),
         section=MODEL,
         bounds=positive_integer(64),
+    ),
+    Setting(
+        "statistical_models",
+        Kind.NAMES,
+        list(STATISTICAL_MODELS),
+        "statsforecast models fit_statistical fits per sensor, each scored one step ahead beside the LSTM: "
+        "AutoETS and AutoARIMA on the first season up to 24 readings, MSTL on every season plus a weekly one "
+        "where two cycles fit in the history; [] for none.",
+        Source.PARAM,
+        jobs=(FIT_STATISTICAL,),
+        section=STATISTICAL,
+        templates=("{{ params.statistical_models | join(',') or 'none' }}",),
+        empty_means="none",
+        choices=STATISTICAL_MODELS,
+    ),
+    Setting(
+        "statistical_targets",
+        Kind.INTEGER,
+        100,
+        "Targets per sensor, evenly spaced, that the statistical models forecast one step ahead in each of the "
+        "validation and test periods; evaluate scores every forecaster on the same test targets.",
+        Source.PARAM,
+        jobs=(FIT_STATISTICAL,),
+        section=STATISTICAL,
+        bounds=positive_integer(100_000),
+    ),
+    Setting(
+        "statistical_fit_days",
+        Kind.NUMBER,
+        28,
+        "Days of readings, at most, that a statistical model is fitted on (before the train cut) and forecasts "
+        "each target from.",
+        Source.PARAM,
+        jobs=(FIT_STATISTICAL,),
+        section=STATISTICAL,
+        bounds=Bounds(exclusive_minimum=0, maximum=366),
+    ),
+    Setting(
+        "statistical_sensor_seconds",
+        Kind.NUMBER,
+        60,
+        "Time budget of each sensor's statistical models, run cheapest first: a model whose forecasts would pass "
+        "it is left out, saying why. The stage takes about sensors x this / executor cores at most.",
+        Source.PARAM,
+        jobs=(FIT_STATISTICAL,),
+        section=STATISTICAL,
+        bounds=Bounds(exclusive_minimum=0, maximum=24 * 3600),
     ),
     Setting(
         "champion_min_skill",

@@ -14,6 +14,8 @@ MAX_ETS_ARIMA_SEASON = 24
 # A season is estimable with at least two whole cycles of history.
 CYCLES_NEEDED = 2
 AUTO_ETS, AUTO_ARIMA, MSTL_MODEL = "auto_ets", "auto_arima", "mstl"
+# Cheapest first: a sensor's time budget runs out on the dearest.
+MODELS = (AUTO_ETS, AUTO_ARIMA, MSTL_MODEL)
 
 
 @dataclass
@@ -42,8 +44,11 @@ def usable_seasons(seasonal_lags: list[int], interval_seconds: int, history_poin
     return kept, why_not
 
 
-def candidates(seasonal_lags: list[int], interval_seconds: int, history_points: int) -> Candidates:
-    """The models a sensor with ``history_points`` training readings gets, and their seasons."""
+def candidates(
+    seasonal_lags: list[int], interval_seconds: int, history_points: int, models: tuple[str, ...] = MODELS
+) -> Candidates:
+    """Which of ``models`` a sensor with ``history_points`` training readings gets, cheapest
+    first, and their seasons."""
     seasons, left_out = usable_seasons(seasonal_lags, interval_seconds, history_points)
     short = [season for season in seasons if season <= MAX_ETS_ARIMA_SEASON]
     main = short[:1]
@@ -53,10 +58,10 @@ def candidates(seasonal_lags: list[int], interval_seconds: int, history_points: 
                 f"season_{season}",
                 f"{AUTO_ETS} and {AUTO_ARIMA} take seasons up to {MAX_ETS_ARIMA_SEASON} steps; {MSTL_MODEL} takes it",
             )
-    chosen = Candidates({AUTO_ETS: main, AUTO_ARIMA: main}, left_out)
-    if seasons:
+    chosen = Candidates({name: main for name in MODELS if name in models and name != MSTL_MODEL}, left_out)
+    if MSTL_MODEL in models and seasons:
         chosen.seasons[MSTL_MODEL] = seasons
-    else:
+    elif MSTL_MODEL in models:
         left_out[MSTL_MODEL] = "no season with enough history to decompose"
     return chosen
 

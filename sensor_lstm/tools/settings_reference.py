@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sensor_lstm.orchestration.deployment import VARIABLES
 from sensor_lstm.settings import SETTINGS, Kind, Setting, Source
-from sensor_lstm.settings.table import CHAMPION, INPUT, MODEL, RUN, WINDOWS
+from sensor_lstm.settings.table import CHAMPION, INPUT, MODEL, RUN, STATISTICAL, WINDOWS
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
-SECTIONS = (RUN, INPUT, WINDOWS, MODEL, CHAMPION)
+SECTIONS = (RUN, INPUT, WINDOWS, MODEL, STATISTICAL, CHAMPION)
 KIND_TEXT = {
     Kind.INTEGER: "integer",
     Kind.NUMBER: "number",

@@ -68,9 +68,10 @@ def test_task_graph(dag):
         "check_params": ["wait_for_landing_file"],
         "wait_for_landing_file": ["ingest"],
         "ingest": ["prepare_sequences"],
-        "prepare_sequences": ["train_baseline", "train_distributed"],
+        "prepare_sequences": ["fit_statistical", "train_baseline", "train_distributed"],
         "train_baseline": ["evaluate"],
         "train_distributed": ["evaluate"],
+        "fit_statistical": ["evaluate"],
         "evaluate": ["forecast"],
         "forecast": [],
     }
@@ -116,6 +117,10 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "champion_min_share": 0.5,
         "num_proc": 2,
         "threads_per_rank": 1,
+        "statistical_models": ["auto_ets", "auto_arima", "mstl"],
+        "statistical_targets": 100,
+        "statistical_fit_days": 28,
+        "statistical_sensor_seconds": 60,
         "landing_file_timeout_minutes": 360,
         "allow_empty_input": False,
         "max_quarantined_fraction": 0.1,
@@ -133,6 +138,10 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
     }
     assert dag.params.get_param("seq_len").schema["type"] == "integer"
     assert dag.params.get_param("grid_aggregate").schema["enum"] == ["mean", "nearest", "last"]
+    assert dag.params.get_param("statistical_models").schema["items"] == {
+        "type": "string",
+        "enum": ["auto_ets", "auto_arima", "mstl"],
+    }
 
 
 def rendered_command(
@@ -152,7 +161,15 @@ def rendered_command(
     return task._get_hook()._build_spark_submit_command(task.application)
 
 
-SPARK_TASKS = ["ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"]
+SPARK_TASKS = [
+    "ingest",
+    "prepare_sequences",
+    "train_baseline",
+    "train_distributed",
+    "fit_statistical",
+    "evaluate",
+    "forecast",
+]
 
 
 @pytest.mark.parametrize("job", SPARK_TASKS)
@@ -487,6 +504,29 @@ def test_evaluate_command_line(dag, monkeypatch):
     ]
     command = rendered_command(dag, "evaluate", {"promote_older_day": True}, extra_context=run_context("evaluate"))
     assert "--promote-older-day" in command
+
+
+def test_fit_statistical_command_line_spells_no_models_as_none(dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", CONNECTION)
+    params = {"statistical_models": ["auto_ets", "mstl"], "statistical_targets": 50}
+    command = rendered_command(dag, "fit_statistical", params, extra_context=run_context("fit_statistical"))
+    assert command[command.index("/opt/sensor-lstm/spark_jobs/fit_statistical.py") + 1 :] == [
+        "--lake",
+        "/data/lake",
+        "--run-date",
+        "2026-11-25",
+        "--statistical-models",
+        "auto_ets,mstl",
+        "--statistical-targets",
+        "50",
+        "--statistical-fit-days",
+        "28",
+        "--statistical-sensor-seconds",
+        "60",
+        *mlflow_args("fit_statistical"),
+    ]
+    command = rendered_command(dag, "fit_statistical", {"statistical_models": []}, extra_context=run_context("x"))
+    assert command[command.index("--statistical-models") + 1] == "none"
 
 
 def test_forecast_command_line(dag, monkeypatch):

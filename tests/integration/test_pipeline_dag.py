@@ -22,7 +22,10 @@ pytestmark = pytest.mark.integration
 
 DAG_ID = "sensor_lstm_pipeline"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-HISTORY_ONLY = ["--mark-success-pattern", "prepare_sequences|train_baseline|train_distributed|evaluate|forecast"]
+HISTORY_ONLY = [
+    "--mark-success-pattern",
+    "prepare_sequences|train_baseline|train_distributed|fit_statistical|evaluate|forecast",
+]
 # `airflow dags test` runs a deferred trigger in line without its timeout: a day with no file would
 # wait for good. Past the wait, ingest must still say the file is missing itself (a lake it cannot
 # watch, a file gone since): these runs skip the wait to show it.
@@ -165,7 +168,8 @@ def test_on_a_real_series_at_default_model_params_the_model_beats_every_naive_fo
     windows = report(lake, "prepare_sequences", day)["windows"]
     assert windows == {"train": 5680, "validation": 854, "calibration": 855, "test": 1275}
     evaluation = report(lake, "evaluate", day)
-    rows = pq.read_table(evaluation["evaluation_path"]).to_pandas().set_index("forecaster")
+    table = pq.read_table(evaluation["evaluation_path"]).to_pandas()
+    rows = table[table.scored_on == "test_windows"].set_index("forecaster")
     naive = {name: rows.rmse[name] for name in ("persistence", "seasonal_naive_24", "training_mean")}
     assert evaluation["test_windows_left_out"] == 0 and rows.windows["distributed"] == 1275
     assert rows.rmse["distributed"] < min(naive.values()), (rows.loc["distributed"], naive)
@@ -173,6 +177,11 @@ def test_on_a_real_series_at_default_model_params_the_model_beats_every_naive_fo
     assert evaluation["champion_promoted"] and evaluation["champion_decision"].startswith("no champion yet: version")
     log = run.stdout + run.stderr
     assert f"champion: version {evaluation['candidate_version']} promoted: no champion yet" in log
+    # statsforecast's models, on 100 evenly spaced test windows that every forecaster scores.
+    sample = table[table.scored_on == "statistical_sample"].set_index("forecaster")
+    assert set(sample.index) >= {"distributed", "persistence", "auto_ets", "auto_arima", "mstl"}
+    assert set(sample.windows) == {100}
+    print(evaluation["statistical_comparison_table"])
     # The intervals on the 1,288 test windows of a real series: within 3 points of the nominal
     # coverage, which the binomial interval over the non-overlapping windows contains.
     coverage = evaluation["interval_coverage"]["overall"]

@@ -7,11 +7,13 @@ import contextlib
 import json
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from sensor_lstm.evaluation.evaluate import EVALUATION_COLUMNS, evaluate
 from sensor_lstm.forecasting.forecast import forecast
 from sensor_lstm.lake import files_digest
 from sensor_lstm.readings.catalog import HEADER as CATALOG_HEADER
+from sensor_lstm.statistical.stage import fit_statistical
 from sensor_lstm.training.baseline import train_baseline
 from sensor_lstm.training.distributed import train_distributed
 from sensor_lstm.windows.cutter import SPLITS
@@ -110,6 +113,10 @@ def stages(spark, tmp_path_factory):
                 ),
             ),
         }
+        reports["statistical"] = fit_statistical(
+            spark,
+            job_args("fit_statistical", *[*common, *tracking, "--statistical-targets", "10"]),
+        )
         reports["evaluate"] = evaluate(spark, job_args("evaluate", *[*common, *tracking, "--model-name", MODEL]))
         reports["retry"] = train_distributed(
             spark,
@@ -191,7 +198,8 @@ def test_a_model_version_leads_back_to_the_exact_windows_it_was_trained_on(stage
 def test_every_stage_run_of_the_dag_run_nests_under_one_run_that_stands_for_it(stages):
     client = mlflow.MlflowClient()
     run_ids = [
-        stages[name].mlflow_run_id for name in ("baseline", "distributed", "evaluate", "retry", "evaluate_retry")
+        stages[name].mlflow_run_id
+        for name in ("baseline", "distributed", "statistical", "evaluate", "retry", "evaluate_retry")
     ]
     (parent,) = {client.get_run(run_id).data.tags["mlflow.parentRunId"] for run_id in run_ids}
     tags = client.get_run(parent).data.tags
@@ -208,7 +216,7 @@ def test_the_registered_model_loads_and_forecasts_one_value_per_window(stages):
 
 
 def pooled_rmse(table, forecaster: str) -> float:
-    rows = table[table.forecaster == forecaster]
+    rows = table[(table.forecaster == forecaster) & (table.scored_on == "test_windows")]
     return math.sqrt(float((rows.rmse**2 * rows.windows).sum() / rows.windows.sum()))
 
 
@@ -222,7 +230,7 @@ def test_evaluate_scores_every_model_per_sensor_on_the_same_windows_and_names_th
     # The run's table in MLflow (the lake's partition now holds the retry's evaluation of the same day).
     table = mlflow.load_table("evaluation.json", run_ids=[report.mlflow_run_id])
     assert set(table.sensor_id) == {"s1", "s2", "s3", *REAL_LOGGERS}
-    assert table.groupby("forecaster").windows.sum()["distributed"] == windows
+    assert table[table.scored_on == "test_windows"].groupby("forecaster").windows.sum()["distributed"] == windows
     # Per sensor, added up again, is the training's own pooled test RMSE on the same windows.
     assert pooled_rmse(table, "distributed") == pytest.approx(stages["distributed"].test["test_rmse"], rel=1e-5)
     # The logger stuck at 20.0 through the test period is listed apart: no skill over an exact
@@ -261,6 +269,45 @@ def test_a_retry_that_loses_to_a_naive_forecast_leaves_the_champion_and_says_why
     assert second.champion_decision.startswith(f"version {retry.model_version} fails the quality gate: median MASE")
     version = mlflow.MlflowClient().get_model_version(MODEL, str(retry.model_version))
     assert version.tags["champion_decision"] == second.champion_decision
+
+
+def test_the_statistical_models_forecast_sampled_targets_and_evaluate_scores_every_forecaster_on_them(stages):
+    report, sensors = stages["statistical"], {"s1", "s2", "s3", *REAL_LOGGERS}
+    assert (report.models, report.sensors) == (["auto_ets", "auto_arima", "mstl"], 6)
+    # A day of 5-minute readings: the season of 12 readings for all three, a week too long for MSTL.
+    assert {model: row["sensors_fitted"] for model, row in report.fits.items()} == {
+        "auto_ets": 6,
+        "auto_arima": 6,
+        "mstl": 6,
+    }, report.fits
+    assert {row["seasons"] == [12] for row in report.per_sensor} == {True}
+    assert {row["seasons_left_out"]["season_2016"] for row in report.per_sensor} == {
+        "188 readings of history hold fewer than 2 cycles of 2016 steps"
+    }
+    forecasts = pq.read_table(report.forecasts_path).to_pandas()
+    # 10 targets per sensor, model and period, each after its period's first window.
+    assert forecasts.groupby(["model", "period"]).size().to_dict() == {
+        (model, period): 60 for model in report.models for period in ("test", "validation")
+    }
+    test_cut = datetime.fromisoformat(stages["prepared"].test_cut).replace(tzinfo=None)
+    assert forecasts[forecasts.period == "test"].target_time.min() == test_cut + timedelta(minutes=5 * 6)
+    # The fitted models, pickled, forecast again from the zip in the stage's MLflow run.
+    archive = Path(mlflow.artifacts.download_artifacts(f"runs:/{report.mlflow_run_id}/statistical_models.zip"))
+    with zipfile.ZipFile(archive) as models:
+        assert {name.split("/")[0] for name in models.namelist()} == sensors
+        ets = pickle.loads(models.read("s1/auto_ets.pkl"))
+    assert np.isfinite(ets.predict(h=3)["mean"]).all()
+    table = pq.read_table(stages["evaluate_retry"].evaluation_path).to_pandas()
+    sampled = table[table.scored_on == "statistical_sample"]
+    # Per sensor, every forecaster scored the same 10 sampled windows.
+    assert set(sampled.windows) == {10} and set(sampled.sensor_id) == sensors
+    assert set(sampled.forecaster) == {
+        *("distributed", "champion", "partition_baselines", "auto_ets", "auto_arima", "mstl"),
+        *("persistence", "seasonal_naive_12", "training_mean"),
+    }
+    summary = {row["model"]: row for row in stages["evaluate"].statistical_comparison}
+    assert {summary[model]["sensors"] for model in report.models} == {5}  # nearly_stuck is apart
+    assert "On the statistical models' sample of test windows:" in stages["evaluate"].statistical_comparison_table
 
 
 def test_jittered_faster_and_nearly_stuck_loggers_get_windows_and_the_model_beats_their_training_mean(stages):

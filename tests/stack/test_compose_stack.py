@@ -60,7 +60,15 @@ SERVICES = [
     "spark-worker-1",
     "spark-worker-2",
 ]
-STAGE_APPS = {"ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"}
+STAGE_APPS = {
+    "ingest",
+    "prepare_sequences",
+    "train_baseline",
+    "train_distributed",
+    "fit_statistical",
+    "evaluate",
+    "forecast",
+}
 # docs/stack.md's command, run in the scheduler's container: the demo's sample (the generator's
 # defaults) in the lake volume.
 GENERATE_SAMPLE = ["python", "-m", "sensor_lstm.tools.generate_sensor_data", "--output-dir", "/data/lake/landing"]
@@ -371,7 +379,7 @@ def test_run_at_default_params_through_the_rest_api(stack):
     # One run stands for the DAG run and every stage's run nests under it.
     [parent_id] = [run for run, tags in tags_of.items() if tags.get("run_kind") == "dag_run"]
     by_task = {tags["task"]: r for r in found if "task" in (tags := tags_of[r["info"]["run_id"]])}
-    assert set(by_task) == {"train_baseline", "train_distributed", "evaluate"}
+    assert set(by_task) == {"train_baseline", "train_distributed", "fit_statistical", "evaluate"}
     assert all(tags_of[r["info"]["run_id"]]["mlflow.parentRunId"] == parent_id for r in by_task.values())
     trained = by_task["train_distributed"]
     assert trained["info"]["run_id"] == distributed["mlflow_run_id"]

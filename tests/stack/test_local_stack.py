@@ -63,7 +63,15 @@ SERVICES = [
     "airflow-triggerer",
 ]
 LAKE_DATASETS = ["readings", "quarantine/ingest", "sequences", "sequence_stats"]
-SPARK_TASKS = ["ingest", "prepare_sequences", "train_baseline", "train_distributed", "evaluate", "forecast"]
+SPARK_TASKS = [
+    "ingest",
+    "prepare_sequences",
+    "train_baseline",
+    "train_distributed",
+    "fit_statistical",
+    "evaluate",
+    "forecast",
+]
 CLUSTER_CORES = 4  # two workers of 2 cores: the spark_cores pool's slots
 
 
@@ -440,6 +448,7 @@ def test_a_day_whose_file_never_lands_fails_once_after_the_timeout_param(stack):
         "prepare_sequences": 2,
         "train_baseline": 1,
         "train_distributed": 3,
+        "fit_statistical": 2,
         "evaluate": 2,
         "forecast": 2,
     }

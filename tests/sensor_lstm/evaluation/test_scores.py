@@ -43,6 +43,7 @@ def test_a_season_no_test_window_has_is_not_scored_and_the_others_exclude_their_
     windows = pa.table(
         {
             "sensor_id": ["a", "a", "b"],
+            "target_time": pa.array([1, 2, 1], pa.timestamp("us", tz="UTC")),
             "inputs": [[0.0, 1.0], [1.0, 0.0], [0.0, 2.0]],
             "target": pa.array([1.0, 1.0, 0.0], pa.float32()),
             "seasonal_naive": pa.array([[1.5, None], [None, None], [-1.0, None]], pa.list_(pa.float32())),
@@ -61,3 +62,20 @@ def test_a_season_no_test_window_has_is_not_scored_and_the_others_exclude_their_
         ("b", 0.0, 0.0),
     ]
     assert scores.scored_seasons(spark.read.parquet(str(tmp_path / "test.parquet")), []) == {}
+
+
+def test_a_statistical_forecast_in_original_units_is_scored_only_where_the_window_has_one():
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "sensor_id": ["a", "a", "b"],
+            "inputs": [[0.0, 1.0], [1.0, 0.0], [0.0, 2.0]],
+            "target": [1.0, 1.0, 0.0],
+            "seasonal_naive": [[1.5], [0.0], [-1.0]],
+            "mean": [10.0, 10.0, 0.0],
+            "std": [2.0, 2.0, 1.0],
+            "auto_ets": [11.0, 13.0, None],  # actual readings 12, 12 and 0
+        }
+    )
+    rows = scores.batch_error_sums(batch, {}, {}, {}, {24: 0}, ("auto_ets",))
+    sums = {(row["model"], row["sensor_id"]): [row["windows"], row["squared"], row["absolute"]] for row in rows}
+    assert sums["auto_ets", "a"] == [2.0, 2.0, 2.0] and ("auto_ets", "b") not in sums

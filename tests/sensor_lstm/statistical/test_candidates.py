@@ -21,3 +21,9 @@ def test_minute_data_keeps_its_daily_season_for_mstl_only_and_no_season_means_no
     none = cand.candidates([], 11, history_points=100)
     assert none.seasons == {"auto_ets": [], "auto_arima": []}
     assert none.left_out == {"mstl": "no season with enough history to decompose"}
+
+
+def test_only_the_models_asked_for_are_candidates_cheapest_first():
+    chosen = cand.candidates([24], 3600, history_points=24 * 7 * 3, models=("mstl", "auto_ets"))
+    assert list(chosen.seasons) == ["auto_ets", "mstl"]
+    assert cand.candidates([24], 3600, history_points=10, models=()).seasons == {}

@@ -53,3 +53,33 @@ def test_each_model_forecasts_the_subsampled_real_readings_of_each_period_and_sa
     actual = frame.set_index("timestamp").reading
     errors = (scored.forecast - actual.loc[scored.target_time].to_numpy()).abs()
     assert errors.mean() < 1.0  # the daily cycle is forecast, give or take its noise
+
+
+def test_a_model_over_the_sensors_time_budget_or_failing_its_fit_is_left_out_saying_why(monkeypatch):
+    from sensor_lstm.statistical import fit
+
+    hours = range(24 * 10)
+    frame = pd.DataFrame(
+        {
+            "sensor_id": "s",
+            "timestamp": [START + timedelta(hours=h) for h in hours],
+            "reading": [10 + 3 * np.sin(2 * np.pi * h / 24) for h in hours],
+        }
+    )
+    cut = lambda hour: micros(START + timedelta(hours=hour))  # noqa: E731
+    setup = FitSetup(HOUR_US, cut(168), {"test": (cut(192), cut(240))}, (24,), 168, 10, sensor_seconds=0.0)
+    out = sensor_forecasts(frame, setup)
+    fits = {row.model: json.loads(row.fit) for row in out[out.target_time.isna()].itertuples()}
+    # AutoETS filters all targets in one pass; the others would forecast each one after the deadline.
+    assert set(fits["auto_ets"]) == {"seasons", "seconds", "targets", "seasons_left_out"}
+    assert fits["auto_arima"]["not_fitted"].startswith("over the time budget: 10 forecasts at")
+    assert fits["mstl"]["not_fitted"].startswith("over the time budget: 10 forecasts at")
+    assert set(out[out.target_time.notna()].model) == {"auto_ets"}
+    assert out[out.model == "auto_ets"].fitted_model.notna().sum() == 1
+
+    def broken(name, *args):
+        raise ValueError(f"{name} cannot fit")
+
+    monkeypatch.setattr(fit, "one_step", broken)
+    out = sensor_forecasts(frame, setup)
+    assert json.loads(out.fit.iloc[0]) == {"not_fitted": "fit failed: ValueError('auto_ets cannot fit')"}

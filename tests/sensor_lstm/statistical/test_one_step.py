@@ -1,3 +1,6 @@
+import math
+import time
+
 import numpy as np
 import pytest
 
@@ -29,12 +32,33 @@ def test_missing_grid_points_are_interpolated_and_marked():
 def test_a_one_step_forecast_never_reads_its_target_or_anything_later(name, seasons):
     y = cycle(240)
     targets = np.array([200, 220, 239])
-    forecasts, _ = one_step.one_step(name, seasons, y, 180, targets, history=180)
+    forecasts, _ = one_step.one_step(name, seasons, y, 180, targets, history=180, deadline=math.inf)
     # The future after each target rewritten: every forecast stays as it was.
     for target, forecast in zip(targets, forecasts, strict=True):
         changed = y.copy()
         changed[target:] += 100.0
-        again, _ = one_step.one_step(name, seasons, changed, 180, np.array([target]), history=180)
+        again, _ = one_step.one_step(name, seasons, changed, 180, np.array([target]), history=180, deadline=math.inf)
         assert again[0] == pytest.approx(forecast)
     # And they forecast the cycle, far better than the last reading does.
     assert np.abs(forecasts - y[targets]).mean() < np.abs(y[targets - 1] - y[targets]).mean()
+
+
+def test_a_model_whose_forecasts_would_pass_the_deadline_is_stopped_after_the_first():
+    y = cycle(240)
+    with pytest.raises(one_step.OverBudget, match=r"30 forecasts at .* s each would pass the sensor's time budget"):
+        one_step.one_step("mstl", [12], y, 180, np.arange(200, 230), history=180, deadline=time.monotonic())
+    # AutoETS filters every target in one pass, whatever their number.
+    forecasts, _ = one_step.one_step("auto_ets", [12], y, 180, np.arange(200, 230), 180, deadline=time.monotonic())
+    assert len(forecasts) == 30
+
+
+def test_a_forecast_horizon_steps_ahead_reads_nothing_after_its_windows_last_input():
+    y = cycle(240)
+    forecasts, _ = one_step.one_step("auto_ets", [12], y, 180, np.array([220]), 180, math.inf, horizon=3)
+    changed = y.copy()
+    changed[218:] += 100.0  # the two readings before the target, and on: after the last input
+    again, _ = one_step.one_step("auto_ets", [12], changed, 180, np.array([220]), 180, math.inf, horizon=3)
+    assert again[0] == pytest.approx(forecasts[0])
+    changed[217] += 100.0  # the last input itself
+    moved, _ = one_step.one_step("auto_ets", [12], changed, 180, np.array([220]), 180, math.inf, horizon=3)
+    assert moved[0] != pytest.approx(forecasts[0])

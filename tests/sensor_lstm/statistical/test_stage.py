@@ -1,11 +1,12 @@
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from sensor_lstm.statistical.fit import FitSetup
-from sensor_lstm.statistical.stage import statistical_forecasts
+from sensor_lstm.statistical.stage import fit_setup, statistical_forecasts
 
 pytest.importorskip("statsforecast")
 
@@ -41,3 +42,36 @@ def test_every_sensor_is_fitted_in_its_own_group_and_a_short_one_says_why_it_has
     assert fits["cycle", "mstl"]["seasons"] == [24]
     scored = out[out.target_time.notna()]
     assert scored.groupby("sensor_id").size().to_dict() == {"cycle": 3 * 4, "short": 2 * 4}
+
+
+def test_the_setup_scores_the_validation_and_test_periods_up_to_the_run_days_end():
+    prepared = SimpleNamespace(
+        train_cut="2026-01-02T12:00:00+00:00",
+        calibration_cut="2026-01-03T00:00:00+00:00",
+        test_cut="2026-01-03T12:00:00+00:00",
+        sampling_interval_seconds=300,
+        seasonal_lags=[288],
+        seq_len=6,
+        horizon=2,
+    )
+    args = SimpleNamespace(
+        statistical_fit_days=1.5,
+        statistical_targets=40,
+        statistical_models=["auto_ets", "mstl"],
+        statistical_sensor_seconds=12.5,
+    )
+    setup = fit_setup(prepared, date(2026, 1, 3), args)
+    at = lambda day, hour, minute=0: micros(datetime(2026, 1, day, hour, minute))  # noqa: E731
+    # A period's first window's target is 6 - 1 + 2 steps of 5 minutes after its cut.
+    assert setup.periods == {
+        "validation": (at(2, 12, 35), at(3, 0)),
+        "test": (at(3, 12, 35), micros(datetime(2026, 1, 4))),
+    }
+    assert (setup.train_cut_us, setup.interval_us, setup.seasonal_lags) == (at(2, 12), 300_000_000, (288,))
+    assert (setup.fit_history, setup.targets_per_period, setup.models, setup.sensor_seconds, setup.horizon) == (
+        432,  # 1.5 days of 5-minute readings
+        40,
+        ("auto_ets", "mstl"),
+        12.5,
+        2,
+    )
