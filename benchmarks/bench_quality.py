@@ -1,18 +1,21 @@
 """Benchmark: forecast quality on real measured series, at the DAG's default model Params.
 
 For each series of tools/real_series.py: writes its landing files, ingests every day, then
-submits the DAG's four modelling stages as the DAG does, with every model setting at its default
+submits the DAG's five modelling stages as the DAG does, with every model setting at its default
 (the DAG's Params default to the jobs' own defaults; tests/dags checks it) and only the data's
 settings given (sampling interval, lookback = the whole series): prepare_sequences,
-train_baseline, train_distributed (2 ranks) and evaluate. Then the reference
+train_baseline, train_distributed (2 ranks), fit_statistical and evaluate. Then the reference
 (benchmarks/reference_fit.py: a plain single-process Keras LSTM of the same size, trained to
 convergence on the same windows) is scored on the same test windows.
 
 Prints, per series, evaluate's summary (median MASE, share of sensors beaten), then per sensor
 its rows of the evaluation table (models and naive forecasts: RMSE and MAE in the sensor's unit,
 MASE, skill) with the reference added, and the distributed model's RMSE as a ratio of the
-reference's. The targets: the distributed model better than every naive forecast, and within 10%
-of the reference. Figures also go to <workdir>/bench-quality.json.
+reference's; then every forecaster, statsforecast's models included, on the statistical models'
+sample of test windows, with each model's fit seconds, and the per-sensor best-of (the method the
+forecaster chose on validation) against the best single forecaster there. The targets: the
+distributed model better than every naive forecast, and within 10% of the reference. Figures
+also go to <workdir>/bench-quality.json.
 
 Example:
     python -m benchmarks.bench_quality --workdir var/bench-quality
@@ -32,9 +35,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from benchmarks.bench_prep import PROJECT_DIR, spark_submit
+from sensor_lstm.evaluation.evaluate import ALL_TEST_WINDOWS, STATISTICAL_SAMPLE
 from sensor_lstm.evaluation.scores import DISTRIBUTED
 from sensor_lstm.lake import Lake, datasets
-from sensor_lstm.lake.reports import EvaluateReport, PrepareSequencesReport, Report, TrainDistributedReport
+from sensor_lstm.lake.reports import (
+    EvaluateReport,
+    FitStatisticalReport,
+    PrepareSequencesReport,
+    Report,
+    TrainDistributedReport,
+)
 from sensor_lstm.tools import real_series
 
 REFERENCE = "reference"
@@ -64,14 +74,45 @@ def with_reference(rows: list[dict], reference: dict, scale: float) -> list[dict
 
 
 def rows_text(rows: list[dict]) -> str:
-    lines = [f"{'forecaster':<22} {'RMSE':>10} {'MAE':>10} {'MASE':>7} {'skill':>7} {'windows':>8}"]
+    lines = [f"{'forecaster':<22} {'RMSE':>10} {'MAE':>10} {'MASE':>7} {'skill':>7} {'windows':>8} {'fit s':>8}"]
     for row in rows:
         mase = "-" if row["mase"] is None else f"{row['mase']:.3f}"
         skill = "-" if row["skill"] is None else f"{row['skill']:.1%}"
+        seconds = "-" if row.get("fit_seconds") is None else f"{row['fit_seconds']:.1f}"
         lines.append(
-            f"{row['forecaster']:<22} {row['rmse']:>10.4f} {row['mae']:>10.4f} {mase:>7} {skill:>7} {row['windows']:>8}"
+            f"{row['forecaster']:<22} {row['rmse']:>10.4f} {row['mae']:>10.4f} {mase:>7} {skill:>7} "
+            f"{row['windows']:>8} {seconds:>8}"
         )
     return "\n".join(lines)
+
+
+def with_fit_seconds(rows: list[dict], fitted, distributed, sensor: str) -> list[dict]:
+    """The sample's rows, best RMSE first, with each statistical model's fit and scoring seconds on
+    ``sensor`` and the distributed LSTM's training seconds (for every sensor at once)."""
+    seconds = {row["model"]: row.get("seconds") for row in fitted.per_sensor if row["sensor_id"] == sensor}
+    seconds[DISTRIBUTED] = distributed.train_seconds
+    return sorted(
+        ({**row, "fit_seconds": seconds.get(row["forecaster"])} for row in rows),
+        key=lambda row: (row["rmse"], row["forecaster"]),
+    )
+
+
+def best_of(sampled: list[dict], method: str, champion_version: int | None, new_version: int) -> dict | None:
+    """The forecaster's method for the sensor (chosen on validation) as a row of the sample: the
+    per-sensor best-of; with the best single forecaster's RMSE on the same windows beside it."""
+    name = method
+    if method.startswith("model:"):
+        name = DISTRIBUTED if int(method.removeprefix("model:")) == new_version else "champion"
+    by_name = {row["forecaster"]: row for row in sampled}
+    if name not in by_name:
+        return None
+    best = min(sampled, key=lambda row: row["rmse"])
+    return {
+        "method": method,
+        "rmse": by_name[name]["rmse"],
+        "best_single": best["forecaster"],
+        "best_rmse": best["rmse"],
+    }
 
 
 def verdict(rows: list[dict]) -> dict:
@@ -129,8 +170,10 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
         *tracking,
         conf={"spark.task.cpus": "1"},
     )
+    lake.job("fit_statistical", *tracking)
     lake.job("evaluate", "--model-name", f"bench-quality-{series.name}", *tracking)
     evaluation, distributed = lake.report(EvaluateReport), lake.report(TrainDistributedReport)
+    fitted = lake.report(FitStatisticalReport)
     reference = json.loads(
         submit(
             [
@@ -155,14 +198,18 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
     evaluated = pq.read_table(evaluation.evaluation_path).to_pylist()
     sensors = {}
     for sensor in sorted(scales):
-        mine = [row for row in evaluated if row["sensor_id"] == sensor]
+        mine = [row for row in evaluated if row["sensor_id"] == sensor and row["scored_on"] == ALL_TEST_WINDOWS]
         rows = with_reference(mine, reference["sensors"][sensor], scales[sensor])
+        method = evaluation.sensor_methods[sensor]["method"]
+        sampled = [row for row in evaluated if row["sensor_id"] == sensor and row["scored_on"] == STATISTICAL_SAMPLE]
         sensors[sensor] = {
             "unit": mine[0]["unit"],
             "rows": rows,
             **verdict(rows),
-            "method": evaluation.sensor_methods[sensor]["method"],
+            "method": method,
             "coverage": evaluation.interval_coverage["sensors"].get(sensor, {}),
+            "sample": with_fit_seconds(sampled, fitted, distributed, sensor),
+            "best_of": best_of(sampled, method, evaluation.champion_version, distributed.model_version),
         }
     return {
         "series": series.name,
@@ -220,6 +267,15 @@ def main(argv: list[str] | None = None) -> None:
                 f"naive forecast: {'yes' if scored['beats_every_naive_forecast'] else 'NO'}"
             )
             print(f"forecaster: {scored['method']}; {coverage_text(scored['coverage'])}")
+            if scored["sample"]:
+                print(f"on the statistical models' sample of test windows:\n{rows_text(scored['sample'])}")
+            if scored["best_of"]:
+                best = scored["best_of"]
+                print(
+                    f"per-sensor best-of ({best['method']}, chosen on validation): RMSE {best['rmse']:.4f}; best "
+                    f"single forecaster {best['best_single']}: {best['best_rmse']:.4f} "
+                    f"(ratio {best['rmse'] / best['best_rmse']:.3f})"
+                )
         if result["test_windows_left_out"]:
             print(
                 f"{result['test_windows_left_out']} test windows without a seasonal naive forecast "

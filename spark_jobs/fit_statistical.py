@@ -22,8 +22,9 @@ Outputs:
 Each sensor's readings are put on the run's grid, and its gaps filled by linear interpolation for
 the models (a filled point is never a target). Each model is fitted on at most
 --statistical-fit-days of readings before the train cut. Its forecast of a target reads only the
-readings before it: AutoETS is filtered forward with its fitted parameters; AutoARIMA and MSTL,
-whose in-sample values read later readings, forecast each target from the history before it. The
+readings before it (in-sample values would read later ones): with the fitted parameters, from as
+many readings as it was fitted on, starting on a whole season of the grid, as the forecaster
+serves it. The
 targets are at most --statistical-targets real readings per sensor, evenly spaced, in each of the
 validation and test periods; evaluate scores every forecaster on the same test targets. Seasons: the
 run's seasonal lags, plus a week where the grid divides it, each kept with two cycles of history;

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from collections.abc import Callable
 
 import numpy as np
@@ -21,12 +22,16 @@ from sensor_lstm.forecasting.methods import (
     contexts_and_actuals,
     forecast_context,
     forecast_paths,
+    statistical_forward,
 )
 from sensor_lstm.scoring import PERSISTENCE
+from sensor_lstm.settings.table import STATISTICAL_MODELS
 from sensor_lstm.training import model as lstm
 
-# Origins per sensor and period at most, evenly spaced: bounds the LSTM's work on long lookbacks.
+# Origins per sensor and period at most, evenly spaced: bounds the LSTM's work on long lookbacks,
+# and a statistical model's, which forecasts each origin from its whole history (MSTL decomposes it).
 MAX_ORIGINS = 2000
+MAX_STATISTICAL_ORIGINS = 200
 # Residual rows per sensor that go into the pool sensors with few calibration windows borrow.
 POOL_SAMPLE = 200
 NO_VALIDATION_WINDOW = "no validation window: persistence"
@@ -69,10 +74,11 @@ def sensor_residuals(frame: pd.DataFrame, plan: dict, setup: dict, period: tuple
     frame = frame.sort_values("timestamp")
     times_us = frame["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
     method, steps = plan["method"], setup["steps"]
-    context = forecast_context(method, setup["seq_len"], setup["horizon"], setup["scale_window"])
+    context = forecast_context(method, setup["seq_len"], setup["horizon"], setup["scale_window"], plan)
     origins = backtest_origins(times_us, *period, setup["interval_us"], context, steps)
-    if len(origins) > MAX_ORIGINS:
-        origins = origins[np.linspace(0, len(origins) - 1, MAX_ORIGINS).round().astype(int)]
+    most = MAX_STATISTICAL_ORIGINS if method in STATISTICAL_MODELS else MAX_ORIGINS
+    if len(origins) > most:
+        origins = origins[np.linspace(0, len(origins) - 1, most).round().astype(int)]
     if not len(origins):
         return np.zeros((0, steps)), np.zeros(0)
     contexts, actuals = contexts_and_actuals(frame["reading"].to_numpy(), origins, context, steps)
@@ -84,7 +90,12 @@ def sensor_residuals(frame: pd.DataFrame, plan: dict, setup: dict, period: tuple
             setup["horizon"],
             lambda windows: network.predict(np.asarray(windows, np.float32)[:, :, None], verbose=0)[:, 0],
         )
-    residuals = actuals - forecast_paths(method, contexts, steps, plan["mean"], plan["std"], model)
+    statistical = None
+    if method in STATISTICAL_MODELS:
+        fitted = pickle.loads(setup["statistical_models"][frame["sensor_id"].iloc[0]])
+        last_indices = times_us[origins] // setup["interval_us"]
+        statistical = statistical_forward(fitted, plan["history"], plan["season"], last_indices)
+    residuals = actuals - forecast_paths(method, contexts, steps, plan["mean"], plan["std"], model, statistical)
     return residuals, intervals.local_scales(contexts, setup["scale_window"], plan["scale_floor"])
 
 

@@ -41,10 +41,10 @@ from sensor_lstm.evaluation.scores import (
     score_windows,
     windows_with_every_naive_forecast,
 )
+from sensor_lstm.evaluation.statistical_fits import statistical_fits, with_statistical_forecasts
 from sensor_lstm.lake import Lake, datasets
 from sensor_lstm.lake.reports import (
     EvaluateReport,
-    FitStatisticalReport,
     PrepareSequencesReport,
     TrainBaselineReport,
     TrainDistributedReport,
@@ -316,19 +316,15 @@ def statistical_comparison(spark, lake: Lake, run_date, prepared, candidates: Ca
     """Every forecaster, the statistical models (fit_statistical) included, scored per sensor on the
     test windows whose targets they forecast: the same evenly spaced sample for all. None when
     fit_statistical forecast no test target for the run day."""
-    path = lake.partition(datasets.STATISTICAL_FORECASTS, run_date)
-    if not lake.exists(path):
-        log.info("no statistical forecasts for %s in %s: the table has no statistical models", run_date, path)
+    fits = statistical_fits(lake, run_date)
+    if fits is None:
+        log.info("no statistical forecasts for %s: the table has no statistical models", run_date)
         return None
-    fitted = FitStatisticalReport.read(lake, run_date)
-    forecasts = spark.read.parquet(path).where(F.col("period") == "test")
-    models = sorted(row["model"] for row in forecasts.select("model").distinct().collect())
+    windows, _, scored = windows_with_every_naive_forecast(spark, test_path, stats_path, prepared.seasonal_periods)
+    sample, models = with_statistical_forecasts(spark, fits, "test", windows)
     if not models:
         return None
-    by_target = forecasts.groupBy("sensor_id", "target_time").pivot("model", models).agg(F.first("forecast"))
-    windows, _, scored = windows_with_every_naive_forecast(spark, test_path, stats_path, prepared.seasonal_periods)
-    sample = windows.join(by_target, ["sensor_id", "target_time"])
-    sources = {model: f"statsforecast, runs:/{fitted.mlflow_run_id}/statistical_models.zip" for model in models}
+    sources = dict.fromkeys(models, fits.source())
     compared = scored_comparison(sample, prepared, candidates, scored, mase_scales(spark, stats_path), sources)
     compared.text = f"On the statistical models' sample of test windows:\n{compared.text}"
     return compared

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,6 +23,7 @@ from sensor_lstm.errors import JobInputError
 from sensor_lstm.evaluation import backtest
 from sensor_lstm.evaluation.interval_plot import held_out_paths, interval_plot
 from sensor_lstm.evaluation.scores import score_windows, windows_with_every_naive_forecast
+from sensor_lstm.evaluation.statistical_fits import statistical_fits, with_statistical_forecasts
 from sensor_lstm.forecasting import forecaster, intervals
 from sensor_lstm.forecasting.methods import forecast_context, model_method
 from sensor_lstm.lake import Lake, datasets, utc_day_start
@@ -54,21 +56,37 @@ class ForecasterBuild:
     lstm_spec: tuple | None = None
     coverage: dict = field(default_factory=dict)  # per sensor and overall
     methods: dict[str, int] = field(default_factory=dict)  # sensors per method
+    statistical_models: dict[str, bytes] = field(default_factory=dict)  # pickled, of the sensors using one
+
+    def forecaster(self) -> forecaster.Forecaster:
+        """The Forecaster the bundle makes, its models loaded."""
+        lstm_model = lstm_network.model_from_spec(self.lstm_spec) if self.lstm_spec is not None else None
+        statistical = {sensor: pickle.loads(pickled) for sensor, pickled in self.statistical_models.items()}
+        return forecaster.Forecaster(self.bundle, lstm_model, statistical)
 
 
-def plan_methods(spark, lake: Lake, run_date: date, prepared: PrepareSequencesReport, lstm: ForecastingLSTM) -> dict:
-    """Per sensor with statistics: its method (backtest.choose_methods on the validation windows),
-    why, and its mean, std and MASE scale."""
-    seasons = prepared.seasonal_periods
+def plan_methods(
+    spark, lake: Lake, run_date: date, prepared: PrepareSequencesReport, lstm: ForecastingLSTM, fits
+) -> dict:
+    """Per sensor with statistics: its method (backtest.choose_methods on the validation windows,
+    or on those whose targets the statistical models forecast where the sensor has any: there all
+    candidates score the same sample), why, its mean, std and MASE scale, and a statistical
+    method's history."""
     validation = f"{lake.partition(datasets.SEQUENCES, run_date)}/split=validation"
     stats_path = lake.partition(datasets.SEQUENCE_STATS, run_date)
-    windows, _, scored = windows_with_every_naive_forecast(spark, validation, stats_path, seasons)
+    windows, _, scored = windows_with_every_naive_forecast(spark, validation, stats_path, prepared.seasonal_periods)
     models = {model_method(lstm.version): lstm.spec} if lstm.spec is not None else {}
     scores = score_windows(windows, models, {}, {}, scored)
-    candidates = [*models, *scoring.naive_sources(list(scored), [0] * len(scored))]
+    statistical: tuple[str, ...] = ()
+    if fits is not None:
+        sample, statistical = with_statistical_forecasts(spark, fits, "validation", windows)
+        on_sample = score_windows(sample, models, {}, {}, scored, statistical)
+        sampled = {sensor for _, sensor in on_sample}
+        scores = {key: value for key, value in scores.items() if key[1] not in sampled} | on_sample
+    candidates = [*models, *statistical, *scoring.naive_sources(list(scored), [0] * len(scored))]
     stats = {row["sensor_id"]: row.asDict() for row in spark.read.parquet(stats_path).collect()}
     chosen = backtest.choose_methods(scores, candidates, sorted(stats))
-    return {
+    plans = {
         sensor: {
             **chosen[sensor],
             "mean": row["mean"],
@@ -78,6 +96,10 @@ def plan_methods(spark, lake: Lake, run_date: date, prepared: PrepareSequencesRe
         }
         for sensor, row in stats.items()
     }
+    for sensor, plan in plans.items():
+        if plan["method"] in statistical:
+            plan |= fits.history(sensor, plan["method"])
+    return plans
 
 
 def micros(text: str) -> int:
@@ -93,7 +115,9 @@ def build_forecaster(
             f"the prepare_sequences report for {args.run_date} has no calibration period: an older version wrote it; "
             f"rerun prepare_sequences for {args.run_date}, then evaluate"
         )
-    plans = plan_methods(spark, lake, args.run_date, prepared, lstm)
+    fits = statistical_fits(lake, args.run_date)
+    plans = plan_methods(spark, lake, args.run_date, prepared, lstm, fits)
+    statistical = {sensor: plan["method"] for sensor, plan in plans.items() if "history" in plan}
     setup = {
         "steps": args.forecast_steps,
         "seq_len": prepared.seq_len,
@@ -101,6 +125,7 @@ def build_forecaster(
         "interval_us": prepared.sampling_interval_seconds * 1_000_000,
         "scale_window": prepared.seq_len,
         "lstm_spec": lstm.spec,
+        "statistical_models": fits.pickled(statistical) if fits else {},
     }
     end_us = micros(utc_day_start(args.run_date + timedelta(days=1)).isoformat())
     days = [date.fromisoformat(day) for day in prepared.lookback_days]
@@ -132,7 +157,8 @@ def build_forecaster(
     methods: dict[str, int] = {}
     for plan in plans.values():
         methods[plan["method"]] = methods.get(plan["method"], 0) + 1
-    return ForecasterBuild(bundle, lstm.spec, coverage_summary(covered), dict(sorted(methods.items())))
+    summary = coverage_summary(covered)
+    return ForecasterBuild(bundle, lstm.spec, summary, dict(sorted(methods.items())), setup["statistical_models"])
 
 
 def coverage_summary(covered: dict) -> dict:
@@ -172,11 +198,13 @@ def register_forecaster(client, build: ForecasterBuild, args, example: pd.DataFr
         bundle_path = Path(folder) / "forecaster.json"
         bundle_path.write_text(json.dumps(build.bundle, indent=1))
         artifacts = {"bundle": str(bundle_path)}
-        lstm_model = None
+        requirements = list(REQUIREMENTS)
         if build.lstm_spec is not None:
             artifacts |= forecaster.save_lstm(build.lstm_spec, Path(folder))
-            lstm_model = forecaster.load_lstm(artifacts["lstm_architecture"], artifacts["lstm_weights"])
-        output = forecaster.Forecaster(build.bundle, lstm_model).forecast_frame(example)
+        if build.statistical_models:
+            artifacts |= forecaster.save_statistical(build.statistical_models, Path(folder))
+            requirements.append("statsforecast")
+        output = build.forecaster().forecast_frame(example)
         info = mlflow.pyfunc.log_model(
             name="forecaster",
             python_model=forecaster.pyfunc_class()(),
@@ -184,7 +212,7 @@ def register_forecaster(client, build: ForecasterBuild, args, example: pd.DataFr
             code_paths=[str(PACKAGE_DIR)],
             signature=infer_signature(example, output),
             input_example=example,
-            pip_requirements=[f"{package}=={metadata.version(package)}" for package in REQUIREMENTS],
+            pip_requirements=[f"{package}=={metadata.version(package)}" for package in requirements],
             registered_model_name=forecaster_name(args.model_name),
         )
     name = forecaster_name(args.model_name)
@@ -219,9 +247,8 @@ def example_input(frame: pd.DataFrame, bundle: dict, sensors: int = 2) -> pd.Dat
     forecaster takes for them: the input example."""
     rows = []
     for sensor in sorted(frame["sensor_id"].unique())[:sensors]:
-        needed = forecast_context(
-            bundle["sensors"][sensor]["method"], bundle["seq_len"], bundle["horizon"], bundle["scale_window"]
-        )
+        plan = bundle["sensors"][sensor]
+        needed = forecast_context(plan["method"], bundle["seq_len"], bundle["horizon"], bundle["scale_window"], plan)
         latest = frame[frame["sensor_id"] == sensor].tail(needed)
         stamps = latest["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
         rows.append({"sensor_id": sensor, "timestamps": forecaster.iso(stamps), "readings": latest["reading"].tolist()})
@@ -231,7 +258,6 @@ def example_input(frame: pd.DataFrame, bundle: dict, sensors: int = 2) -> pd.Dat
 def held_out_figure(frame: pd.DataFrame, build: ForecasterBuild, units: dict):
     """The forecaster's interval figure (interval_plot) for the sensors of ``frame``; None when
     none of them can be forecast from its held-out readings."""
-    lstm_model = lstm_network.model_from_spec(build.lstm_spec) if build.lstm_spec is not None else None
     steps = build.bundle["steps"]
-    paths = held_out_paths(frame, forecaster.Forecaster(build.bundle, lstm_model), steps, history=4 * steps)
+    paths = held_out_paths(frame, build.forecaster(), steps, history=4 * steps)
     return interval_plot(paths, units) if paths else None

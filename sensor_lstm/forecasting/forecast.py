@@ -106,7 +106,7 @@ def forecast(spark: SparkSession, args: Namespace) -> ForecastReport:
     loaded, shipped = shipped_forecaster(spark, model_uri)
     model = loaded.unwrap_python_model().forecaster
     bundle = model.bundle
-    needed = max(model.readings_needed(plan["method"]) for plan in bundle["sensors"].values())
+    needed = max(model.readings_needed(plan) for plan in bundle["sensors"].values())
     days = days_to_read(args.run_date, needed, bundle["interval_seconds"])
     try:
         with lake.readings_locked(days):

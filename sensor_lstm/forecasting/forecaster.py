@@ -1,6 +1,7 @@
 """The forecaster: the pipeline's product as one MLflow pyfunc that stands on its own. Given a
 sensor's raw readings in its own units, it puts them on the sampling grid, forecasts the next
-steps with the method evaluate chose for that sensor (the LSTM champion or a naive forecast), and
+steps with the method evaluate chose for that sensor (the LSTM champion, a statistical model or a
+naive forecast), and
 adds the prediction intervals calibrated for that sensor and step. The forecast job and
 ``mlflow models serve`` run this same code.
 
@@ -11,25 +12,30 @@ input row: ``sensor_id``, ``method``, ``issued_at`` (the last grid point read), 
 ``reason``: empty when forecast, else why not (then the arrays are empty).
 
 The bundle (``forecaster.json``) holds the grid, seq_len, horizon, steps and the intervals' scale
-window, and per sensor its method, statistics, scale floor and interval offsets (in units of the
-local scale, sensor_lstm.forecasting.intervals); the LSTM's architecture and weights are artifacts
-of their own. Format 1 bundles (before the local scale) have offsets in the sensor's units.
-Only NumPy, pandas, MLflow and (for an LSTM method) tf_keras are imported.
+window, and per sensor its method, statistics, scale floor, interval offsets (in units of the
+local scale, sensor_lstm.forecasting.intervals) and, for a statistical method, its ``history``;
+the LSTM's architecture and weights are artifacts of their own, and so are the statistical
+methods' fitted statsforecast models (pickled, one per sensor that uses one). Format 1 bundles
+(before the local scale) have offsets in the sensor's units; format 2, no statistical method.
+Only NumPy, pandas, MLflow, and for the methods in use tf_keras or statsforecast, are imported.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import numpy as np
 import pandas as pd
 
 from sensor_lstm.forecasting.intervals import LEVELS, bound_name, local_scales
-from sensor_lstm.forecasting.methods import MODEL_PREFIX, forecast_context, forecast_paths
+from sensor_lstm.forecasting.methods import MODEL_PREFIX, forecast_context, forecast_paths, statistical_forward
 
-BUNDLE_FORMAT = 2
-READABLE_FORMATS = (1, BUNDLE_FORMAT)  # 1: absolute offsets, what the first release registered
+BUNDLE_FORMAT = 3
+# 1: absolute offsets, what the first release registered; 2: no statistical method.
+READABLE_FORMATS = (1, 2, BUNDLE_FORMAT)
 BOUNDS = tuple(bound_name(side, level) for level in LEVELS for side in ("lower", "upper"))
 OUTPUT_COLUMNS = ("sensor_id", "method", "issued_at", "target_times", "forecast", *BOUNDS, "reason")
 # Why a sensor gets no forecast.
@@ -76,15 +82,18 @@ def iso(micros: np.ndarray) -> list[str]:
 class Forecaster:
     """A bundle and its LSTM (when a sensor's method is one), forecasting sensors from raw readings."""
 
-    def __init__(self, bundle: dict, lstm_model=None):
+    def __init__(self, bundle: dict, lstm_model=None, statistical_models: dict | None = None):
         if bundle.get("format") not in READABLE_FORMATS:
             raise ValueError(f"forecaster bundle format {bundle.get('format')!r}, this code reads {READABLE_FORMATS}")
         self.bundle, self.lstm_model = bundle, lstm_model
+        self.statistical_models = statistical_models or {}  # by sensor, fitted
         self.interval_us = bundle["interval_seconds"] * 1_000_000
         self.scale_window = bundle.get("scale_window")
 
-    def readings_needed(self, method: str) -> int:
-        return forecast_context(method, self.bundle["seq_len"], self.bundle["horizon"], self.scale_window)
+    def readings_needed(self, plan: dict) -> int:
+        """The latest consecutive readings a sensor with this plan (its bundle entry) is forecast from."""
+        bundle = self.bundle
+        return forecast_context(plan["method"], bundle["seq_len"], bundle["horizon"], self.scale_window, plan)
 
     def predict_normalized(self, windows: np.ndarray) -> np.ndarray:
         x = np.asarray(windows, dtype=np.float32)[:, :, np.newaxis]
@@ -101,7 +110,7 @@ class Forecaster:
             return row | {"reason": NO_READINGS}
         points, values = grid_points(times_us, readings, self.interval_us, self.bundle["grid_aggregate"])
         method, steps = sensor["method"], self.bundle["steps"]
-        needed = self.readings_needed(method)
+        needed = self.readings_needed(sensor)
         if len(points) < needed:
             return row | {"reason": TOO_FEW_READINGS}
         if (np.diff(points[-needed:]) != self.interval_us).any():
@@ -109,7 +118,14 @@ class Forecaster:
         model = None
         if method.startswith(MODEL_PREFIX):
             model = (self.bundle["seq_len"], self.bundle["horizon"], self.predict_normalized)
-        paths = forecast_paths(method, values[None, -needed:], steps, sensor["mean"], sensor["std"], model)[0]
+        statistical = None
+        if sensor_id in self.statistical_models:
+            last_index = np.array([points[-1] // self.interval_us])
+            statistical = statistical_forward(
+                self.statistical_models[sensor_id], sensor["history"], sensor["season"], last_index
+            )
+        context = values[None, -needed:]
+        paths = forecast_paths(method, context, steps, sensor["mean"], sensor["std"], model, statistical)[0]
         scale = 1.0
         if self.scale_window:
             scale = local_scales(values[None, -needed:], self.scale_window, sensor["scale_floor"])[0]
@@ -147,6 +163,20 @@ def save_lstm(spec, folder: Path) -> dict[str, str]:
     return {"lstm_architecture": str(folder / "lstm.json"), "lstm_weights": str(folder / "lstm_weights.npz")}
 
 
+def save_statistical(models: dict[str, bytes], folder: Path) -> dict[str, str]:
+    """Pickled fitted statistical models, by sensor, as the pyfunc's artifact: one file each."""
+    stored = folder / "statistical_models"
+    stored.mkdir()
+    for sensor, pickled in models.items():
+        (stored / f"{quote(sensor, safe='')}.pkl").write_bytes(pickled)
+    return {"statistical_models": str(stored)}
+
+
+def load_statistical(folder: str) -> dict:
+    """save_statistical's models, unpickled (statsforecast's classes), by sensor."""
+    return {unquote(path.stem): pickle.loads(path.read_bytes()) for path in sorted(Path(folder).glob("*.pkl"))}
+
+
 def pyfunc_class():
     """The MLflow PythonModel, defined on use so that importing this module needs no MLflow."""
     import mlflow.pyfunc
@@ -157,7 +187,10 @@ def pyfunc_class():
             lstm_model = None
             if "lstm_architecture" in context.artifacts:
                 lstm_model = load_lstm(context.artifacts["lstm_architecture"], context.artifacts["lstm_weights"])
-            self.forecaster = Forecaster(bundle, lstm_model)
+            statistical = None
+            if "statistical_models" in context.artifacts:
+                statistical = load_statistical(context.artifacts["statistical_models"])
+            self.forecaster = Forecaster(bundle, lstm_model, statistical)
 
         def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
             return self.forecaster.forecast_frame(model_input)

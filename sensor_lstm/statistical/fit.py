@@ -72,7 +72,9 @@ def sensor_forecasts(frame: pd.DataFrame, setup: FitSetup) -> pd.DataFrame:
             continue
         started = time.perf_counter()
         try:
-            forecasts, fitted = one_step(name, seasons, y, fit_end, every, setup.fit_history, deadline, setup.horizon)
+            forecasts, fitted = one_step(
+                name, seasons, y, fit_end, every, history, deadline, setup.horizon, int(points[0] // setup.interval_us)
+            )
         except OverBudget as over:
             rows.append({"model": name, "fit": json.dumps({"not_fitted": f"over the time budget: {over}"})})
             continue
@@ -84,6 +86,7 @@ def sensor_forecasts(frame: pd.DataFrame, setup: FitSetup) -> pd.DataFrame:
             for i, period, value in zip(every, period_of, forecasts, strict=True)
         ]
         fit = {"seasons": seasons, "seconds": round(time.perf_counter() - started, 3), "targets": len(every)}
+        fit["history"] = history  # the readings it was fitted on, and forecasts each target from
         rows.append(
             {
                 "model": name,

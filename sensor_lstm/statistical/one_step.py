@@ -1,11 +1,10 @@
 """Forecasts of a statistical model, one step (or a window's horizon) ahead, that never read the
 reading they forecast, nor any later one. Each model is fitted once, on the history before the fit
-end. One step ahead, AutoETS is then filtered forward over the whole series with those parameters
-(statsforecast's ``forward(..., fitted=True)``: each value comes from the readings before it; a
-test rewrites the future to show it). The others' in-sample values read the future: MSTL's
+end; then each target is forecast from the ``history`` readings before it alone (statsforecast's
+``forward``), as the forecaster serves it. In-sample values would read the future: MSTL's
 decomposition smooths in both directions, and AutoARIMA's fitted values moved by 0.0014 when the
-readings after them changed (measured). They forecast each target from the history before it
-alone, so their callers pass an evenly spaced subsample of the targets to bound the cost."""
+readings after them changed (measured). A forecast per target costs about a fit of MSTL, so the
+callers pass an evenly spaced subsample of the targets to bound the cost."""
 
 from __future__ import annotations
 
@@ -14,9 +13,8 @@ import warnings
 
 import numpy as np
 
+from sensor_lstm.forecasting.methods import season_aligned_length
 from sensor_lstm.statistical.candidates import build
-
-FILTERED = ("auto_ets",)
 
 
 class OverBudget(Exception):
@@ -42,6 +40,15 @@ def filled_grid(
     return points, np.interp(points, times_us, np.asarray(values, dtype=np.float64)), real
 
 
+def aligned_span(first_index: int, last: int, history: int, season: int) -> int:
+    """season_aligned_length for the readings of ``y`` up to ``y[last]`` (``y[0]`` at grid index
+    ``first_index``), whole seasons shorter where ``y`` does not reach back that far."""
+    length = season_aligned_length(first_index + last, history, season)
+    while length > last + 1:
+        length -= season
+    return length
+
+
 def one_step(
     name: str,
     seasons: list[int],
@@ -51,24 +58,27 @@ def one_step(
     history: int,
     deadline: float,
     horizon: int = 1,
+    first_index: int = 0,
 ):
     """The model's forecasts of ``y[targets]`` (each target after ``fit_end``), each ``horizon``
-    steps ahead of the last reading it reads, fitted on at most ``history`` readings before
-    ``fit_end``; and the fitted model. A model that forecasts each target from its own history
-    raises OverBudget when the rest would end after ``deadline`` (time.monotonic()) at the first
-    forecast's pace, and when the deadline passes between two."""
+    steps ahead of the last reading it reads, from about ``history`` readings before it, as the
+    forecaster takes them (methods.statistical_forward: starting on a whole season of the grid,
+    ``y[0]`` being grid point ``first_index``); the model fitted on the same span before
+    ``fit_end``. A model that would end after ``deadline`` (time.monotonic()) at its first
+    forecast's pace raises OverBudget, and so does one still going when the deadline passes."""
     y = np.asarray(y, dtype=np.float64)
+    season = seasons[0] if seasons else 1
+    span = aligned_span(first_index, fit_end - 1, history, season)
     with warnings.catch_warnings():
         # AutoARIMA warns whenever its optimizer stops early: the model is still fitted, and scored.
         warnings.simplefilter("ignore", UserWarning)
-        fitted = build(name, seasons).fit(y[max(0, fit_end - history) : fit_end])
-        if name in FILTERED and horizon == 1:
-            return fitted.forward(y, h=1, fitted=True)["fitted"][targets], fitted
+        fitted = build(name, seasons).fit(y[fit_end - span : fit_end])
         forecasts = []
         for done, target in enumerate(targets):
             started = time.monotonic()
             known = target - horizon + 1  # the readings before this one are the forecast's history
-            forecasts.append(fitted.forward(y[max(0, known - history) : known], h=horizon)["mean"][-1])
+            span = aligned_span(first_index, known - 1, history, season)
+            forecasts.append(fitted.forward(y[known - span : known], h=horizon)["mean"][-1])
             now, left = time.monotonic(), len(targets) - done - 1
             if done == 0 and now + (now - started) * left > deadline:
                 raise OverBudget(

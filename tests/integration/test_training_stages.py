@@ -19,14 +19,17 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from sensor_lstm.evaluation import comparison
 from sensor_lstm.evaluation.evaluate import EVALUATION_COLUMNS, evaluate
+from sensor_lstm.evaluation.forecaster_bundle import ForecastingLSTM, build_forecaster, register_forecaster
 from sensor_lstm.forecasting.forecast import forecast
 from sensor_lstm.lake import files_digest
 from sensor_lstm.readings.catalog import HEADER as CATALOG_HEADER
+from sensor_lstm.settings.table import STATISTICAL_MODELS
 from sensor_lstm.statistical.stage import fit_statistical
 from sensor_lstm.training.baseline import train_baseline
 from sensor_lstm.training.distributed import train_distributed
@@ -290,7 +293,8 @@ def test_the_statistical_models_forecast_sampled_targets_and_evaluate_scores_eve
         (model, period): 60 for model in report.models for period in ("test", "validation")
     }
     test_cut = datetime.fromisoformat(stages["prepared"].test_cut).replace(tzinfo=None)
-    assert forecasts[forecasts.period == "test"].target_time.min() == test_cut + timedelta(minutes=5 * 6)
+    first_target = pd.Timestamp(test_cut + timedelta(minutes=5 * 6)).ceil("5min")  # the first on the grid
+    assert forecasts[forecasts.period == "test"].target_time.min() == first_target
     # The fitted models, pickled, forecast again from the zip in the stage's MLflow run.
     archive = Path(mlflow.artifacts.download_artifacts(f"runs:/{report.mlflow_run_id}/statistical_models.zip"))
     with zipfile.ZipFile(archive) as models:
@@ -381,6 +385,45 @@ def test_the_forecast_job_and_mlflow_models_serve_give_the_same_forecasts_from_r
         assert served_row["forecast"] == pytest.approx(mine.forecast.tolist(), rel=1e-9)
         assert served_row["upper_95"] == pytest.approx(mine.upper_95.tolist(), rel=1e-9)
     assert sorted(row["sensor_id"] for row in predictions) == ["every_minute", "s1"]
+
+
+def test_without_an_lstm_the_statistical_models_compete_and_the_registered_forecaster_serves_them(stages, spark):
+    lake, prepared = stages["lake"], stages["prepared"]
+    args = job_args(
+        "evaluate", "--lake", str(lake), "--run-date", DAY, "--model-name", "statistical-only", "--forecast-steps", "3"
+    )
+    build = build_forecaster(spark, args.lake, args, prepared, ForecastingLSTM(why_not="none, for this test"))
+    plans = build.bundle["sensors"]
+    statistical = {sensor: plan["method"] for sensor, plan in plans.items() if plan["method"] in STATISTICAL_MODELS}
+    # The smooth sines are forecast better by a statistical model than by any naive forecast.
+    assert {"s1", "s2", "s3"} <= set(statistical), {sensor: plan["why"] for sensor, plan in plans.items()}
+    assert set(build.statistical_models) == set(statistical)
+    for sensor in statistical:
+        assert plans[sensor]["why"].startswith("lowest validation RMSE") and " over 10 windows" in plans[sensor]["why"]
+        assert (plans[sensor]["history"], plans[sensor]["season"]) == (188, 12)
+        assert build.coverage["sensors"][sensor]["windows"] > 0
+    readings = pq.read_table(lake / "readings").to_pandas()
+    latest = readings[readings.sensor_id.isin(["s1", "nearly_stuck"])].sort_values("timestamp")
+    example = pd.DataFrame(
+        [
+            {
+                "sensor_id": sensor,
+                "timestamps": [f"{t.isoformat()}Z" for t in mine.timestamp],
+                "readings": list(mine.reading),
+            }
+            for sensor, mine in latest.groupby("sensor_id")
+        ]
+    )
+    expected = build.forecaster().forecast_frame(example)
+    assert expected.reason.tolist() == ["", ""] and np.isfinite(np.stack(expected.forecast)).all()
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("test-training").experiment_id):
+        version = register_forecaster(mlflow.MlflowClient(), build, args, example)
+    loaded = mlflow.pyfunc.load_model(f"models:/statistical-only_forecaster/{version}")
+    served = loaded.predict(example)
+    assert served.method.tolist() == expected.method.tolist()
+    assert np.stack(served.forecast) == pytest.approx(np.stack(expected.forecast), rel=1e-9)
+    requirements = Path(mlflow.artifacts.download_artifacts(f"models:/statistical-only_forecaster/{version}"))
+    assert "statsforecast==" in (requirements / "requirements.txt").read_text()
 
 
 MODELS_SERVE = [sys.executable, "-m", "mlflow", "models", "serve"]

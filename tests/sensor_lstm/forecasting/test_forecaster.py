@@ -1,3 +1,4 @@
+import pickle
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -92,3 +93,24 @@ def test_each_sensor_is_forecast_by_its_own_method_with_its_intervals_or_gets_it
     gap = model.forecast("line", np.array([0, MINUTE_US, 3 * MINUTE_US]), np.array([1.0, 2.0, 3.0]))
     short = model.forecast("line", np.array([0, MINUTE_US]), np.array([1.0, 2.0]))
     assert (gap["reason"], short["reason"]) == (forecaster.GAP_IN_LATEST_READINGS, forecaster.TOO_FEW_READINGS)
+
+
+def test_a_statistical_method_forecasts_from_its_history_with_its_fitted_model_and_survives_its_artifact(tmp_path):
+    class LastPlusStep:
+        """Stands for a fitted statsforecast model: the next values of a line from its history."""
+
+        def forward(self, y, h):
+            assert len(y) == 4  # its history, not more
+            return {"mean": y[-1] + np.arange(1, h + 1) * (y[-1] - y[-2])}
+
+    plan = {"method": "auto_arima", "history": 4, "season": 1, "mean": 0.0, "std": 1.0}
+    plan |= {"offsets": OFFSETS, "scale_floor": 0.1}
+    model = forecaster.Forecaster(bundle(ramp=plan), statistical_models={"ramp": LastPlusStep()})
+    assert model.readings_needed(plan) == 4
+    times = np.arange(6) * MINUTE_US
+    out = model.forecast("ramp", times, np.arange(6, dtype=float) * 2)
+    assert (out["method"], out["forecast"], out["reason"]) == ("auto_arima", [12.0, 14.0], "")
+    too_short = model.forecast("ramp", times[:3], np.arange(3, dtype=float))
+    assert too_short["reason"] == forecaster.TOO_FEW_READINGS
+    stored = forecaster.save_statistical({"ramp/1": pickle.dumps(np.arange(3))}, tmp_path)
+    assert forecaster.load_statistical(stored["statistical_models"])["ramp/1"].tolist() == [0, 1, 2]

@@ -55,3 +55,22 @@ def test_backtest_origins_have_whole_contexts_and_every_target_inside_the_period
     contexts, actuals = methods.contexts_and_actuals(values, origins[:2], context=2, steps=2)
     assert contexts.tolist() == [[2.0, 3.0], [3.0, 4.0]] and actuals.tolist() == [[4.0, 5.0], [5.0, 6.0]]
     assert methods.backtest_origins(times[:3], 0, 20 * HOUR_US, HOUR_US, context=2, steps=2).tolist() == []
+
+
+def test_a_statistical_method_forecasts_with_its_fitted_model_from_its_season_aligned_history():
+    class Drift:
+        def forward(self, y, h):
+            return {"mean": y[-1] + len(y) * np.arange(1, h + 1)}  # tells how much it read
+
+    plan = {"history": 500, "season": 24}
+    assert methods.forecast_context("mstl", 24, 1, scale_window=24, plan=plan) == 523
+    assert methods.forecast_context("mstl", 24, 1, scale_window=24, plan={"history": 10, "season": 1}) == 25
+    with pytest.raises(ValueError, match="'mstl' needs the length of its history"):
+        methods.context_length("mstl", 24, 1)
+    # A history of 4 in seasons of 3, starting on a grid index divisible by 3: ending at index 11,
+    # it starts at 6 (6 readings); ending at 9, at 6 (4 readings).
+    assert [methods.season_aligned_length(last, 4, 3) for last in (11, 9, 10)] == [6, 4, 5]
+    contexts = np.arange(12, dtype=float).reshape(2, 6)
+    forward = methods.statistical_forward(Drift(), history=4, season=3, last_indices=np.array([11, 9]))
+    paths = methods.forecast_paths("auto_ets", contexts, 2, 0.0, 1.0, statistical=forward)
+    assert paths.tolist() == [[5.0 + 6, 5.0 + 12], [11.0 + 4, 11.0 + 8]]
