@@ -30,7 +30,10 @@ bench-train:  ## Horovod training throughput with 1 and 2 ranks (scaling efficie
 bench-quality:  ## on real measured series: the models against naive forecasts and a single-process reference LSTM
 	scripts/bench_quality.sh
 
+bench-statistical:  ## the statistical models' stage on 1,000 sensors x 7 days of 60 s readings
+	scripts/bench_statistical.sh
+
 clean:  ## remove the local lake, Airflow home and MLflow store (not the cached environment)
 	rm -rf var
 
-.PHONY: help env demo test up down bench-prep bench-train bench-quality clean
+.PHONY: help env demo test up down bench-prep bench-train bench-quality bench-statistical clean
