@@ -20,6 +20,7 @@ from sensor_lstm.forecasting.methods import (
     MODEL_PREFIX,
     backtest_origins,
     contexts_and_actuals,
+    filled_grid,
     forecast_context,
     forecast_paths,
     statistical_forward,
@@ -73,15 +74,21 @@ def sensor_residuals(frame: pd.DataFrame, plan: dict, setup: dict, period: tuple
     each origin's local scale (intervals.local_scales), as the forecaster computes it."""
     frame = frame.sort_values("timestamp")
     times_us = frame["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    values = frame["reading"].to_numpy(dtype=np.float64)
     method, steps = plan["method"], setup["steps"]
     context = forecast_context(method, setup["seq_len"], setup["horizon"], setup["scale_window"], plan)
+    real = None
+    if method in STATISTICAL_MODELS:  # as the forecaster serves it: over gaps filled by interpolation
+        times_us, values, real = filled_grid(times_us, values, setup["interval_us"])
     origins = backtest_origins(times_us, *period, setup["interval_us"], context, steps)
+    if real is not None:  # scored against real readings only
+        origins = origins[np.all(real[origins[:, None] + np.arange(1, steps + 1)], axis=1)]
     most = MAX_STATISTICAL_ORIGINS if method in STATISTICAL_MODELS else MAX_ORIGINS
     if len(origins) > most:
         origins = origins[np.linspace(0, len(origins) - 1, most).round().astype(int)]
     if not len(origins):
         return np.zeros((0, steps)), np.zeros(0)
-    contexts, actuals = contexts_and_actuals(frame["reading"].to_numpy(), origins, context, steps)
+    contexts, actuals = contexts_and_actuals(values, origins, context, steps)
     model = None
     if method.startswith(MODEL_PREFIX):
         network = cached_model(setup["lstm_spec"])

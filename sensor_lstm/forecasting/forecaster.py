@@ -6,7 +6,8 @@ adds the prediction intervals calibrated for that sensor and step. The forecast 
 ``mlflow models serve`` run this same code.
 
 Input, one row per sensor: ``sensor_id``, ``timestamps`` (ISO-8601 strings; without a zone, UTC)
-and ``readings`` (numbers), at least the latest readings its method needs. Output, one row per
+and ``readings`` (numbers), at least the latest readings its method needs (consecutive on the grid;
+a statistical method's gaps are filled by linear interpolation, as it was fitted). Output, one row per
 input row: ``sensor_id``, ``method``, ``issued_at`` (the last grid point read), ``target_times``,
 ``forecast``, ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95`` (arrays over the steps) and
 ``reason``: empty when forecast, else why not (then the arrays are empty).
@@ -31,7 +32,14 @@ import numpy as np
 import pandas as pd
 
 from sensor_lstm.forecasting.intervals import LEVELS, bound_name, local_scales
-from sensor_lstm.forecasting.methods import MODEL_PREFIX, forecast_context, forecast_paths, statistical_forward
+from sensor_lstm.forecasting.methods import (
+    MODEL_PREFIX,
+    filled_grid,
+    forecast_context,
+    forecast_paths,
+    statistical_forward,
+)
+from sensor_lstm.settings.table import STATISTICAL_MODELS
 
 BUNDLE_FORMAT = 3
 # 1: absolute offsets, what the first release registered; 2: no statistical method.
@@ -110,6 +118,8 @@ class Forecaster:
             return row | {"reason": NO_READINGS}
         points, values = grid_points(times_us, readings, self.interval_us, self.bundle["grid_aggregate"])
         method, steps = sensor["method"], self.bundle["steps"]
+        if method in STATISTICAL_MODELS:  # fitted and scored over gaps filled so: served so
+            points, values, _ = filled_grid(points, values, self.interval_us)
         needed = self.readings_needed(sensor)
         if len(points) < needed:
             return row | {"reason": TOO_FEW_READINGS}

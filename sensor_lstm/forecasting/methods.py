@@ -57,6 +57,18 @@ def forecast_context(
     return max(context, scale_window + 1 if scale_window else 1)
 
 
+def filled_grid(
+    times_us: np.ndarray, values: np.ndarray, interval_us: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A gap-free series on the grid from ``times_us`` (grid points, ascending): missing points
+    linearly interpolated, as a statistical model is fitted, scored and served. Returns the
+    points, the values and which points are real readings."""
+    times_us = np.asarray(times_us, dtype=np.int64)
+    points = np.arange(times_us[0], times_us[-1] + 1, interval_us, dtype=np.int64)
+    real = np.isin(points, times_us)
+    return points, np.interp(points, times_us, np.asarray(values, dtype=np.float64)), real
+
+
 def season_aligned_length(last_index: int, history: int, season: int) -> int:
     """How many readings, ending at grid index ``last_index`` (since the epoch), a statistical
     model reads: at least ``history``, from a grid point whose index is a whole number of seasons.

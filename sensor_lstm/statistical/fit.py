@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sensor_lstm.forecasting.methods import filled_grid
 from sensor_lstm.statistical.candidates import MODELS, candidates
-from sensor_lstm.statistical.one_step import OverBudget, evenly_spaced, filled_grid, one_step
+from sensor_lstm.statistical.one_step import OverBudget, evenly_spaced, one_step
 
 RESULT_COLUMNS = ("sensor_id", "model", "period", "target_time", "forecast", "fit", "fitted_model")
 # Fewer readings before the train cut than this, and no model is fitted.

@@ -33,17 +33,6 @@ def evenly_spaced(indices: np.ndarray, limit: int) -> np.ndarray:
     return indices[np.unique(np.linspace(0, len(indices) - 1, limit).round().astype(int))]
 
 
-def filled_grid(
-    times_us: np.ndarray, values: np.ndarray, interval_us: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A gap-free series on the grid from ``times_us`` (grid points, ascending): missing points
-    linearly interpolated. Returns the points, the values and which points are real readings."""
-    times_us = np.asarray(times_us, dtype=np.int64)
-    points = np.arange(times_us[0], times_us[-1] + 1, interval_us, dtype=np.int64)
-    real = np.isin(points, times_us)
-    return points, np.interp(points, times_us, np.asarray(values, dtype=np.float64)), real
-
-
 def aligned_span(first_index: int, last: int, history: int, season: int) -> int:
     """season_aligned_length for the readings of ``y`` up to ``y[last]`` (``y[0]`` at grid index
     ``first_index``), whole seasons shorter where ``y`` does not reach back that far."""

@@ -110,6 +110,9 @@ def test_a_statistical_method_forecasts_from_its_history_with_its_fitted_model_a
     times = np.arange(6) * MINUTE_US
     out = model.forecast("ramp", times, np.arange(6, dtype=float) * 2)
     assert (out["method"], out["forecast"], out["reason"]) == ("auto_arima", [12.0, 14.0], "")
+    # A missing reading is filled by interpolation, as the model was fitted and scored.
+    gappy = model.forecast("ramp", np.delete(times, 3), np.delete(np.arange(6, dtype=float) * 2, 3))
+    assert (gappy["forecast"], gappy["reason"]) == ([12.0, 14.0], "")
     too_short = model.forecast("ramp", times[:3], np.arange(3, dtype=float))
     assert too_short["reason"] == forecaster.TOO_FEW_READINGS
     stored = forecaster.save_statistical({"ramp/1": pickle.dumps(np.arange(3))}, tmp_path)

@@ -74,3 +74,12 @@ def test_a_statistical_method_forecasts_with_its_fitted_model_from_its_season_al
     forward = methods.statistical_forward(Drift(), history=4, season=3, last_indices=np.array([11, 9]))
     paths = methods.forecast_paths("auto_ets", contexts, 2, 0.0, 1.0, statistical=forward)
     assert paths.tolist() == [[5.0 + 6, 5.0 + 12], [11.0 + 4, 11.0 + 8]]
+
+
+def test_missing_grid_points_are_interpolated_and_marked():
+    points, values, real = methods.filled_grid(np.array([0, 10, 40]), np.array([1.0, 2.0, 5.0]), 10)
+    assert (points.tolist(), values.tolist(), real.tolist()) == (
+        [0, 10, 20, 30, 40],
+        [1.0, 2.0, 3.0, 4.0, 5.0],
+        [True, True, False, False, True],
+    )

@@ -19,15 +19,6 @@ def test_evenly_spaced_keeps_the_ends_and_at_most_the_limit():
     assert one_step.evenly_spaced(np.arange(3), 5).tolist() == [0, 1, 2]
 
 
-def test_missing_grid_points_are_interpolated_and_marked():
-    points, values, real = one_step.filled_grid(np.array([0, 10, 40]), np.array([1.0, 2.0, 5.0]), 10)
-    assert (points.tolist(), values.tolist(), real.tolist()) == (
-        [0, 10, 20, 30, 40],
-        [1.0, 2.0, 3.0, 4.0, 5.0],
-        [True, True, False, False, True],
-    )
-
-
 @pytest.mark.parametrize("name, seasons", [("auto_ets", [12]), ("auto_arima", [12]), ("mstl", [12])])
 def test_a_one_step_forecast_never_reads_its_target_or_anything_later(name, seasons):
     y = cycle(240)
