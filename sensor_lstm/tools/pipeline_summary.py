@@ -14,6 +14,7 @@ from sensor_lstm.errors import JobInputError
 from sensor_lstm.lake import Lake, datasets, lake_argument
 from sensor_lstm.lake.reports import (
     EvaluateReport,
+    FitStatisticalReport,
     ForecastReport,
     IngestReport,
     PrepareSequencesReport,
@@ -59,6 +60,24 @@ def model_lines(lake: Lake, day: date) -> list[str]:
         *(f"    {line}" for line in evaluation.sensor_table.splitlines()),
         f"  champion      models:/{evaluation.model_name}@champion = "
         f"{f'version {champion}' if champion else 'none'}: {evaluation.champion_decision}",
+        *statistical_lines(lake, day, evaluation),
+    ]
+
+
+def statistical_lines(lake: Lake, day: date, evaluation: EvaluateReport) -> list[str]:
+    """The statistical models fit_statistical fitted, and every forecaster on their sample of test windows."""
+    try:
+        fitted = FitStatisticalReport.read(lake, day)
+    except JobInputError:  # a day from before the stage, or a lake it never ran on
+        return []
+    fits = []
+    for model, row in fitted.fits.items():
+        reasons = "; ".join(f"{reason}: {count}" for reason, count in row["not_fitted"].items())
+        fits.append(f"{model} on {row['sensors_fitted']}" + (f" (not fitted: {reasons})" if reasons else ""))
+    return [
+        f"  statistical   MLflow run {fitted.mlflow_run_id}: {', '.join(fits)} of {fitted.sensors} sensors; "
+        f"{fitted.sensor_seconds['median']:.2f} s per sensor (median), {fitted.wall_seconds:.0f} s in all",
+        *(f"    {line}" for line in evaluation.statistical_comparison_table.splitlines()),
     ]
 
 
