@@ -21,8 +21,22 @@ from sensor_lstm.statistical.candidates import build
 FORWARD_REFITS = ("mstl",)
 
 
+# Fit seconds by model, seasons and readings, for the Python worker's life: a worker that has
+# fitted MSTL on one sensor's history knows what the next sensor's of the same size costs, and
+# leaves it out without spending a fit when that is over the budget.
+_FIT_SECONDS: dict[tuple, float] = {}
+
+
 class OverBudget(Exception):
     """A model's one-step forecasts would run past the sensor's deadline."""
+
+
+def over_budget(forecasts: int, each: float, deadline: float, measured_on: str) -> None:
+    """Raise OverBudget when ``forecasts`` of ``each`` seconds from now would end after ``deadline``."""
+    if time.monotonic() + each * forecasts > deadline:
+        raise OverBudget(
+            f"{forecasts} forecasts at about {each:.2f} s each ({measured_on}) would pass the sensor's time budget"
+        )
 
 
 def evenly_spaced(indices: np.ndarray, limit: int) -> np.ndarray:
@@ -58,22 +72,23 @@ def one_step(
     forecaster takes them (methods.statistical_forward: starting on a whole season of the grid,
     ``y[0]`` being grid point ``first_index``); the model fitted on the same span before
     ``fit_end``. A model that would end after ``deadline`` (time.monotonic()) raises OverBudget:
-    at its fit's pace before any forecast (FORWARD_REFITS), at its first forecast's pace after it,
-    and whenever the deadline passes between two."""
+    at its fit's pace before any forecast (FORWARD_REFITS; before the fit, too, where this worker
+    has timed a fit of the same size), at its first forecast's pace after it, and whenever the
+    deadline passes between two."""
     y = np.asarray(y, dtype=np.float64)
     season = seasons[0] if seasons else 1
     span = aligned_span(first_index, fit_end - 1, history, season)
     with warnings.catch_warnings():
         # AutoARIMA warns whenever its optimizer stops early: the model is still fitted, and scored.
         warnings.simplefilter("ignore", UserWarning)
+        size = (name, tuple(seasons), span)
+        if name in FORWARD_REFITS and size in _FIT_SECONDS:
+            over_budget(len(targets), _FIT_SECONDS[size], deadline, "a fit of the same size in this worker")
         started = time.monotonic()
         fitted = build(name, seasons).fit(y[fit_end - span : fit_end])
-        fit_seconds = time.monotonic() - started
-        if name in FORWARD_REFITS and time.monotonic() + fit_seconds * len(targets) > deadline:
-            raise OverBudget(
-                f"{len(targets)} forecasts at about its fit's {fit_seconds:.2f} s each would pass the sensor's time "
-                "budget"
-            )
+        _FIT_SECONDS[size] = time.monotonic() - started
+        if name in FORWARD_REFITS:
+            over_budget(len(targets), _FIT_SECONDS[size], deadline, "its fit")
         forecasts = []
         for done, target in enumerate(targets):
             started = time.monotonic()

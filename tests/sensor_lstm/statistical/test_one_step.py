@@ -34,9 +34,10 @@ def test_a_one_step_forecast_never_reads_its_target_or_anything_later(name, seas
     assert np.abs(forecasts - y[targets]).mean() < np.abs(y[targets - 1] - y[targets]).mean()
 
 
-def test_a_model_whose_forecasts_would_pass_the_deadline_is_stopped_as_soon_as_its_pace_says_so():
+def test_a_model_whose_forecasts_would_pass_the_deadline_is_stopped_as_soon_as_its_pace_says_so(monkeypatch):
+    monkeypatch.setattr(one_step, "_FIT_SECONDS", {})  # no earlier fit timed in this process
     y = cycle(240)
-    with pytest.raises(one_step.OverBudget, match=r"30 forecasts at about its fit's .* s each would pass"):
+    with pytest.raises(one_step.OverBudget, match=r"30 forecasts at about .* s each \(its fit\) would pass"):
         one_step.one_step("mstl", [12], y, 180, np.arange(200, 230), history=180, deadline=time.monotonic())
     with pytest.raises(one_step.OverBudget, match=r"30 forecasts at .* s each would pass the sensor's time budget"):
         one_step.one_step("auto_arima", [12], y, 180, np.arange(200, 230), history=180, deadline=time.monotonic())
@@ -54,3 +55,27 @@ def test_a_forecast_horizon_steps_ahead_reads_nothing_after_its_windows_last_inp
     changed[217] += 100.0  # the last input itself
     moved, _ = one_step.one_step("auto_ets", [12], changed, 180, np.array([220]), 180, math.inf, horizon=3)
     assert moved[0] != pytest.approx(forecasts[0])
+
+
+def test_mstl_too_dear_for_the_budget_is_left_out_before_its_fit_where_the_worker_timed_one_of_its_size(
+    monkeypatch,
+):
+    fits = []
+
+    class Slow:
+        def __init__(self, name, seasons):
+            pass
+
+        def fit(self, y):
+            fits.append(len(y))
+            time.sleep(0.05)
+            return self
+
+    monkeypatch.setattr(one_step, "build", Slow)
+    monkeypatch.setattr(one_step, "_FIT_SECONDS", {})
+    y = cycle(240)
+    for _ in range(2):
+        with pytest.raises(one_step.OverBudget) as over:
+            one_step.one_step("mstl", [12], y, 180, np.arange(200, 230), 180, deadline=time.monotonic() + 1.0)
+    assert fits == [180]  # the second sensor of the same size spent no fit
+    assert "(a fit of the same size in this worker)" in str(over.value)
