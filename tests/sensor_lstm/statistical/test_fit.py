@@ -3,11 +3,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from sensor_lstm.statistical.fit import FitSetup, sensor_forecasts
-
-pytest.importorskip("statsforecast")
 
 HOUR_US = 3_600_000_000
 START = datetime(2026, 1, 1)

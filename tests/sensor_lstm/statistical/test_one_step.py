@@ -6,8 +6,6 @@ import pytest
 
 from sensor_lstm.statistical import one_step
 
-pytest.importorskip("statsforecast")
-
 
 def cycle(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)

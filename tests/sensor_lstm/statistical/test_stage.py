@@ -3,12 +3,9 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from sensor_lstm.statistical.fit import FitSetup
 from sensor_lstm.statistical.stage import fit_setup, statistical_forecasts
-
-pytest.importorskip("statsforecast")
 
 START = datetime(2026, 1, 1)
 
