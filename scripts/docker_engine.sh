@@ -21,6 +21,8 @@ project_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 home_dir=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 cache_dir=${SENSOR_LSTM_CACHE:-$home_dir/.cache/sensor-lstm}/docker
 minimum_engine=25
+# dockerd's default exec root, where it keeps the pid file of the containerd it starts.
+containerd_pidfile=/var/run/docker/containerd/containerd.pid
 trixie_packages=(docker.io docker-compose docker-buildx)
 # What trixie's docker.io needs from bookworm, and debootstrap for the stand-in base images.
 bookworm_packages=(containerd runc tini iptables debootstrap)
@@ -96,9 +98,22 @@ install_engine() {
     sudo_cmd rm -f /usr/sbin/policy-rc.d
 }
 
+# A daemon whose processes were killed without its cleanup leaves its pid files behind. Once the
+# number is another process's, dockerd waits on it as if it were its own containerd and never
+# answers; a pid file of dockerd's own makes it refuse to start.
+clear_stale_pidfile() {
+    local file=$1 program=$2 pid
+    pid=$(cat "$file" 2>/dev/null) || return 0
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$program" ] && return 0
+    log "removing $file: process $pid is not $program"
+    sudo_cmd rm -f "$file"
+}
+
 start_daemon() {
     engine_version >/dev/null && return
     mkdir -p "$cache_dir/data"
+    clear_stale_pidfile "$cache_dir/dockerd.pid" dockerd
+    clear_stale_pidfile "$containerd_pidfile" containerd
     log "starting dockerd (data root $cache_dir/data, log $cache_dir/dockerd.log)"
     # Its own session, so it outlives the shell that started it.
     sudo_cmd setsid dockerd --data-root "$cache_dir/data" --pidfile "$cache_dir/dockerd.pid" \
