@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     generator = np.random.default_rng(0)
     x = generator.standard_normal((args.windows, args.seq_len, 1), dtype=np.float32)
     y = generator.standard_normal(args.windows, dtype=np.float32)
-    model = lstm.build_lstm(args.seq_len, args.units, 0.001)
+    model = lstm.build_lstm(args.seq_len, args.units, 0.001, learns_change=DEFAULT_MODEL.lstm_learns_change)
     seconds: list[float] = []
 
     class EpochTimer(lstm.tf_keras().callbacks.Callback):

@@ -32,6 +32,7 @@ class FitSchedule:
 class ModelConfig:
     seq_len: int  # inputs per window: the day's, from prepare_sequences' report
     lstm_units: int
+    lstm_learns_change: bool  # persistence plus a learned change, fitted on each sensor's scale of change
     batch_size: int  # the largest batch (per rank); smaller where an epoch would take too few steps
     learning_rate: float  # Adam's initial rate, for the batch one process would take
     schedule: FitSchedule
@@ -46,6 +47,7 @@ def model_config(values, seq_len: int) -> ModelConfig:
     return ModelConfig(
         seq_len=seq_len,
         lstm_units=values.lstm_units,
+        lstm_learns_change=values.lstm_learns_change,
         batch_size=values.batch_size,
         learning_rate=values.learning_rate,
         schedule=FitSchedule(

@@ -329,6 +329,18 @@ SETTINGS = (
         bounds=positive_integer(1024),
     ),
     Setting(
+        "lstm_learns_change",
+        Kind.BOOLEAN,
+        True,
+        "The LSTM forecasts the change from the window's last reading (persistence, where its "
+        "output starts at zero, plus what it learns), and each sensor's windows weigh in its loss by "
+        "the inverse square of its one-step naive MAE in standard units, so that a smooth sensor's "
+        "errors count on the scale of its own steps. Off: the plain LSTM, every window alike.",
+        Source.PARAM,
+        jobs=TRAININGS,
+        section=MODEL,
+    ),
+    Setting(
         "epochs",
         Kind.INTEGER,
         200,

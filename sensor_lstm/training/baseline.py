@@ -34,8 +34,9 @@ class TrainingConfig:
 
 
 def partition_arrays(rows: Iterable) -> dict[str, dict[str, list]]:
-    """Group a partition's rows by split into lists of sensor, inputs, target, mean and std."""
-    columns = ("sensor_id", "inputs", "target", "mean", "std")
+    """Group a partition's rows by split into lists of sensor, inputs, target, mean, std and
+    one-step naive MAE."""
+    columns = ("sensor_id", "inputs", "target", "mean", "std", "one_step_naive_mae")
     by_split: dict[str, dict[str, list]] = {}
     for row in rows:
         lists = by_split.setdefault(row["split"], {name: [] for name in columns})
@@ -54,6 +55,14 @@ def evaluate(model, split: dict[str, list]) -> dict[str, float]:
     return {**scoring.scores(predicted, actual), "persistence_rmse": scoring.rmse(persistence, actual)}
 
 
+def fit_tensors(split: dict[str, list], learns_change: bool) -> tuple[np.ndarray, ...]:
+    """x and y of one split's windows, and their loss weights for a model that learns the change."""
+    x, y = tensors.window_tensors(split["inputs"], split["target"])
+    if not learns_change:
+        return x, y
+    return x, y, lstm.change_weights(split["one_step_naive_mae"], split["std"])
+
+
 def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
     """Train and score one partition's model; runs in an executor. Returns its table row."""
     by_split = partition_arrays(rows)
@@ -68,9 +77,9 @@ def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
     from sensor_lstm.training import fit
 
     lstm.limit_tensorflow_threads(config.threads_per_task)
-    model = lstm.build_lstm(config.model.seq_len, config.model.lstm_units, config.model.learning_rate, seed=index)
-    train = tensors.window_tensors(by_split["train"]["inputs"], by_split["train"]["target"])
-    validation = tensors.window_tensors(by_split["validation"]["inputs"], by_split["validation"]["target"])
+    model = build_model(config.model, seed=index)
+    train = fit_tensors(by_split["train"], config.model.lstm_learns_change)
+    validation = fit_tensors(by_split["validation"], config.model.lstm_learns_change)
     batch_size = lstm.batch_size_for(
         counts["train"], config.model.batch_size, config.model.schedule.min_steps_per_epoch
     )
@@ -93,10 +102,17 @@ def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
     }
 
 
+def build_model(model: ModelConfig, seed: int = 0):
+    return lstm.build_lstm(
+        model.seq_len, model.lstm_units, model.learning_rate, learns_change=model.lstm_learns_change, seed=seed
+    )
+
+
 def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataFrame:
     windows = spark.read.parquet(sequences).where(F.col("split").isin("train", *EVALUATED_SPLITS))
+    stats_columns = ("sensor_id", "mean", "std", "one_step_naive_mae")
     return windows.select("sensor_id", "split", "inputs", "target").join(
-        F.broadcast(spark.read.parquet(stats).select("sensor_id", "mean", "std")), "sensor_id"
+        F.broadcast(spark.read.parquet(stats).select(*stats_columns)), "sensor_id"
     )
 
 
@@ -128,7 +144,7 @@ def log_to_mlflow(
             mlflow.log_metrics(
                 {f"partition_{row['partition']}.{name}": value for name, value in row["metrics"].items()}
             )
-            model = lstm.build_lstm(config.model.seq_len, config.model.lstm_units, config.model.learning_rate)
+            model = build_model(config.model)
             model.set_weights([np.asarray(weights, dtype=np.float32) for weights in row["weights"]])
             mlflow.tensorflow.log_model(model, name=f"partition-{row['partition']}", input_example=example)
         mlflow.log_dict([without_weights(row) for row in table], "partitions.json")

@@ -176,7 +176,11 @@ def train(spec: RankSpec) -> dict:
     )
     learning_rate = lstm.scaled_learning_rate(spec.model.learning_rate, batch_size * size, one_process_batch)
     model = lstm.build_lstm(
-        spec.model.seq_len, spec.model.lstm_units, learning_rate, seed=0, wrap_optimizer=distributed_optimizer
+        spec.model.seq_len,
+        spec.model.lstm_units,
+        learning_rate,
+        learns_change=spec.model.lstm_learns_change,
+        wrap_optimizer=distributed_optimizer,
     )
 
     result = {"rank": rank, "size": size, "train_windows": len(train_set), "effective_learning_rate": learning_rate}
@@ -207,8 +211,8 @@ def fit_or_tag_divergence(model, train_set: Windows, validation: Windows, batch_
     try:
         return fit.fit(
             model,
-            (train_set.x, train_set.y),
-            (validation.x, validation.y),
+            train_set.fit_arrays(spec.model.lstm_learns_change),
+            validation.fit_arrays(spec.model.lstm_learns_change),
             batch_size=batch_size,
             schedule=spec.model.schedule,
             # Horovod: rank 0's initial weights everywhere; the losses averaged over the ranks.

@@ -116,14 +116,19 @@ class Convergence(keras.callbacks.Callback):
 
 
 def fit(model, train, validation, *, batch_size: int, schedule: FitSchedule, before=(), after=(), agree=list) -> dict:
-    """Fit ``model`` on (x, y) ``train`` as the schedule says; returns what happened: losses and
+    """Fit ``model`` on (x, y) or (x, y, weights) ``train`` (``validation`` alike, its weights
+    then weigh its loss too) as the schedule says; returns what happened: losses and
     learning rate per epoch, epoch seconds, best epoch, why it stopped. Callbacks in ``before``
     see each epoch's logs before the schedule does (to average them over ranks, say), those in
     ``after`` once it has (to log them, with the epoch's learning rate as ``lr``). Raises
     TrainingDiverged when a loss is not finite (on every process together, through ``agree``)."""
     convergence = Convergence(schedule, agree)
+    # Keras takes a third positional array as the batch size: the weights go by name.
+    x, y, *weights = train
     history = model.fit(
-        *train,
+        x,
+        y,
+        sample_weight=weights[0] if weights else None,
         batch_size=batch_size,
         epochs=schedule.epochs,
         validation_data=validation,

@@ -12,6 +12,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+# The least one-step change, in standard units, a sensor's loss weight assumes: 1% of its std, a
+# weight of 10,000 at most (the real hourly series measured 0.05 to 0.7).
+MIN_CHANGE_SCALE = 0.01
+
 
 def batch_size_for(windows: int, largest_batch: int, min_steps_per_epoch: int) -> int:
     """The largest batch, or a smaller one that still gives ``min_steps_per_epoch`` steps."""
@@ -40,17 +44,39 @@ def limit_tensorflow_threads(threads: int) -> None:
         )
 
 
-def build_lstm(seq_len: int, units: int, learning_rate: float, seed: int = 0, wrap_optimizer=None):
+def build_lstm(
+    seq_len: int, units: int, learning_rate: float, *, learns_change: bool, seed: int = 0, wrap_optimizer=None
+):
     """A one-layer LSTM regressor (tf_keras, the Keras 2 API that Horovod supports).
 
+    ``learns_change``: the output is the window's last input plus the LSTM's, whose last layer
+    starts at zero, so the untrained model is persistence and training learns the change.
     ``wrap_optimizer`` wraps the Adam optimizer before compiling (Horovod's DistributedOptimizer).
     """
     keras = tf_keras()
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.layers.Input(shape=(seq_len, 1)), keras.layers.LSTM(units), keras.layers.Dense(1)])
+    inputs = keras.layers.Input(shape=(seq_len, 1))
+    if learns_change:
+        change = keras.layers.Dense(1, kernel_initializer="zeros")(keras.layers.LSTM(units)(inputs))
+        last_input = keras.layers.Flatten()(keras.layers.Cropping1D((seq_len - 1, 0))(inputs))
+        model = keras.Model(inputs, keras.layers.Add()([last_input, change]))
+    else:
+        model = keras.Sequential([inputs, keras.layers.LSTM(units), keras.layers.Dense(1)])
     optimizer = keras.optimizers.Adam(learning_rate)
     model.compile(optimizer=wrap_optimizer(optimizer) if wrap_optimizer else optimizer, loss="mse")
     return model
+
+
+def change_weights(one_step_naive_mae: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Each window's weight in the loss of a model that learns the change: the inverse square of
+    its sensor's one-step naive MAE in standard units, so the weighted squared error is the
+    squared error in units of the sensor's own typical step. Pooled sensors otherwise weigh by
+    how much they move in a step: a noisy one's errors drown a smooth one's. A scale below
+    MIN_CHANGE_SCALE (a stuck training period) counts as that floor; an unknown one (no two
+    consecutive training readings) as the plain MSE's 1."""
+    scale = np.divide(np.asarray(one_step_naive_mae, dtype=np.float64), np.asarray(std, dtype=np.float64))
+    scale = np.where(np.isfinite(scale), np.maximum(scale, MIN_CHANGE_SCALE), 1.0)
+    return (1.0 / scale**2).astype(np.float32)
 
 
 def tf_keras():

@@ -170,7 +170,9 @@ def register_model(spec: RankSpec, model, learning_rate: float, test: Windows) -
     import mlflow
     import mlflow.tensorflow
 
-    serving = lstm.build_lstm(spec.model.seq_len, spec.model.lstm_units, learning_rate)
+    serving = lstm.build_lstm(
+        spec.model.seq_len, spec.model.lstm_units, learning_rate, learns_change=spec.model.lstm_learns_change
+    )
     serving.set_weights(model.get_weights())
     example = test.x[:5] if len(test) else np.zeros((1, spec.model.seq_len, 1), np.float32)
     signature = mlflow.models.infer_signature(example, serving.predict(example, verbose=0))

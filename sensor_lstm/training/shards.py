@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from sensor_lstm.training import model as lstm
 from sensor_lstm.windows import tensors
 
 
@@ -28,11 +29,18 @@ class Windows:
     y: np.ndarray  # (windows,), normalized
     mean: np.ndarray  # each window's sensor statistics
     std: np.ndarray
+    one_step_naive_mae: np.ndarray
     sensor_id: np.ndarray
     target_time: np.ndarray
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def fit_arrays(self, learns_change: bool) -> tuple[np.ndarray, ...]:
+        """x and y, and the loss weights of a model that learns the change."""
+        if not learns_change:
+            return self.x, self.y
+        return self.x, self.y, lstm.change_weights(self.one_step_naive_mae, self.std)
 
 
 def shard_slices(row_counts: Sequence[int], rank: int, size: int, equal: bool) -> list[tuple[int, int, int]]:
@@ -83,13 +91,13 @@ def read_shard(filesystem: pafs.FileSystem, directory: str, rank: int, size: int
 
 
 def read_statistics(filesystem: pafs.FileSystem, directory: str) -> pa.Table:
-    return pq.read_table(directory, filesystem=filesystem, columns=["sensor_id", "mean", "std"])
+    return pq.read_table(directory, filesystem=filesystem, columns=["sensor_id", "mean", "std", "one_step_naive_mae"])
 
 
 def with_statistics(table: pa.Table | None, stats: pa.Table, seq_len: int) -> Windows:
     if table is None or table.num_rows == 0:
         empty = np.zeros(0)
-        return Windows(np.zeros((0, seq_len, 1), np.float32), empty, empty, empty, empty, empty)
+        return Windows(np.zeros((0, seq_len, 1), np.float32), empty, empty, empty, empty, empty, empty)
     x, y = tensors.arrow_window_tensors(table)
     row = pc.index_in(table.column("sensor_id"), value_set=stats.column("sensor_id")).to_numpy(zero_copy_only=False)
     return Windows(
@@ -97,6 +105,7 @@ def with_statistics(table: pa.Table | None, stats: pa.Table, seq_len: int) -> Wi
         y=y,
         mean=stats.column("mean").to_numpy()[row],
         std=stats.column("std").to_numpy()[row],
+        one_step_naive_mae=stats.column("one_step_naive_mae").to_numpy(zero_copy_only=False)[row],
         sensor_id=table.column("sensor_id").to_numpy(zero_copy_only=False),
         target_time=table.column("target_time").to_numpy(),
     )

@@ -108,6 +108,7 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "partitions": 4,
         "min_train_windows": 100,
         "lstm_units": 32,
+        "lstm_learns_change": True,
         "epochs": 200,
         "batch_size": 256,
         "learning_rate": 0.002,

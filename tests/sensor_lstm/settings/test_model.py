@@ -6,11 +6,20 @@ REQUIRED = ["--lake", "/lake", "--run-date", "2026-11-25"]
 
 def test_the_model_config_of_a_trainings_arguments_takes_seq_len_from_the_caller():
     args = job_args(
-        "train_baseline", *REQUIRED, "--lstm-units", "8", "--epochs", "50", "--training-budget-minutes", "1.5"
+        "train_baseline",
+        *REQUIRED,
+        "--lstm-units",
+        "8",
+        "--no-lstm-learns-change",
+        "--epochs",
+        "50",
+        "--training-budget-minutes",
+        "1.5",
     )
     assert model_config(args, seq_len=12) == ModelConfig(
         seq_len=12,
         lstm_units=8,
+        lstm_learns_change=False,
         batch_size=256,
         learning_rate=0.002,
         schedule=FitSchedule(
@@ -29,6 +38,7 @@ def test_the_settings_name_every_field_the_schedule_included_by_its_setting():
     assert DEFAULT_MODEL.settings() == {
         "seq_len": 24,
         "lstm_units": 32,
+        "lstm_learns_change": True,
         "batch_size": 256,
         "learning_rate": 0.002,
         "epochs": 200,

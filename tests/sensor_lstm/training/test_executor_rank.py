@@ -41,7 +41,7 @@ def test_each_local_rank_gets_its_own_cores_or_none():
 
 
 def test_the_kept_fit_round_trips_through_the_lake_and_refuses_weights_it_was_not_written_for(tmp_path):
-    model = lstm.build_lstm(6, 4, 0.01, seed=0)
+    model = lstm.build_lstm(6, 4, 0.01, learns_change=True, seed=0)
     fitted = {"epochs_trained": 2, "val_loss": [0.5, 0.25], "unlogged_from": None}
     folder = str(tmp_path / "trained" / "key")
     executor_rank.save_trained(pafs.LocalFileSystem(), folder, model, fitted, "a" * 32)
@@ -49,7 +49,7 @@ def test_the_kept_fit_round_trips_through_the_lake_and_refuses_weights_it_was_no
         rank_tracking.CHECKPOINT_FILE,
         rank_spec.TRAINED_FILE,
     ]
-    other = lstm.build_lstm(6, 4, 0.01, seed=1)
+    other = lstm.build_lstm(6, 4, 0.01, learns_change=True, seed=1)
     assert executor_rank.weights_digest(other) != executor_rank.weights_digest(model)
     assert executor_rank.load_trained(pafs.LocalFileSystem(), folder, other) == {**fitted, "mlflow_run_id": "a" * 32}
     assert executor_rank.weights_digest(other) == executor_rank.weights_digest(model)
@@ -58,4 +58,6 @@ def test_the_kept_fit_round_trips_through_the_lake_and_refuses_weights_it_was_no
         json.dumps({**record, "weights_digest": "0" * 64})
     )
     with pytest.raises(ValueError, match=r"are not the ones trained\.json was written for"):
-        executor_rank.load_trained(pafs.LocalFileSystem(), folder, lstm.build_lstm(6, 4, 0.01, seed=1))
+        executor_rank.load_trained(
+            pafs.LocalFileSystem(), folder, lstm.build_lstm(6, 4, 0.01, learns_change=True, seed=1)
+        )

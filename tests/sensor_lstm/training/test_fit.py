@@ -78,17 +78,26 @@ def test_the_ranks_agreement_decides_the_stop():
     assert convergence.reason == "time_budget"
 
 
-def test_a_fit_ends_with_the_best_epochs_weights():
+SPLIT = (slice(0, 192), slice(192, 256))
+
+
+@pytest.mark.parametrize("learns_change", [False, True])
+def test_a_fit_ends_with_the_best_epochs_weights(learns_change):
     generator = np.random.default_rng(0)
     x = generator.standard_normal((256, 4, 1), dtype=np.float32)
     y = x[:, -1, 0] * 0.5
-    model = lstm.build_lstm(4, 4, 0.05, seed=0)
+    # Weighted, as a model that learns the change is fitted: its validation loss is weighted too.
+    weights = (np.arange(256) % 4 + 1).astype(np.float32) if learns_change else None
+    model = lstm.build_lstm(4, 4, 0.05, learns_change=learns_change, seed=0)
     schedule = replace(SCHEDULE, epochs=6, patience=2, lr_patience=1)
-    fitted = fit.fit(model, (x[:192], y[:192]), (x[192:], y[192:]), batch_size=48, schedule=schedule)
+    train, validation = ((x[part], y[part]) + ((weights[part],) if learns_change else ()) for part in SPLIT)
+    fitted = fit.fit(model, train, validation, batch_size=48, schedule=schedule)
     assert fitted["epochs_trained"] == len(fitted["val_loss"]) == len(fitted["learning_rate"]) <= 6
     assert fitted["best_val_loss"] == min(fitted["val_loss"])
     assert fitted["val_loss"][fitted["best_epoch"]] == fitted["best_val_loss"]
-    assert model.evaluate(x[192:], y[192:], verbose=0) == pytest.approx(fitted["best_val_loss"], rel=1e-5)
+    validation_weights = weights[SPLIT[1]] if learns_change else None
+    best = model.evaluate(x[SPLIT[1]], y[SPLIT[1]], sample_weight=validation_weights, verbose=0)
+    assert best == pytest.approx(fitted["best_val_loss"], rel=1e-5)
 
 
 def test_a_non_finite_loss_ends_the_fit_at_once_naming_it_and_keeps_no_weights():
@@ -120,7 +129,7 @@ def test_another_ranks_divergence_stops_this_one_too():
 def test_a_diverging_fit_raises_one_line_naming_the_loss_epoch_and_learning_rate():
     generator = np.random.default_rng(0)
     x = generator.standard_normal((256, 4, 1), dtype=np.float32)
-    model = lstm.build_lstm(4, 4, 1e30, seed=0)
+    model = lstm.build_lstm(4, 4, 1e30, learns_change=False, seed=0)
     with pytest.raises(fit.TrainingDiverged) as raised:
         fit.fit(model, (x[:192], x[:192, -1, 0]), (x[192:], x[192:, -1, 0]), batch_size=48, schedule=SCHEDULE)
     assert str(raised.value) == "training diverged: loss nan at epoch 1 (learning rate 1e+30); lower --learning-rate"

@@ -4,16 +4,37 @@ import pytest
 from sensor_lstm.training import model as lstm
 
 
-def test_build_lstm_predicts_one_value_per_window():
-    model = lstm.build_lstm(seq_len=4, units=3, learning_rate=0.01)
+@pytest.mark.parametrize("learns_change", [False, True])
+def test_build_lstm_predicts_one_value_per_window(learns_change):
+    model = lstm.build_lstm(seq_len=4, units=3, learning_rate=0.01, learns_change=learns_change)
     assert model.predict(np.zeros((5, 4, 1), dtype=np.float32), verbose=0).shape == (5, 1)
 
 
-def test_a_model_rebuilt_from_its_spec_predicts_the_same():
-    model = lstm.build_lstm(seq_len=4, units=3, learning_rate=0.01, seed=7)
+def test_a_model_that_learns_the_change_starts_as_persistence_and_trains_every_weight_of_the_plain_one():
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4, 1)
+    model = lstm.build_lstm(seq_len=4, units=3, learning_rate=0.01, learns_change=True)
+    assert model.predict(x, verbose=0)[:, 0].tolist() == x[:, -1, 0].tolist()
+    plain = lstm.build_lstm(seq_len=4, units=3, learning_rate=0.01, learns_change=False)
+    assert [w.shape for w in model.trainable_weights] == [w.shape for w in plain.trainable_weights]
+
+
+@pytest.mark.parametrize("learns_change", [False, True])
+def test_a_model_rebuilt_from_its_spec_predicts_the_same(learns_change):
+    model = lstm.build_lstm(seq_len=4, units=3, learning_rate=0.01, learns_change=learns_change, seed=7)
+    model.set_weights([np.full(w.shape, 0.1, np.float32) for w in model.get_weights()])
     x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4, 1)
     rebuilt = lstm.model_from_spec(lstm.model_spec(model))
     assert rebuilt.predict(x, verbose=0).tolist() == model.predict(x, verbose=0).tolist()
+
+
+def test_change_weights_are_the_inverse_square_of_the_sensors_step_in_standard_units_floored():
+    mae = np.array([0.5, 0.1, 0.0, np.nan])
+    std = np.array([1.0, 2.0, 3.0, 1.0])
+    # steps of 0.5 and 0.05 standard units; a stuck sensor at the floor, 0.01; an unknown one 1.
+    assert lstm.change_weights(mae, std).tolist() == pytest.approx([4.0, 400.0, 10_000.0, 1.0])
+    assert lstm.change_weights(np.array([None, 0.2], dtype=object), np.array([1.0, 1.0])).tolist() == (
+        pytest.approx([1.0, 25.0])
+    )
 
 
 def test_the_batch_shrinks_so_an_epoch_takes_enough_steps():
