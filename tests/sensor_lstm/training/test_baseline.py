@@ -21,6 +21,7 @@ CONFIG = baseline.TrainingConfig(
     model=ModelConfig(
         seq_len=3,
         lstm_units=4,
+        lstm_learns_change=True,
         batch_size=16,
         learning_rate=0.01,
         schedule=FitSchedule(epochs=3, patience=2, lr_patience=1, training_budget_minutes=1, min_steps_per_epoch=4),
@@ -30,16 +31,47 @@ CONFIG = baseline.TrainingConfig(
 )
 
 
-def window_row(split, sensor, inputs, target, mean=10.0, std=2.0):
-    return Row(sensor_id=sensor, split=split, inputs=inputs, target=target, mean=mean, std=std)
+def window_row(split, sensor, inputs, target, mean=10.0, std=2.0, one_step_naive_mae=0.5):
+    return Row(
+        sensor_id=sensor,
+        split=split,
+        inputs=inputs,
+        target=target,
+        mean=mean,
+        std=std,
+        one_step_naive_mae=one_step_naive_mae,
+    )
 
 
 def test_partition_arrays_group_rows_by_split():
     rows = [window_row("train", "a", [1.0, 2.0, 3.0], 4.0), window_row("test", "b", [0.0, 0.0, 1.0], 2.0, 5.0, 1.0)]
     assert baseline.partition_arrays(rows) == {
-        "train": {"sensor_id": ["a"], "inputs": [[1.0, 2.0, 3.0]], "target": [4.0], "mean": [10.0], "std": [2.0]},
-        "test": {"sensor_id": ["b"], "inputs": [[0.0, 0.0, 1.0]], "target": [2.0], "mean": [5.0], "std": [1.0]},
+        "train": {
+            "sensor_id": ["a"],
+            "inputs": [[1.0, 2.0, 3.0]],
+            "target": [4.0],
+            "mean": [10.0],
+            "std": [2.0],
+            "one_step_naive_mae": [0.5],
+        },
+        "test": {
+            "sensor_id": ["b"],
+            "inputs": [[0.0, 0.0, 1.0]],
+            "target": [2.0],
+            "mean": [5.0],
+            "std": [1.0],
+            "one_step_naive_mae": [0.5],
+        },
     }
+
+
+def test_a_model_that_learns_the_change_is_fitted_on_windows_weighted_by_their_sensors_step():
+    rows = [window_row("train", "a", [1.0, 2.0, 3.0], 4.0), window_row("train", "b", [0.0, 0.0, 1.0], 2.0, 5.0, 0.5)]
+    split = baseline.partition_arrays(rows)["train"]
+    x, y, weights = baseline.fit_tensors(split, learns_change=True)
+    # Steps of 0.5 / 2 and 0.5 / 0.5 standard units.
+    assert (x.shape, y.tolist(), weights.tolist()) == ((2, 3, 1), [4.0, 2.0], [16.0, 1.0])
+    assert len(baseline.fit_tensors(split, learns_change=False)) == 2
 
 
 def test_empty_and_tiny_partitions_are_skipped_with_a_reason():
