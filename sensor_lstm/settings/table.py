@@ -334,8 +334,8 @@ SETTINGS = (
         True,
         "The LSTM forecasts the change from the window's last reading (persistence, where its "
         "output starts at zero, plus what it learns), and each sensor's windows weigh in its loss by "
-        "the inverse square of its one-step naive MAE in standard units, so that a smooth sensor's "
-        "errors count on the scale of its own steps. Off: the plain LSTM, every window alike.",
+        "the inverse square of persistence's training RMSE on it, so that every sensor counts by how "
+        "much it beats persistence, not by how much it moves. Off: the plain LSTM, every window alike.",
         Source.PARAM,
         jobs=TRAININGS,
         section=MODEL,

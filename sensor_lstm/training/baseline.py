@@ -35,8 +35,8 @@ class TrainingConfig:
 
 def partition_arrays(rows: Iterable) -> dict[str, dict[str, list]]:
     """Group a partition's rows by split into lists of sensor, inputs, target, mean, std and
-    one-step naive MAE."""
-    columns = ("sensor_id", "inputs", "target", "mean", "std", "one_step_naive_mae")
+    one-step naive RMSE."""
+    columns = ("sensor_id", "inputs", "target", "mean", "std", "one_step_naive_rmse")
     by_split: dict[str, dict[str, list]] = {}
     for row in rows:
         lists = by_split.setdefault(row["split"], {name: [] for name in columns})
@@ -60,7 +60,7 @@ def fit_tensors(split: dict[str, list], learns_change: bool) -> tuple[np.ndarray
     x, y = tensors.window_tensors(split["inputs"], split["target"])
     if not learns_change:
         return x, y
-    return x, y, lstm.change_weights(split["one_step_naive_mae"], split["std"])
+    return x, y, lstm.change_weights(split["one_step_naive_rmse"], split["std"])
 
 
 def train_partition(index: int, rows: Iterable, config: TrainingConfig) -> dict:
@@ -110,7 +110,7 @@ def build_model(model: ModelConfig, seed: int = 0):
 
 def windows_with_stats(spark: SparkSession, sequences: str, stats: str) -> DataFrame:
     windows = spark.read.parquet(sequences).where(F.col("split").isin("train", *EVALUATED_SPLITS))
-    stats_columns = ("sensor_id", "mean", "std", "one_step_naive_mae")
+    stats_columns = ("sensor_id", "mean", "std", "one_step_naive_rmse")
     return windows.select("sensor_id", "split", "inputs", "target").join(
         F.broadcast(spark.read.parquet(stats).select(*stats_columns)), "sensor_id"
     )

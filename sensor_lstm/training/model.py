@@ -12,7 +12,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# The least one-step change, in standard units, a sensor's loss weight assumes: 1% of its std, a
+# The least persistence RMSE, in standard units, a sensor's loss weight assumes: 1% of its std, a
 # weight of 10,000 at most (the real hourly series measured 0.05 to 0.7).
 MIN_CHANGE_SCALE = 0.01
 
@@ -63,18 +63,21 @@ def build_lstm(
     else:
         model = keras.Sequential([inputs, keras.layers.LSTM(units), keras.layers.Dense(1)])
     optimizer = keras.optimizers.Adam(learning_rate)
-    model.compile(optimizer=wrap_optimizer(optimizer) if wrap_optimizer else optimizer, loss="mse")
+    # No metrics: the loss, weighted when the fit is, is all a fit reports.
+    model.compile(optimizer=wrap_optimizer(optimizer) if wrap_optimizer else optimizer, loss="mse", weighted_metrics=[])
     return model
 
 
-def change_weights(one_step_naive_mae: np.ndarray, std: np.ndarray) -> np.ndarray:
+def change_weights(one_step_naive_rmse: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Each window's weight in the loss of a model that learns the change: the inverse square of
-    its sensor's one-step naive MAE in standard units, so the weighted squared error is the
-    squared error in units of the sensor's own typical step. Pooled sensors otherwise weigh by
-    how much they move in a step: a noisy one's errors drown a smooth one's. A scale below
-    MIN_CHANGE_SCALE (a stuck training period) counts as that floor; an unknown one (no two
-    consecutive training readings) as the plain MSE's 1."""
-    scale = np.divide(np.asarray(one_step_naive_mae, dtype=np.float64), np.asarray(std, dtype=np.float64))
+    persistence's training RMSE on its sensor, in standard units. Each sensor's weighted squared
+    error is then relative to persistence's, which scores about 1 on every sensor's training windows:
+    pooled, a sensor counts by how much better than persistence it is forecast, not by how much it
+    moves in a step, where noisy sensors' errors drowned smooth ones'. A glitch on a sensor stuck
+    otherwise raises its own RMSE, so it cannot dominate the loss as it would against the mean
+    step. A scale below MIN_CHANGE_SCALE (a training period stuck throughout) counts as that floor;
+    an unknown one (no two consecutive training readings) as the plain MSE's 1."""
+    scale = np.divide(np.asarray(one_step_naive_rmse, dtype=np.float64), np.asarray(std, dtype=np.float64))
     scale = np.where(np.isfinite(scale), np.maximum(scale, MIN_CHANGE_SCALE), 1.0)
     return (1.0 / scale**2).astype(np.float32)
 

@@ -29,7 +29,7 @@ class Windows:
     y: np.ndarray  # (windows,), normalized
     mean: np.ndarray  # each window's sensor statistics
     std: np.ndarray
-    one_step_naive_mae: np.ndarray
+    one_step_naive_rmse: np.ndarray
     sensor_id: np.ndarray
     target_time: np.ndarray
 
@@ -40,7 +40,7 @@ class Windows:
         """x and y, and the loss weights of a model that learns the change."""
         if not learns_change:
             return self.x, self.y
-        return self.x, self.y, lstm.change_weights(self.one_step_naive_mae, self.std)
+        return self.x, self.y, lstm.change_weights(self.one_step_naive_rmse, self.std)
 
 
 def shard_slices(row_counts: Sequence[int], rank: int, size: int, equal: bool) -> list[tuple[int, int, int]]:
@@ -91,7 +91,7 @@ def read_shard(filesystem: pafs.FileSystem, directory: str, rank: int, size: int
 
 
 def read_statistics(filesystem: pafs.FileSystem, directory: str) -> pa.Table:
-    return pq.read_table(directory, filesystem=filesystem, columns=["sensor_id", "mean", "std", "one_step_naive_mae"])
+    return pq.read_table(directory, filesystem=filesystem, columns=["sensor_id", "mean", "std", "one_step_naive_rmse"])
 
 
 def with_statistics(table: pa.Table | None, stats: pa.Table, seq_len: int) -> Windows:
@@ -105,7 +105,7 @@ def with_statistics(table: pa.Table | None, stats: pa.Table, seq_len: int) -> Wi
         y=y,
         mean=stats.column("mean").to_numpy()[row],
         std=stats.column("std").to_numpy()[row],
-        one_step_naive_mae=stats.column("one_step_naive_mae").to_numpy(zero_copy_only=False)[row],
+        one_step_naive_rmse=stats.column("one_step_naive_rmse").to_numpy(zero_copy_only=False)[row],
         sensor_id=table.column("sensor_id").to_numpy(zero_copy_only=False),
         target_time=table.column("target_time").to_numpy(),
     )

@@ -69,6 +69,8 @@ def training_statistics(
     ``one_step_naive_mae`` is MASE's scale (Hyndman and Koehler): the mean absolute change between
     consecutive grid points (one interval apart) of the training period, in original units; 0 for
     a sensor stuck through it, null where no two training readings are consecutive.
+    ``one_step_naive_rmse`` is the root mean square of the same changes: persistence's training
+    RMSE, the scale a model that learns the change weighs each sensor's squared errors by.
     """
     by_time = Window.partitionBy("sensor_id").orderBy("timestamp")
     consecutive = F.unix_micros("timestamp") - F.lag(F.unix_micros("timestamp")).over(by_time) == F.lit(
@@ -86,6 +88,7 @@ def training_statistics(
             F.stddev_pop(training_reading).alias("raw_std"),
             F.count(training_reading).alias("train_readings"),
             F.mean("one_step_change").alias("one_step_naive_mae"),
+            F.sqrt(F.mean(F.col("one_step_change") ** 2)).alias("one_step_naive_rmse"),
             F.count(F.when(non_finite, 1)).alias("non_finite_readings"),
         )
     )
@@ -97,6 +100,7 @@ def training_statistics(
         F.when(F.col("train_readings") > 0, F.col("raw_std") < floor).alias("std_floored"),
         "train_readings",
         "one_step_naive_mae",
+        "one_step_naive_rmse",
         "non_finite_readings",
     )
 

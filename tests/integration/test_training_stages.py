@@ -134,6 +134,8 @@ def stages(spark, tmp_path_factory):
                     "1",
                     "--lstm-units",
                     "4",
+                    # A plain LSTM: one that learns the change starts as persistence and would not lose.
+                    "--no-lstm-learns-change",
                     "--model-name",
                     MODEL,
                     "--tag",
@@ -266,7 +268,7 @@ def test_a_retry_that_loses_to_a_naive_forecast_leaves_the_champion_and_says_why
     assert list(table.columns) == [*EVALUATION_COLUMNS, "unit"] and set(table.sensor_id) >= set(REAL_LOGGERS)
     assert pooled_rmse(table, "champion") == pytest.approx(first.test["test_rmse"], rel=1e-5)
     assert pooled_rmse(table, "distributed") == pytest.approx(retry.test["test_rmse"], rel=1e-5)
-    # One epoch does not beat persistence: the gate refuses it, whatever the champion scores.
+    # One epoch of a plain LSTM does not beat persistence: the gate refuses it, whatever the champion scores.
     assert summary["distributed"]["median_mase"] > summary["persistence"]["median_mase"]
     assert not second.champion_promoted and second.champion_version == first.model_version
     assert second.champion_decision.startswith(f"version {retry.model_version} fails the quality gate: median MASE")

@@ -31,7 +31,7 @@ CONFIG = baseline.TrainingConfig(
 )
 
 
-def window_row(split, sensor, inputs, target, mean=10.0, std=2.0, one_step_naive_mae=0.5):
+def window_row(split, sensor, inputs, target, mean=10.0, std=2.0, one_step_naive_rmse=0.5):
     return Row(
         sensor_id=sensor,
         split=split,
@@ -39,7 +39,7 @@ def window_row(split, sensor, inputs, target, mean=10.0, std=2.0, one_step_naive
         target=target,
         mean=mean,
         std=std,
-        one_step_naive_mae=one_step_naive_mae,
+        one_step_naive_rmse=one_step_naive_rmse,
     )
 
 
@@ -52,7 +52,7 @@ def test_partition_arrays_group_rows_by_split():
             "target": [4.0],
             "mean": [10.0],
             "std": [2.0],
-            "one_step_naive_mae": [0.5],
+            "one_step_naive_rmse": [0.5],
         },
         "test": {
             "sensor_id": ["b"],
@@ -60,16 +60,16 @@ def test_partition_arrays_group_rows_by_split():
             "target": [2.0],
             "mean": [5.0],
             "std": [1.0],
-            "one_step_naive_mae": [0.5],
+            "one_step_naive_rmse": [0.5],
         },
     }
 
 
-def test_a_model_that_learns_the_change_is_fitted_on_windows_weighted_by_their_sensors_step():
+def test_a_model_that_learns_the_change_is_fitted_on_windows_weighted_by_persistences_error_on_their_sensor():
     rows = [window_row("train", "a", [1.0, 2.0, 3.0], 4.0), window_row("train", "b", [0.0, 0.0, 1.0], 2.0, 5.0, 0.5)]
     split = baseline.partition_arrays(rows)["train"]
     x, y, weights = baseline.fit_tensors(split, learns_change=True)
-    # Steps of 0.5 / 2 and 0.5 / 0.5 standard units.
+    # Persistence's training RMSE: 0.5 / 2 and 0.5 / 0.5 standard units.
     assert (x.shape, y.tolist(), weights.tolist()) == ((2, 3, 1), [4.0, 2.0], [16.0, 1.0])
     assert len(baseline.fit_tensors(split, learns_change=False)) == 2
 

@@ -13,7 +13,7 @@ def test_the_forecast_plot_draws_any_sensor_id_as_plain_text():
         y=np.array([0.0, 1.0, 2.0], np.float32),
         mean=np.zeros(3),
         std=np.ones(3),
-        one_step_naive_mae=np.full(3, 0.1),
+        one_step_naive_rmse=np.full(3, 0.1),
         sensor_id=sensors,
         target_time=np.array(["2026-11-25T00:00", "2026-11-25T00:01", "2026-11-25T00:00"], dtype="datetime64[s]"),
     )

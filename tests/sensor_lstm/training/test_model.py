@@ -27,11 +27,11 @@ def test_a_model_rebuilt_from_its_spec_predicts_the_same(learns_change):
     assert rebuilt.predict(x, verbose=0).tolist() == model.predict(x, verbose=0).tolist()
 
 
-def test_change_weights_are_the_inverse_square_of_the_sensors_step_in_standard_units_floored():
-    mae = np.array([0.5, 0.1, 0.0, np.nan])
+def test_change_weights_are_the_inverse_square_of_persistences_training_rmse_in_standard_units_floored():
+    rmse = np.array([0.5, 0.1, 0.0, np.nan])
     std = np.array([1.0, 2.0, 3.0, 1.0])
-    # steps of 0.5 and 0.05 standard units; a stuck sensor at the floor, 0.01; an unknown one 1.
-    assert lstm.change_weights(mae, std).tolist() == pytest.approx([4.0, 400.0, 10_000.0, 1.0])
+    # 0.5 and 0.05 standard units; a stuck sensor at the floor, 0.01; an unknown one 1.
+    assert lstm.change_weights(rmse, std).tolist() == pytest.approx([4.0, 400.0, 10_000.0, 1.0])
     assert lstm.change_weights(np.array([None, 0.2], dtype=object), np.array([1.0, 1.0])).tolist() == (
         pytest.approx([1.0, 25.0])
     )

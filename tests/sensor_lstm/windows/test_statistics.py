@@ -1,3 +1,4 @@
+import math
 from datetime import datetime, timedelta
 
 import pytest
@@ -45,8 +46,14 @@ def test_statistics_come_from_the_training_period_only(spark):
     )
     # b never moves: its std is the floor, max(0.01, 0.1 x |5.0|) = 0.5. a's std of 1.0 is above its 0.2.
     assertDataFrameEqual(
-        stats.select("sensor_id", "mean", "std", "std_floored", "train_readings", "one_step_naive_mae"),
-        [("a", 2.0, 1.0, False, 2, 2.0), ("b", 5.0, 0.5, True, 2, 0.0), ("c", None, None, None, 0, None)],
+        stats.select(
+            "sensor_id", "mean", "std", "std_floored", "train_readings", "one_step_naive_mae", "one_step_naive_rmse"
+        ),
+        [
+            ("a", 2.0, 1.0, False, 2, 2.0, 2.0),
+            ("b", 5.0, 0.5, True, 2, 0.0, 0.0),
+            ("c", None, None, None, 0, None, None),
+        ],
     )
     normalized = statistics.normalize(readings.where("sensor_id != 'b'"), stats)
     # a's 100.0 is 98 standard deviations out: clipped to the bound, and counted.
@@ -71,7 +78,7 @@ def test_the_absolute_floor_holds_where_the_mean_is_near_zero(spark):
     assert values == [pytest.approx(-5e-11), pytest.approx(5e-11), 10.0]
 
 
-def test_the_mase_scale_is_the_mean_one_step_change_between_consecutive_training_grid_points(spark):
+def test_the_mase_scale_is_the_mean_one_step_change_between_consecutive_training_grid_points_and_its_rms(spark):
     # Minutes 0, 1, 2 and 4 are in training: the change across the gap from 2 to 4 is not one step,
     # nor is the change into minute 5, which is after the train cut.
     rows = [("a", at(minute), value) for minute, value in ((0, 1.0), (1, 4.0), (2, 2.0), (4, 9.0), (5, 0.0))]
@@ -79,6 +86,8 @@ def test_the_mase_scale_is_the_mean_one_step_change_between_consecutive_training
     stats = statistics.training_statistics(
         readings, train_cut=at(5), std_floor_absolute=0.01, std_floor_relative=0.1, interval_seconds=60
     )
-    assert [row.one_step_naive_mae for row in stats.collect()] == [2.5]
+    assert [(row.one_step_naive_mae, row.one_step_naive_rmse) for row in stats.collect()] == [
+        (2.5, pytest.approx(math.sqrt((3.0**2 + 2.0**2) / 2)))
+    ]
     lone = statistics.training_statistics(readings.limit(1), at(5), 0.01, 0.1, interval_seconds=60)
-    assert [row.one_step_naive_mae for row in lone.collect()] == [None]
+    assert [(row.one_step_naive_mae, row.one_step_naive_rmse) for row in lone.collect()] == [(None, None)]
