@@ -16,7 +16,7 @@ home_dir=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 cache_dir=${SENSOR_LSTM_CACHE:-$home_dir/.cache/sensor-lstm}
 install_script=scripts/install_python_env.sh
 # What the environment is made from: the hash of these names its folder.
-env_inputs=(requirements.txt requirements-dev.txt requirements-horovod.txt constraints.txt "$install_script")
+env_inputs=(requirements.txt requirements-dev.txt requirements-stack.txt requirements-horovod.txt constraints.txt "$install_script")
 
 log() { echo "[bootstrap] $*" >&2; }
 
@@ -34,6 +34,9 @@ install_system_packages() {
     # Horovod's gloo needs CMake 3.x: Debian's. CMake 4 (e.g. from PyPI) rejects gloo's CMakeLists.
     if ! command -v cmake >/dev/null || ! cmake --version | grep -q 'version 3\.'; then missing+=(cmake); fi
     command -v ps >/dev/null || missing+=(procps)  # Spark's launch scripts call ps
+    # The local stack's Airflow metadata database (scripts/stack.sh).
+    command -v postgres >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null ||
+        missing+=(postgresql)
     # The browser check of the local stack (tests/stack): Debian's Chromium and its ChromeDriver.
     command -v chromium >/dev/null || missing+=(chromium)
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
@@ -49,7 +52,8 @@ build_env() {
     local env_dir=$1
     rm -rf "$env_dir"
     log "creating $env_dir (pip install, then the Horovod build: about 10 minutes on 2 cores)"
-    PIP_QUIET=1 "$project_dir/$install_script" install "$env_dir" "$project_dir/requirements-dev.txt"
+    PIP_QUIET=1 "$project_dir/$install_script" install "$env_dir" "$project_dir/requirements-dev.txt" \
+        "$project_dir/requirements-stack.txt"
     "$project_dir/$install_script" verify "$env_dir"
     touch "$env_dir/.complete"
     log "environment ready: $env_dir"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one recipe for the project's Python environment. scripts/bootstrap.sh runs it for the local
-# environment (adding requirements-dev.txt) and the Dockerfile for the image's (adding
-# requirements-stack.txt), so both install the same pins in the same order and check them alike.
+# environment (adding requirements-dev.txt and requirements-stack.txt) and the Dockerfile for the
+# image's (adding requirements-stack.txt), so both install the same pins in the same order and check
+# them alike.
 #
 #   scripts/install_python_env.sh install VENV_DIR [REQUIREMENTS_FILE...]
 #       creates the virtual environment VENV_DIR with Python 3.11 (python3.11, else python3, from

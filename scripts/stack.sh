@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The docker-compose topology as local processes on 127.0.0.1, for machines without Docker:
 # a Spark standalone master, two workers and a history server (PySpark's own spark-class), an MLflow tracking server
-# (SQLite backend, served artifacts) and Airflow's api-server, scheduler (LocalExecutor),
-# dag-processor and triggerer (SQLite metadata database).
+# (SQLite backend, served artifacts), Airflow's metadata database on a PostgreSQL server of its own
+# (Debian's, on a socket in the stack's folder), and Airflow's api-server, scheduler (LocalExecutor),
+# dag-processor and triggerer.
 #
 #   scripts/stack.sh up          start what is not running, wait until every service is healthy
 #   scripts/stack.sh down        stop exactly what `up` started (every process it spawned)
@@ -67,10 +68,13 @@ export MLFLOW_FLASK_SERVER_SECRET_KEY=${MLFLOW_FLASK_SECRET_KEY:?set it in $env_
 export MLFLOW_AUTH_DATABASE_URI=sqlite:///$stack_dir/mlflow-auth.db
 export MLFLOW_AUTH_CONFIG_PATH=$stack_dir/mlflow-auth.ini
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
-# SQLite lets one writer at a time in; its default 5 s wait for the lock is shorter than the
-# scheduler's writes take while training holds both cores, and `airflow backfill create` then
-# failed with "database is locked". A writer waits up to a minute instead.
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db?timeout=60}
+# PostgreSQL, as in the compose stack, not SQLite: on SQLite a transaction that has read and then
+# writes fails at once with "database is locked" when another process committed in between, whatever
+# the lock timeout, and the scheduler commits all the time (`airflow backfill create` failed so,
+# leaving half a backfill behind). Airflow supports SQLite for a single process only.
+postgres_data=$stack_dir/postgres
+postgres_socket_dir=$stack_dir/postgres-socket
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://airflow:${AIRFLOW_DB_PASSWORD:?set it in $env_file (see .env.example)}@/airflow?host=$postgres_socket_dir}
 export AIRFLOW__CORE__FERNET_KEY=$AIRFLOW_FERNET_KEY
 export AIRFLOW__API__SECRET_KEY=$AIRFLOW_API_SECRET_KEY
 export AIRFLOW__API_AUTH__JWT_SECRET=$AIRFLOW_JWT_SECRET
@@ -90,12 +94,29 @@ source scripts/env.sh "$venv"
 # The tracking server stores artifacts (mlflow-artifacts:/ URIs): no local artifact root.
 unset SENSOR_LSTM_MLFLOW_ARTIFACTS
 
+# Debian's PostgreSQL server (scripts/bootstrap.sh installs it) keeps its programs off PATH; where
+# `postgres` is on PATH (maybe a link), its clients are beside the program it runs.
+if command -v postgres >/dev/null; then
+    postgres_bin=$(dirname "$(readlink -f "$(command -v postgres)")")
+else
+    postgres_bin=$(find /usr/lib/postgresql -path '*/bin/postgres' 2>/dev/null | sort -V | tail -1 | xargs -r dirname)
+fi
+# PostgreSQL refuses to run as root. As root, its server runs as `nobody` in a user namespace that
+# maps nobody back to root, so its files are root's and stay in the stack's folder, wherever that is.
+as_postgres_owner=()
+if [ "$(id -u)" = 0 ]; then
+    as_postgres_owner=(unshare --user --map-user="$(id -u nobody)" --map-group="$(id -g nobody)")
+fi
+
 # Service names in start order; `down` stops them in reverse.
-services=(spark-master spark-worker-1 spark-worker-2 spark-history mlflow airflow-api-server airflow-scheduler
+services=(postgres spark-master spark-worker-1 spark-worker-2 spark-history mlflow airflow-api-server airflow-scheduler
           airflow-dag-processor airflow-triggerer)
 
 service_command() {
     case $1 in
+        postgres)
+            echo "${as_postgres_owner[@]}" "$postgres_bin/postgres" -D "$postgres_data" \
+                -k "$postgres_socket_dir" -c listen_addresses= ;;
         spark-master)
             echo spark-class org.apache.spark.deploy.master.Master --host 127.0.0.1 \
                 --port "$spark_master_port" --webui-port "$spark_master_ui_port" ;;
@@ -121,6 +142,7 @@ service_command() {
 service_check() {
     local check=(python docker/healthcheck.py)
     case $1 in
+        postgres) "$postgres_bin/pg_isready" -q -h "$postgres_socket_dir" -U airflow -d postgres ;;
         spark-master) "${check[@]}" spark-master "http://127.0.0.1:$spark_master_ui_port/json/" ;;
         spark-worker-[12]) "${check[@]}" spark-workers "http://127.0.0.1:$spark_master_ui_port/json/" "${1##*-}" ;;
         spark-history) "${check[@]}" http "http://127.0.0.1:$spark_history_ui_port/api/v1/applications?limit=1" ;;
@@ -180,10 +202,31 @@ ensure_sample_data() {
     log "$generated"
 }
 
+# The cluster once, its superuser `airflow` with AIRFLOW_DB_PASSWORD, as docker/postgres-init.sh has it.
+init_postgres() {
+    [ -f "$postgres_data/PG_VERSION" ] && return
+    [ -x "$postgres_bin/initdb" ] || { log "no PostgreSQL server: run scripts/bootstrap.sh"; return 1; }
+    local password_file=$stack_dir/postgres-password
+    (umask 077 && printf '%s\n' "$AIRFLOW_DB_PASSWORD" >"$password_file")
+    "${as_postgres_owner[@]}" "$postgres_bin/initdb" -D "$postgres_data" -U airflow --pwfile="$password_file" \
+        --auth=scram-sha-256 --encoding=UTF8 --locale=C >"$log_dir/postgres-init.log" 2>&1 ||
+        { rm -f "$password_file"; tail -30 "$log_dir/postgres-init.log" >&2; log "initdb failed"; return 1; }
+    rm -f "$password_file"
+}
+
+create_airflow_database() {
+    local sql=("$postgres_bin/psql" -q -h "$postgres_socket_dir" -U airflow -d postgres -tAc)
+    export PGPASSWORD=$AIRFLOW_DB_PASSWORD
+    [ "$("${sql[@]}" "SELECT 1 FROM pg_database WHERE datname = 'airflow'")" = 1 ] ||
+        "${sql[@]}" "CREATE DATABASE airflow"
+    unset PGPASSWORD
+}
+
 up() {
     python docker/settings.py check-secrets .env.example || return 1
-    mkdir -p "$pid_dir" "$log_dir" "$AIRFLOW_HOME"
+    mkdir -p "$pid_dir" "$log_dir" "$AIRFLOW_HOME" "$postgres_socket_dir"
     ensure_sample_data
+    init_postgres && start postgres && wait_healthy postgres && create_airflow_database || return 1
     start spark-master && wait_healthy spark-master
     start spark-worker-1 && start spark-worker-2 && start spark-history && start mlflow
     wait_healthy spark-worker-1 && wait_healthy spark-worker-2 && wait_healthy spark-history && wait_healthy mlflow
@@ -202,6 +245,7 @@ Local stack is up (state and logs in $stack_dir):
   Spark workers  http://127.0.0.1:${spark_worker_ui_ports[0]}  http://127.0.0.1:${spark_worker_ui_ports[1]}
   Spark history  $SENSOR_LSTM_SPARK_HISTORY_URL   (finished applications' Spark UIs)
   Lake           $SENSOR_LSTM_LAKE
+  Airflow's DB   PostgreSQL, socket in $postgres_socket_dir, database airflow, user airflow
 Airflow CLI against it: scripts/stack.sh exec airflow dags list.  Stop it: make down
 EOF
 }
@@ -231,7 +275,8 @@ stop() {
     pid=$(pid_of "$name") || return 0
     mapfile -t processes < <(service_processes "$pid")
     if ((${#processes[@]})); then
-        kill -TERM "${processes[@]}" 2>/dev/null || true
+        # PostgreSQL's server stops its own processes; SIGINT is its fast shutdown.
+        if [ "$name" = postgres ]; then kill -INT "$pid" 2>/dev/null || true; else kill -TERM "${processes[@]}" 2>/dev/null || true; fi
         local deadline=$((SECONDS + 30))
         while ((SECONDS < deadline)) && any_alive "${processes[@]}"; do sleep 1; done
         kill -KILL "${processes[@]}" 2>/dev/null || true

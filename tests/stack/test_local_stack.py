@@ -17,9 +17,7 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
 import subprocess
-import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import requests
+import sqlalchemy
 
 from sensor_lstm.tools.generate_sensor_data import generate
 from tests.stack import browser
@@ -52,6 +51,7 @@ RUN_CONF = {
     "num_proc": 2,
 }
 SERVICES = [
+    "postgres",
     "spark-master",
     "spark-worker-1",
     "spark-worker-2",
@@ -293,23 +293,36 @@ def test_mlflow_registry_write_needs_a_login(stack):
     stack.mlflow("DELETE", "/registered-models/delete", json={"name": "auth-probe"})
 
 
-def test_an_airflow_cli_write_waits_out_another_writers_lock_on_the_sqlite_database(stack):
-    """SQLite lets one writer in at a time. While the scheduler held the lock for longer than
-    SQLite's default 5 s wait, `airflow backfill create` failed with "database is locked"."""
-    held_seconds = 20
-    holder = sqlite3.connect(stack.state_dir / "airflow" / "airflow.db", isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")  # the write lock, as a writing scheduler holds it
-    releaser = threading.Timer(held_seconds, holder.commit)
-    started = time.monotonic()
-    releaser.start()
+def read_then_write_across_a_commit(url: str) -> list[str]:
+    """What `airflow backfill create` does while the scheduler commits: a transaction reads (in a
+    savepoint, as Airflow creates each run), another connection commits a write, then the first
+    writes. The rows both wrote."""
+    engine = sqlalchemy.create_engine(url)
+    probe = "stack_test_lock_probe"
     try:
-        written = stack.airflow("variables", "set", "sqlite_lock_probe", "written")
+        with engine.begin() as setup:
+            setup.exec_driver_sql(f"CREATE TABLE {probe} (writer VARCHAR(16))")
+        with engine.connect() as backfill, engine.connect() as scheduler, backfill.begin(), backfill.begin_nested():
+            backfill.exec_driver_sql(f"SELECT count(*) FROM {probe}").scalar()
+            with scheduler.begin():
+                scheduler.exec_driver_sql(f"INSERT INTO {probe} VALUES ('scheduler')")
+            backfill.exec_driver_sql(f"INSERT INTO {probe} VALUES ('backfill')")
+        with engine.connect() as reader:
+            return sorted(reader.exec_driver_sql(f"SELECT writer FROM {probe}").scalars())
     finally:
-        releaser.join()
-        holder.close()
-    assert written.returncode == 0, written.stdout[-2000:] + written.stderr[-2000:]
-    assert time.monotonic() - started >= held_seconds  # it waited for the lock, and then wrote
-    assert stack.airflow("variables", "delete", "sqlite_lock_probe").returncode == 0
+        with engine.begin() as cleanup:
+            cleanup.exec_driver_sql(f"DROP TABLE IF EXISTS {probe}")
+        engine.dispose()
+
+
+def test_a_metadata_transaction_that_read_before_another_process_committed_still_writes(stack):
+    """On the SQLite database the stack had, `airflow backfill create` failed at once with
+    "database is locked", leaving half a backfill: SQLite refuses the write of a transaction that
+    read before another process committed, whatever its lock timeout. The stack's is PostgreSQL."""
+    url = stack.airflow("config", "get-value", "database", "sql_alchemy_conn").stdout.strip()
+    assert url.startswith("postgresql+psycopg2://airflow:")
+    assert f"host={stack.state_dir / 'postgres-socket'}" in url
+    assert read_then_write_across_a_commit(url) == ["backfill", "scheduler"]
 
 
 @pytest.mark.timeout(2400)  # two whole DAG runs
