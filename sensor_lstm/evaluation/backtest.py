@@ -17,12 +17,12 @@ from pyspark.sql import DataFrame
 
 from sensor_lstm.forecasting import intervals
 from sensor_lstm.forecasting.methods import (
-    MODEL_PREFIX,
     backtest_origins,
     contexts_and_actuals,
     filled_grid,
     forecast_context,
     forecast_paths,
+    is_lstm,
     statistical_forward,
 )
 from sensor_lstm.scoring import PERSISTENCE
@@ -90,8 +90,9 @@ def sensor_residuals(frame: pd.DataFrame, plan: dict, setup: dict, period: tuple
         return np.zeros((0, steps)), np.zeros(0)
     contexts, actuals = contexts_and_actuals(values, origins, context, steps)
     model = None
-    if method.startswith(MODEL_PREFIX):
-        network = cached_model(setup["lstm_spec"])
+    if is_lstm(method):
+        partition = plan.get("partition")
+        network = cached_model(setup["lstm_spec"] if partition is None else setup["partition_specs"][partition])
         model = (
             setup["seq_len"],
             setup["horizon"],

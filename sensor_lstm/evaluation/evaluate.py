@@ -26,6 +26,7 @@ from sensor_lstm.evaluation.comparison import (
 )
 from sensor_lstm.evaluation.forecaster_bundle import (
     ForecastingLSTM,
+    PartitionModels,
     build_forecaster,
     example_input,
     forecaster_name,
@@ -130,7 +131,10 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
     compared, sampled = comparisons(spark, lake, args.run_date, prepared, candidates)
     promote, reason, naive = decide_champion(client, args, distributed, candidates, compared)
     champion_after = tracking.current_champion(client, distributed.model_name, args.alias)
-    build = build_forecaster(spark, lake, args, prepared, forecasting_lstm(candidates, champion_after, distributed))
+    partitions = PartitionModels(candidates.partition_models, candidates.sensor_partition)
+    build = build_forecaster(
+        spark, lake, args, prepared, forecasting_lstm(candidates, champion_after, distributed), partitions
+    )
     earlier = score_earlier_forecasts(spark, lake, args.run_date, prepared, args.forecast_steps)
     report = EvaluateReport(
         run_date=args.run_date.isoformat(),

@@ -1,7 +1,8 @@
 """The forecaster evaluate registers each run (sensor_lstm.forecasting.forecaster): each sensor's
-method chosen on the validation windows (the LSTM champion when one takes this run's windows,
-else only naive forecasts), its intervals calibrated on the calibration period and their coverage
-measured on the test period, bundled with the LSTM's weights and the statistics, registered as
+method chosen on the validation windows (the LSTM champion when one takes this run's windows, the
+model train_baseline fitted on the sensor's partition, the statistical models, the naive
+forecasts), its intervals calibrated on the calibration period and their coverage measured on the
+test period, bundled with the models in use and the statistics, registered as
 ``<model_name>_forecaster`` and given the alias the forecast job follows."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sensor_lstm.evaluation.interval_plot import held_out_paths, interval_plot
 from sensor_lstm.evaluation.scores import score_windows, windows_with_every_naive_forecast
 from sensor_lstm.evaluation.statistical_fits import statistical_fits, with_statistical_forecasts
 from sensor_lstm.forecasting import forecaster, intervals
-from sensor_lstm.forecasting.methods import forecast_context, model_method
+from sensor_lstm.forecasting.methods import PARTITION_BASELINES, forecast_context, model_method
 from sensor_lstm.lake import Lake, datasets, utc_day_start
 from sensor_lstm.lake.reports import PrepareSequencesReport
 from sensor_lstm.readings.deliveries import lookback_on_grid
@@ -51,39 +52,57 @@ class ForecastingLSTM:
 
 
 @dataclass
+class PartitionModels:
+    """train_baseline's models, each fitted on one partition's sensors alone: their specs by
+    partition, and each sensor's partition."""
+
+    specs: dict[int, tuple] = field(default_factory=dict)
+    sensor_partition: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class ForecasterBuild:
     bundle: dict
     lstm_spec: tuple | None = None
     coverage: dict = field(default_factory=dict)  # per sensor and overall
     methods: dict[str, int] = field(default_factory=dict)  # sensors per method
     statistical_models: dict[str, bytes] = field(default_factory=dict)  # pickled, of the sensors using one
+    partition_specs: dict[int, tuple] = field(default_factory=dict)  # of the partitions whose model is in use
 
     def forecaster(self) -> forecaster.Forecaster:
         """The Forecaster the bundle makes, its models loaded."""
         lstm_model = lstm_network.model_from_spec(self.lstm_spec) if self.lstm_spec is not None else None
         statistical = {sensor: pickle.loads(pickled) for sensor, pickled in self.statistical_models.items()}
-        return forecaster.Forecaster(self.bundle, lstm_model, statistical)
+        partitions = {index: lstm_network.model_from_spec(spec) for index, spec in self.partition_specs.items()}
+        return forecaster.Forecaster(self.bundle, lstm_model, statistical, partitions)
 
 
 def plan_methods(
-    spark, lake: Lake, run_date: date, prepared: PrepareSequencesReport, lstm: ForecastingLSTM, fits
+    spark,
+    lake: Lake,
+    run_date: date,
+    prepared: PrepareSequencesReport,
+    lstm: ForecastingLSTM,
+    partitions: PartitionModels,
+    fits,
 ) -> dict:
     """Per sensor with statistics: its method (backtest.choose_methods on the validation windows,
     or on those whose targets the statistical models forecast where the sensor has any: there all
-    candidates score the same sample), why, its mean, std and MASE scale, and a statistical
-    method's history."""
+    candidates score the same sample), why, its mean, std and MASE scale, a statistical method's
+    history, and partition_baselines' partition."""
     validation = f"{lake.partition(datasets.SEQUENCES, run_date)}/split=validation"
     stats_path = lake.partition(datasets.SEQUENCE_STATS, run_date)
     windows, _, scored = windows_with_every_naive_forecast(spark, validation, stats_path, prepared.seasonal_periods)
     models = {model_method(lstm.version): lstm.spec} if lstm.spec is not None else {}
-    scores = score_windows(windows, models, {}, {}, scored)
+    scores = score_windows(windows, models, partitions.specs, partitions.sensor_partition, scored)
     statistical: tuple[str, ...] = ()
     if fits is not None:
         sample, statistical = with_statistical_forecasts(spark, fits, "validation", windows)
-        on_sample = score_windows(sample, models, {}, {}, scored, statistical)
+        on_sample = score_windows(sample, models, partitions.specs, partitions.sensor_partition, scored, statistical)
         sampled = {sensor for _, sensor in on_sample}
         scores = {key: value for key, value in scores.items() if key[1] not in sampled} | on_sample
-    candidates = [*models, *statistical, *scoring.naive_sources(list(scored), [0] * len(scored))]
+    candidates = [*models, *([PARTITION_BASELINES] if partitions.specs else []), *statistical]
+    candidates += scoring.naive_sources(list(scored), [0] * len(scored))
     stats = {row["sensor_id"]: row.asDict() for row in spark.read.parquet(stats_path).collect()}
     chosen = backtest.choose_methods(scores, candidates, sorted(stats))
     plans = {
@@ -99,6 +118,8 @@ def plan_methods(
     for sensor, plan in plans.items():
         if plan["method"] in statistical:
             plan |= fits.history(sensor, plan["method"])
+        if plan["method"] == PARTITION_BASELINES:
+            plan["partition"] = partitions.sensor_partition[sensor]
     return plans
 
 
@@ -107,7 +128,7 @@ def micros(text: str) -> int:
 
 
 def build_forecaster(
-    spark, lake: Lake, args, prepared: PrepareSequencesReport, lstm: ForecastingLSTM
+    spark, lake: Lake, args, prepared: PrepareSequencesReport, lstm: ForecastingLSTM, partitions: PartitionModels
 ) -> ForecasterBuild:
     """Choose, calibrate and measure every sensor's method; the bundle, its coverage and methods."""
     if not prepared.calibration_cut:
@@ -116,8 +137,10 @@ def build_forecaster(
             f"rerun prepare_sequences for {args.run_date}, then evaluate"
         )
     fits = statistical_fits(lake, args.run_date)
-    plans = plan_methods(spark, lake, args.run_date, prepared, lstm, fits)
+    plans = plan_methods(spark, lake, args.run_date, prepared, lstm, partitions, fits)
     statistical = {sensor: plan["method"] for sensor, plan in plans.items() if "history" in plan}
+    in_use = {plan["partition"] for plan in plans.values() if "partition" in plan}
+    partition_specs = {index: spec for index, spec in partitions.specs.items() if index in in_use}
     setup = {
         "steps": args.forecast_steps,
         "seq_len": prepared.seq_len,
@@ -125,6 +148,7 @@ def build_forecaster(
         "interval_us": prepared.sampling_interval_seconds * 1_000_000,
         "scale_window": prepared.seq_len,
         "lstm_spec": lstm.spec,
+        "partition_specs": partition_specs,
         "statistical_models": fits.pickled(statistical) if fits else {},
     }
     end_us = micros(utc_day_start(args.run_date + timedelta(days=1)).isoformat())
@@ -158,7 +182,9 @@ def build_forecaster(
     for plan in plans.values():
         methods[plan["method"]] = methods.get(plan["method"], 0) + 1
     summary = coverage_summary(covered)
-    return ForecasterBuild(bundle, lstm.spec, summary, dict(sorted(methods.items())), setup["statistical_models"])
+    return ForecasterBuild(
+        bundle, lstm.spec, summary, dict(sorted(methods.items())), setup["statistical_models"], partition_specs
+    )
 
 
 def coverage_summary(covered: dict) -> dict:
@@ -201,6 +227,8 @@ def register_forecaster(client, build: ForecasterBuild, args, example: pd.DataFr
         requirements = list(REQUIREMENTS)
         if build.lstm_spec is not None:
             artifacts |= forecaster.save_lstm(build.lstm_spec, Path(folder))
+        if build.partition_specs:
+            artifacts |= forecaster.save_partition_models(build.partition_specs, Path(folder))
         if build.statistical_models:
             artifacts |= forecaster.save_statistical(build.statistical_models, Path(folder))
             requirements.append("statsforecast")

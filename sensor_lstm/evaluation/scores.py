@@ -12,10 +12,12 @@ from pyspark.sql import functions as F
 
 from sensor_lstm import scoring
 from sensor_lstm.errors import JobInputError
+from sensor_lstm.forecasting.methods import PARTITION_BASELINES
 from sensor_lstm.training import model as lstm
 from sensor_lstm.windows import tensors
 
-DISTRIBUTED, CHAMPION, BASELINES = "distributed", "champion", "partition_baselines"
+# BASELINES: each sensor scored with its partition's model, as the forecaster method of that name serves it.
+DISTRIBUTED, CHAMPION, BASELINES = "distributed", "champion", PARTITION_BASELINES
 SUMS_SCHEMA = "model string, sensor_id string, windows double, squared double, absolute double"
 SUMS_ARROW_SCHEMA = pa.schema(
     [("model", pa.string()), ("sensor_id", pa.string())]

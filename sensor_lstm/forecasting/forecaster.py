@@ -1,7 +1,7 @@
 """The forecaster: the pipeline's product as one MLflow pyfunc that stands on its own. Given a
 sensor's raw readings in its own units, it puts them on the sampling grid, forecasts the next
-steps with the method evaluate chose for that sensor (the LSTM champion, a statistical model or a
-naive forecast), and
+steps with the method evaluate chose for that sensor (the LSTM champion, the LSTM of the sensor's
+partition, a statistical model or a naive forecast), and
 adds the prediction intervals calibrated for that sensor and step. The forecast job and
 ``mlflow models serve`` run this same code.
 
@@ -14,10 +14,12 @@ input row: ``sensor_id``, ``method``, ``issued_at`` (the last grid point read), 
 
 The bundle (``forecaster.json``) holds the grid, seq_len, horizon, steps and the intervals' scale
 window, and per sensor its method, statistics, scale floor, interval offsets (in units of the
-local scale, sensor_lstm.forecasting.intervals) and, for a statistical method, its ``history``;
-the LSTM's architecture and weights are artifacts of their own, and so are the statistical
-methods' fitted statsforecast models (pickled, one per sensor that uses one). Format 1 bundles
-(before the local scale) have offsets in the sensor's units; format 2, no statistical method.
+local scale, sensor_lstm.forecasting.intervals) and, for a statistical method, its ``history``, for
+``partition_baselines`` its ``partition``; the LSTMs' architectures and weights are artifacts of
+their own (the champion's, and each partition model in use), and so are the statistical methods'
+fitted statsforecast models (pickled, one per sensor that uses one). Format 1 bundles (before the
+local scale) have offsets in the sensor's units; format 2, no statistical method; format 3, no
+partition model.
 Only NumPy, pandas, MLflow, and for the methods in use tf_keras or statsforecast, are imported.
 """
 
@@ -33,17 +35,18 @@ import pandas as pd
 
 from sensor_lstm.forecasting.intervals import LEVELS, bound_name, local_scales
 from sensor_lstm.forecasting.methods import (
-    MODEL_PREFIX,
+    PARTITION_BASELINES,
     filled_grid,
     forecast_context,
     forecast_paths,
+    is_lstm,
     statistical_forward,
 )
 from sensor_lstm.settings.table import STATISTICAL_MODELS
 
-BUNDLE_FORMAT = 3
-# 1: absolute offsets, what the first release registered; 2: no statistical method.
-READABLE_FORMATS = (1, 2, BUNDLE_FORMAT)
+BUNDLE_FORMAT = 4
+# 1: absolute offsets, what the first release registered; 2: no statistical method; 3: no partition model.
+READABLE_FORMATS = (1, 2, 3, BUNDLE_FORMAT)
 BOUNDS = tuple(bound_name(side, level) for level in LEVELS for side in ("lower", "upper"))
 OUTPUT_COLUMNS = ("sensor_id", "method", "issued_at", "target_times", "forecast", *BOUNDS, "reason")
 # Why a sensor gets no forecast.
@@ -88,13 +91,20 @@ def iso(micros: np.ndarray) -> list[str]:
 
 
 class Forecaster:
-    """A bundle and its LSTM (when a sensor's method is one), forecasting sensors from raw readings."""
+    """A bundle and its models (those the sensors' methods use), forecasting sensors from raw readings."""
 
-    def __init__(self, bundle: dict, lstm_model=None, statistical_models: dict | None = None):
+    def __init__(
+        self,
+        bundle: dict,
+        lstm_model=None,
+        statistical_models: dict | None = None,
+        partition_models: dict | None = None,
+    ):
         if bundle.get("format") not in READABLE_FORMATS:
             raise ValueError(f"forecaster bundle format {bundle.get('format')!r}, this code reads {READABLE_FORMATS}")
         self.bundle, self.lstm_model = bundle, lstm_model
         self.statistical_models = statistical_models or {}  # by sensor, fitted
+        self.partition_models = partition_models or {}  # by partition
         self.interval_us = bundle["interval_seconds"] * 1_000_000
         self.scale_window = bundle.get("scale_window")
 
@@ -103,9 +113,17 @@ class Forecaster:
         bundle = self.bundle
         return forecast_context(plan["method"], bundle["seq_len"], bundle["horizon"], self.scale_window, plan)
 
-    def predict_normalized(self, windows: np.ndarray) -> np.ndarray:
-        x = np.asarray(windows, dtype=np.float32)[:, :, np.newaxis]
-        return self.lstm_model.predict(x, verbose=0)[:, 0]
+    def lstm_for(self, sensor: dict):
+        """The LSTM that forecasts a sensor with an LSTM method, as forecast_paths' ``model``."""
+        if sensor["method"] == PARTITION_BASELINES:
+            network = self.partition_models[sensor["partition"]]
+        else:
+            network = self.lstm_model
+
+        def predict_normalized(windows: np.ndarray) -> np.ndarray:
+            return network.predict(np.asarray(windows, dtype=np.float32)[:, :, np.newaxis], verbose=0)[:, 0]
+
+        return self.bundle["seq_len"], self.bundle["horizon"], predict_normalized
 
     def forecast(self, sensor_id: str, times_us: np.ndarray, readings: np.ndarray) -> dict:
         """One output row (OUTPUT_COLUMNS) for one sensor's raw readings."""
@@ -125,9 +143,7 @@ class Forecaster:
             return row | {"reason": TOO_FEW_READINGS}
         if (np.diff(points[-needed:]) != self.interval_us).any():
             return row | {"reason": GAP_IN_LATEST_READINGS}
-        model = None
-        if method.startswith(MODEL_PREFIX):
-            model = (self.bundle["seq_len"], self.bundle["horizon"], self.predict_normalized)
+        model = self.lstm_for(sensor) if is_lstm(method) else None
         statistical = None
         if sensor_id in self.statistical_models:
             last_index = np.array([points[-1] // self.interval_us])
@@ -165,12 +181,33 @@ def load_lstm(architecture_path: str, weights_path: str):
     return model_from_spec((Path(architecture_path).read_text(), weights))
 
 
+def write_spec(spec, architecture_path: Path, weights_path: Path) -> None:
+    architecture, weights = spec
+    architecture_path.write_text(architecture)
+    np.savez(weights_path, **{f"w{index}": array for index, array in enumerate(weights)})
+
+
 def save_lstm(spec, folder: Path) -> dict[str, str]:
     """The LSTM spec as the pyfunc's artifacts: architecture JSON and weights."""
-    architecture, weights = spec
-    (folder / "lstm.json").write_text(architecture)
-    np.savez(folder / "lstm_weights.npz", **{f"w{index}": array for index, array in enumerate(weights)})
+    write_spec(spec, folder / "lstm.json", folder / "lstm_weights.npz")
     return {"lstm_architecture": str(folder / "lstm.json"), "lstm_weights": str(folder / "lstm_weights.npz")}
+
+
+def save_partition_models(specs: dict[int, tuple], folder: Path) -> dict[str, str]:
+    """The partition models in use, by partition, as the pyfunc's artifact: architecture and weights each."""
+    stored = folder / "partition_models"
+    stored.mkdir()
+    for partition, spec in specs.items():
+        write_spec(spec, stored / f"partition-{partition}.json", stored / f"partition-{partition}.npz")
+    return {"partition_models": str(stored)}
+
+
+def load_partition_models(folder: str) -> dict:
+    """save_partition_models' models, by partition."""
+    return {
+        int(path.stem.removeprefix("partition-")): load_lstm(str(path), str(path.with_suffix(".npz")))
+        for path in sorted(Path(folder).glob("partition-*.json"))
+    }
 
 
 def save_statistical(models: dict[str, bytes], folder: Path) -> dict[str, str]:
@@ -200,7 +237,10 @@ def pyfunc_class():
             statistical = None
             if "statistical_models" in context.artifacts:
                 statistical = load_statistical(context.artifacts["statistical_models"])
-            self.forecaster = Forecaster(bundle, lstm_model, statistical)
+            partition_models = None
+            if "partition_models" in context.artifacts:
+                partition_models = load_partition_models(context.artifacts["partition_models"])
+            self.forecaster = Forecaster(bundle, lstm_model, statistical, partition_models)
 
         def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
             return self.forecaster.forecast_frame(model_input)

@@ -1,5 +1,7 @@
 """The forecasting methods a sensor can be given, as one function from its latest readings to its
-next ``steps`` forecasts: the LSTM (``model:<version>``, recursive past its horizon), statsforecast's
+next ``steps`` forecasts: the LSTM (``model:<version>``, recursive past its horizon), the LSTM that
+train_baseline fitted on the sensor's partition alone (``partition_baselines``, as evaluate's table
+names them; recursive too), statsforecast's
 models that fit_statistical fitted for the sensor (``auto_ets``, ``auto_arima``, ``mstl``: forecast
 from the readings they were fitted on, as many), and the naive forecasts evaluate scores them
 against (``persistence``, ``seasonal_naive_<n>``, ``training_mean``). evaluate's backtests and the
@@ -17,11 +19,17 @@ from sensor_lstm.scoring import PERSISTENCE, TRAINING_MEAN, seasonal_naive_name
 from sensor_lstm.settings.table import NORMALIZED_BOUND, STATISTICAL_MODELS
 
 MODEL_PREFIX = "model:"
+PARTITION_BASELINES = "partition_baselines"
 SEASONAL_PREFIX = seasonal_naive_name(0)[:-1]
 
 
 def model_method(version: int) -> str:
     return f"{MODEL_PREFIX}{version}"
+
+
+def is_lstm(method: str) -> bool:
+    """Whether ``method`` forecasts with an LSTM: the champion's or the sensor's partition's."""
+    return method.startswith(MODEL_PREFIX) or method == PARTITION_BASELINES
 
 
 def season_of(method: str) -> int | None:
@@ -32,7 +40,7 @@ def season_of(method: str) -> int | None:
 def context_length(method: str, seq_len: int, horizon: int, history: int | None = None, season: int = 1) -> int:
     """The latest consecutive grid points ``method`` forecasts from; ``history`` and ``season``: a
     statistical model's (the readings it was fitted on, and its first season)."""
-    if method.startswith(MODEL_PREFIX):
+    if is_lstm(method):
         return readings_needed(seq_len, horizon)
     if method in STATISTICAL_MODELS:
         if not history:
@@ -105,7 +113,7 @@ def forecast_paths(
 ) -> np.ndarray:
     """Forecasts (origins, steps) in original units from ``contexts`` (origins, at least
     context_length readings each, the last one the origin's). ``mean`` and ``std`` are each row's
-    sensor statistics; ``model`` is (seq_len, horizon, predict) for a ``model:`` method, predict
+    sensor statistics; ``model`` is (seq_len, horizon, predict) for an LSTM method (is_lstm), predict
     taking normalized windows (n, seq_len) and returning one value each; ``statistical`` is a
     statistical method's statistical_forward."""
     contexts = np.asarray(contexts, dtype=np.float64)
@@ -121,7 +129,7 @@ def forecast_paths(
         return contexts[:, [(step - 1) % season - season for step in range(1, steps + 1)]]
     if method in STATISTICAL_MODELS and statistical is not None:
         return np.asarray(statistical(contexts, steps), dtype=np.float64)
-    if method.startswith(MODEL_PREFIX) and model is not None:
+    if is_lstm(method) and model is not None:
         seq_len, horizon, predict = model
         normalized = np.clip(
             (contexts[:, -readings_needed(seq_len, horizon) :] - mean) / std, -NORMALIZED_BOUND, NORMALIZED_BOUND

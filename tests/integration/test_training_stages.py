@@ -23,9 +23,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sensor_lstm.evaluation import comparison
-from sensor_lstm.evaluation.evaluate import EVALUATION_COLUMNS, evaluate
-from sensor_lstm.evaluation.forecaster_bundle import ForecastingLSTM, build_forecaster, register_forecaster
+from sensor_lstm.evaluation import comparison, forecaster_bundle
+from sensor_lstm.evaluation.evaluate import EVALUATION_COLUMNS, evaluate, load_candidates
+from sensor_lstm.evaluation.forecaster_bundle import (
+    ForecastingLSTM,
+    PartitionModels,
+    build_forecaster,
+    register_forecaster,
+)
 from sensor_lstm.forecasting.forecast import forecast
 from sensor_lstm.lake import files_digest
 from sensor_lstm.readings.catalog import HEADER as CATALOG_HEADER
@@ -394,7 +399,9 @@ def test_without_an_lstm_the_statistical_models_compete_and_the_registered_forec
     args = job_args(
         "evaluate", "--lake", str(lake), "--run-date", DAY, "--model-name", "statistical-only", "--forecast-steps", "3"
     )
-    build = build_forecaster(spark, args.lake, args, prepared, ForecastingLSTM(why_not="none, for this test"))
+    build = build_forecaster(
+        spark, args.lake, args, prepared, ForecastingLSTM(why_not="none, for this test"), PartitionModels()
+    )
     plans = build.bundle["sensors"]
     statistical = {sensor: plan["method"] for sensor, plan in plans.items() if plan["method"] in STATISTICAL_MODELS}
     # The smooth sines are forecast better by a statistical model than by any naive forecast.
@@ -426,6 +433,49 @@ def test_without_an_lstm_the_statistical_models_compete_and_the_registered_forec
     assert np.stack(served.forecast) == pytest.approx(np.stack(expected.forecast), rel=1e-9)
     requirements = Path(mlflow.artifacts.download_artifacts(f"models:/statistical-only_forecaster/{version}"))
     assert "statsforecast==" in (requirements / "requirements.txt").read_text()
+
+
+def test_each_sensor_s_partition_model_competes_for_it_and_the_registered_forecaster_serves_it(
+    stages, spark, monkeypatch
+):
+    lake, prepared = stages["lake"], stages["prepared"]
+    args = job_args(
+        "evaluate", "--lake", str(lake), "--run-date", DAY, "--model-name", "partitions-only", "--forecast-steps", "3"
+    )
+    candidates = load_candidates(mlflow.MlflowClient(), stages["distributed"], stages["baseline"], "champion")
+    partitions = PartitionModels(candidates.partition_models, candidates.sensor_partition)
+    assert sorted(partitions.specs) == [0, 1] and {"s1", "s2", "s3"} <= set(partitions.sensor_partition)
+    no_lstm = ForecastingLSTM(why_not="none, for this test")
+    # As on a run without the statistical stage: the partition models against the naive forecasts.
+    monkeypatch.setattr(forecaster_bundle, "statistical_fits", lambda lake, run_date: None)
+    build = build_forecaster(spark, args.lake, args, prepared, no_lstm, partitions)
+    plans = build.bundle["sensors"]
+    # The models trained on each partition's sines forecast them better than any naive forecast.
+    for sensor in ("s1", "s2", "s3"):
+        assert plans[sensor]["method"] == "partition_baselines", plans[sensor]["why"]
+        assert plans[sensor]["partition"] == partitions.sensor_partition[sensor]
+        assert build.coverage["sensors"][sensor]["windows"] > 0
+    in_use = {plan["partition"] for plan in plans.values() if plan["method"] == "partition_baselines"}
+    assert set(build.partition_specs) == in_use
+    readings = pq.read_table(lake / "readings").to_pandas()
+    latest = readings[readings.sensor_id.isin(["s1", "s2", "s3"])].sort_values("timestamp")
+    example = pd.DataFrame(
+        [
+            {
+                "sensor_id": sensor,
+                "timestamps": [f"{t.isoformat()}Z" for t in mine.timestamp],
+                "readings": list(mine.reading),
+            }
+            for sensor, mine in latest.groupby("sensor_id")
+        ]
+    )
+    expected = build.forecaster().forecast_frame(example)
+    assert expected.reason.tolist() == ["", "", ""]
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("test-training").experiment_id):
+        version = register_forecaster(mlflow.MlflowClient(), build, args, example)
+    served = mlflow.pyfunc.load_model(f"models:/partitions-only_forecaster/{version}").predict(example)
+    assert served.method.tolist() == expected.method.tolist()
+    assert np.stack(served.forecast) == pytest.approx(np.stack(expected.forecast), rel=1e-9)
 
 
 MODELS_SERVE = [sys.executable, "-m", "mlflow", "models", "serve"]

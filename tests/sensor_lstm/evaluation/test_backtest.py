@@ -8,7 +8,12 @@ import pytest
 
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.evaluation import backtest
-from sensor_lstm.evaluation.forecaster_bundle import ForecastingLSTM, build_forecaster, coverage_summary
+from sensor_lstm.evaluation.forecaster_bundle import (
+    ForecastingLSTM,
+    PartitionModels,
+    build_forecaster,
+    coverage_summary,
+)
 from sensor_lstm.forecasting import intervals
 from sensor_lstm.lake import Lake
 from sensor_lstm.windows.prepare import prepare_sequences
@@ -62,7 +67,9 @@ def test_without_an_lstm_every_sensor_gets_its_best_naive_forecast_with_calibrat
         ),
     )
     args = SimpleNamespace(run_date=date(2026, 11, 25), forecast_steps=3, model_name="m")
-    build = build_forecaster(spark, Lake(str(tmp_path)), args, prepared, ForecastingLSTM(why_not="no champion yet"))
+    build = build_forecaster(
+        spark, Lake(str(tmp_path)), args, prepared, ForecastingLSTM(why_not="no champion yet"), PartitionModels()
+    )
     sensors = build.bundle["sensors"]
     # A cycle of 12 readings: its seasonal naive forecast wins; a random walk's is persistence.
     assert {sensor: plan["method"] for sensor, plan in sensors.items()} == {
@@ -91,7 +98,9 @@ def test_without_an_lstm_every_sensor_gets_its_best_naive_forecast_with_calibrat
     # A report prepare_sequences wrote before the calibration period existed: a clear error.
     older = dataclasses.replace(prepared, calibration_cut="")
     with pytest.raises(JobInputError, match="has no calibration period: an older version wrote it; rerun"):
-        build_forecaster(spark, Lake(str(tmp_path)), args, older, ForecastingLSTM(why_not="no champion yet"))
+        build_forecaster(
+            spark, Lake(str(tmp_path)), args, older, ForecastingLSTM(why_not="no champion yet"), PartitionModels()
+        )
 
 
 def test_coverage_counts_every_step_and_its_binomial_interval_only_the_non_overlapping_windows():

@@ -95,6 +95,40 @@ def test_each_sensor_is_forecast_by_its_own_method_with_its_intervals_or_gets_it
     assert (gap["reason"], short["reason"]) == (forecaster.GAP_IN_LATEST_READINGS, forecaster.TOO_FEW_READINGS)
 
 
+def test_a_partition_baselines_sensor_is_forecast_by_its_own_partitions_model():
+    class AddsStep:
+        def __init__(self, step):
+            self.step = step
+
+        def predict(self, x, verbose=0):
+            return x[:, -1, :] + self.step
+
+    plan = {"method": "partition_baselines", "mean": 10.0, "std": 2.0, "offsets": OFFSETS, "scale_floor": 0.1}
+    model = forecaster.Forecaster(
+        bundle(a={**plan, "partition": 0}, b={**plan, "partition": 1}),
+        partition_models={0: AddsStep(1.0), 1: AddsStep(-0.5)},
+    )
+    times, readings = np.arange(3) * MINUTE_US, np.array([8.0, 10.0, 12.0])
+    # Normalized 0 and 1: partition 0's next values 2 and 3 (14, 16), partition 1's 0.5 and 0 (11, 10).
+    assert model.forecast("a", times, readings)["forecast"] == [14.0, 16.0]
+    assert model.forecast("b", times, readings)["forecast"] == [11.0, 10.0]
+    assert model.forecast("b", times, readings)["method"] == "partition_baselines"
+
+
+def test_the_partition_models_survive_their_artifact(tmp_path):
+    from sensor_lstm.training.model import build_lstm, model_from_spec, model_spec
+
+    specs = {3: model_spec(build_lstm(4, 2, 0.01, learns_change=True, seed=3))}
+    specs[7] = model_spec(build_lstm(4, 2, 0.01, learns_change=False, seed=7))
+    stored = forecaster.save_partition_models(specs, tmp_path)
+    loaded = forecaster.load_partition_models(stored["partition_models"])
+    windows = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4, 1)
+    assert sorted(loaded) == [3, 7]
+    for partition, spec in specs.items():
+        expected = model_from_spec(spec).predict(windows, verbose=0)
+        assert loaded[partition].predict(windows, verbose=0) == pytest.approx(expected, abs=0)
+
+
 def test_a_statistical_method_forecasts_from_its_history_with_its_fitted_model_and_survives_its_artifact(tmp_path):
     class LastPlusStep:
         """Stands for a fitted statsforecast model: the next values of a line from its history."""
