@@ -78,6 +78,9 @@ class Candidates:
     sources: dict[str, str] = field(default_factory=dict)
     champion: dict | None = None  # version, run_day, seq_len_matches; scores once scored
 
+    def partitions(self) -> PartitionModels:
+        return PartitionModels(self.partition_models, self.sensor_partition)
+
 
 def load_model_spec(uri: str):
     import mlflow.tensorflow
@@ -131,10 +134,8 @@ def evaluate(spark: SparkSession, args: Namespace) -> EvaluateReport:
     compared, sampled = comparisons(spark, lake, args.run_date, prepared, candidates)
     promote, reason, naive = decide_champion(client, args, distributed, candidates, compared)
     champion_after = tracking.current_champion(client, distributed.model_name, args.alias)
-    partitions = PartitionModels(candidates.partition_models, candidates.sensor_partition)
-    build = build_forecaster(
-        spark, lake, args, prepared, forecasting_lstm(candidates, champion_after, distributed), partitions
-    )
+    lstm_in_use = forecasting_lstm(candidates, champion_after, distributed)
+    build = build_forecaster(spark, lake, args, prepared, lstm_in_use, candidates.partitions())
     earlier = score_earlier_forecasts(spark, lake, args.run_date, prepared, args.forecast_steps)
     report = EvaluateReport(
         run_date=args.run_date.isoformat(),

@@ -443,7 +443,7 @@ def test_each_sensor_s_partition_model_competes_for_it_and_the_registered_foreca
         "evaluate", "--lake", str(lake), "--run-date", DAY, "--model-name", "partitions-only", "--forecast-steps", "3"
     )
     candidates = load_candidates(mlflow.MlflowClient(), stages["distributed"], stages["baseline"], "champion")
-    partitions = PartitionModels(candidates.partition_models, candidates.sensor_partition)
+    partitions = candidates.partitions()
     assert sorted(partitions.specs) == [0, 1] and {"s1", "s2", "s3"} <= set(partitions.sensor_partition)
     no_lstm = ForecastingLSTM(why_not="none, for this test")
     # As on a run without the statistical stage: the partition models against the naive forecasts.
