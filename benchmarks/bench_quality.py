@@ -13,7 +13,8 @@ its rows of the evaluation table (models and naive forecasts: RMSE and MAE in th
 MASE, skill) with the reference added, and the distributed model's RMSE as a ratio of the
 reference's; then every forecaster, statsforecast's models included, on the statistical models'
 sample of test windows, with each model's fit seconds, and the per-sensor best-of (the method the
-forecaster chose on validation) against the best single forecaster there. The targets: the
+forecaster chose on validation) against the best single forecaster there; where that is another
+forecaster, the two again on every test window (benchmarks/best_of_check.py). The targets: the
 distributed model better than every naive forecast, and within 10% of the reference. Figures
 also go to <workdir>/bench-quality.json.
 
@@ -109,10 +110,21 @@ def best_of(sampled: list[dict], method: str, champion_version: int | None, new_
     best = min(sampled, key=lambda row: row["rmse"])
     return {
         "method": method,
+        "forecaster": name,
         "rmse": by_name[name]["rmse"],
         "best_single": best["forecaster"],
         "best_rmse": best["rmse"],
     }
+
+
+def on_every_window(lake: SeriesLake, sensor: str, best: dict | None) -> dict | None:
+    """benchmarks/best_of_check's figures, where the sample's best single forecaster is not the
+    forecaster's choice: the two on every test window, the sample being a few of them."""
+    if best is None or best["best_single"] == best["forecaster"]:
+        return None
+    command = [sys.executable, "-m", "benchmarks.best_of_check", "--lake", str(lake.lake), "--run-date", lake.day]
+    command += ["--sensor", sensor, "--best-of", best["forecaster"], "--rival", best["best_single"]]
+    return json.loads(submit(command, lake.env).strip().splitlines()[-1])
 
 
 def verdict(rows: list[dict]) -> dict:
@@ -202,6 +214,7 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
         rows = with_reference(mine, reference["sensors"][sensor], scales[sensor])
         method = evaluation.sensor_methods[sensor]["method"]
         sampled = [row for row in evaluated if row["sensor_id"] == sensor and row["scored_on"] == STATISTICAL_SAMPLE]
+        best = best_of(sampled, method, evaluation.champion_version, distributed.model_version)
         sensors[sensor] = {
             "unit": mine[0]["unit"],
             "rows": rows,
@@ -209,7 +222,8 @@ def run_series(series: real_series.RealSeries, workdir: Path, master: str, drive
             "method": method,
             "coverage": evaluation.interval_coverage["sensors"].get(sensor, {}),
             "sample": with_fit_seconds(sampled, fitted, distributed, sensor),
-            "best_of": best_of(sampled, method, evaluation.champion_version, distributed.model_version),
+            "best_of": best,
+            "best_of_every_window": on_every_window(lake, sensor, best),
         }
     return {
         "series": series.name,
@@ -275,6 +289,14 @@ def main(argv: list[str] | None = None) -> None:
                     f"per-sensor best-of ({best['method']}, chosen on validation): RMSE {best['rmse']:.4f}; best "
                     f"single forecaster {best['best_single']}: {best['best_rmse']:.4f} "
                     f"(ratio {best['rmse'] / best['best_rmse']:.3f})"
+                )
+            if scored["best_of_every_window"]:
+                check = scored["best_of_every_window"]
+                print(
+                    f"the two on every test window ({check['windows']}): RMSE {check['rmse'][best['forecaster']]:.4f} "
+                    f"against {check['rmse'][best['best_single']]:.4f}, ratio {check['ratio']:.3f}, 95% interval "
+                    f"[{check['interval'][0]:.3f}, {check['interval'][1]:.3f}] "
+                    f"(block bootstrap, {check['block']}-window blocks)"
                 )
         if result["test_windows_left_out"]:
             print(
