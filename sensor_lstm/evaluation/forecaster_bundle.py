@@ -13,7 +13,6 @@ import pickle
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ from sensor_lstm.readings.deliveries import lookback_on_grid
 from sensor_lstm.training import model as lstm_network
 
 log = logging.getLogger("evaluate")
-REQUIREMENTS = ("mlflow", "numpy", "pandas", "tensorflow-cpu", "tf_keras")
+REQUIREMENTS = (*tracking.KERAS_MODEL_PACKAGES, "pandas")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # sensor_lstm/, which the pyfunc carries as its code
 
 
@@ -240,7 +239,7 @@ def register_forecaster(client, build: ForecasterBuild, args, example: pd.DataFr
             code_paths=[str(PACKAGE_DIR)],
             signature=infer_signature(example, output),
             input_example=example,
-            pip_requirements=[f"{package}=={metadata.version(package)}" for package in requirements],
+            pip_requirements=tracking.pinned_requirements(requirements),
             registered_model_name=forecaster_name(args.model_name),
         )
     name = forecaster_name(args.model_name)

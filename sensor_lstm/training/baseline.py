@@ -146,7 +146,12 @@ def log_to_mlflow(
             )
             model = build_model(config.model)
             model.set_weights([np.asarray(weights, dtype=np.float32) for weights in row["weights"]])
-            mlflow.tensorflow.log_model(model, name=f"partition-{row['partition']}", input_example=example)
+            mlflow.tensorflow.log_model(
+                model,
+                name=f"partition-{row['partition']}",
+                input_example=example,
+                pip_requirements=tracking.pinned_requirements(tracking.KERAS_MODEL_PACKAGES),
+            )
         mlflow.log_dict([without_weights(row) for row in table], "partitions.json")
         return run.info.run_id
 

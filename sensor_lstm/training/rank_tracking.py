@@ -176,7 +176,13 @@ def register_model(spec: RankSpec, model, learning_rate: float, test: Windows) -
     serving.set_weights(model.get_weights())
     example = test.x[:5] if len(test) else np.zeros((1, spec.model.seq_len, 1), np.float32)
     signature = mlflow.models.infer_signature(example, serving.predict(example, verbose=0))
-    logged = mlflow.tensorflow.log_model(serving, name="model", signature=signature, input_example=example)
+    logged = mlflow.tensorflow.log_model(
+        serving,
+        name="model",
+        signature=signature,
+        input_example=example,
+        pip_requirements=tracking.pinned_requirements(tracking.KERAS_MODEL_PACKAGES),
+    )
     run_id = mlflow.active_run().info.run_id
     data = {"sequences": spec.windows_input["sequences"], "data_digest": spec.windows_input["digest"]}
     version = mlflow.register_model(
