@@ -177,6 +177,7 @@ class TrainDistributedReport(Report):
     superseded_versions: dict[str, list[int]]
     resumed_from_run: str | None
     data_digest: str
+    ranks_reason: str = ""  # why that many ranks ran (rank_count); reports before num_proc auto lack it
 
 
 @dataclass(frozen=True)

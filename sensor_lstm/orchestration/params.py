@@ -3,10 +3,12 @@ checks of Params taken together that run before any job (check_params)."""
 
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
 from datetime import UTC, date, datetime, timedelta
 
 from sensor_lstm.lake import SECONDS_PER_DAY
-from sensor_lstm.settings import PARAMS, Kind, Setting
+from sensor_lstm.settings import BY_NAME, PARAMS, Kind, Setting
+from sensor_lstm.training.rank_count import AUTO, reserved_ranks
 
 LANDING_WAIT_MAX_MINUTES = 24 * 60
 
@@ -35,6 +37,10 @@ def param_schema(setting: Setting) -> dict:
         schema["items"] = {**schema["items"], "enum": list(setting.choices)}
     elif setting.choices:
         schema["enum"] = list(setting.choices)
+    if setting.words:
+        # A form's text box hands numbers over as text too: the jobs and check_params parse both.
+        schema["type"] = [schema["type"], "string"]
+        schema["pattern"] = f"^({'|'.join(setting.words)}|[0-9]+)$"
     if setting.nullable:
         schema["type"] = ["null", schema["type"]]
     return {**schema, "section": setting.section, "description": setting.help}
@@ -80,10 +86,21 @@ def param_problems(params: dict, today: date, cluster_cores: int) -> list[str]:
             problems.append(f"seasonal period {season} readings is as long as the lookback or longer")
     if params["reading_min"] >= params["reading_max"]:
         problems.append(f"reading_min ({params['reading_min']}) must be below reading_max ({params['reading_max']})")
-    rank_cores = params["num_proc"] * params["threads_per_rank"]
+    return problems + rank_problems(params, cluster_cores)
+
+
+def rank_problems(params: dict, cluster_cores: int) -> list[str]:
+    """num_proc (a number or auto; a form may hand a number over as text) and the cores it reserves."""
+    try:
+        BY_NAME["num_proc"].parse(str(params["num_proc"]))
+    except ArgumentTypeError as error:
+        return [f"num_proc {error}"]
+    ranks = reserved_ranks(params["num_proc"], params["auto_max_ranks"])
+    rank_cores = ranks * params["threads_per_rank"]
     if cluster_cores > 0 and rank_cores > cluster_cores:
-        problems.append(
-            f"train_distributed needs num_proc x threads_per_rank = {rank_cores} cores at once; the cluster has "
+        asked = "auto_max_ranks" if params["num_proc"] == AUTO else "num_proc"
+        return [
+            f"train_distributed needs {asked} x threads_per_rank = {rank_cores} cores at once; the cluster has "
             f"{cluster_cores} (SENSOR_LSTM_SPARK_CORES)"
-        )
-    return problems
+        ]
+    return []

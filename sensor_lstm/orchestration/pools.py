@@ -12,12 +12,17 @@ import logging
 
 import jinja2.sandbox
 
+from sensor_lstm.training.rank_count import AUTO
+
 log = logging.getLogger(__name__)
 
 SPARK_CORES_POOL = "spark_cores"
 DEFAULT_POOL = "default_pool"
+# The ranks a run reserves cores for (sensor_lstm.training.rank_count.reserved_ranks): its windows
+# do not exist yet when the slots and spark.cores.max are rendered.
+RESERVED_RANKS = f"(params.auto_max_ranks if params.num_proc == '{AUTO}' else params.num_proc | int)"
 # Each rank is one Spark task holding whole cores.
-RANK_CORES = "{{ params.num_proc * params.threads_per_rank }}"
+RANK_CORES = f"{{{{ {RESERVED_RANKS} * params.threads_per_rank }}}}"
 
 
 def data_job_cores(cluster_cores: int, job_cores: int) -> str | None:
@@ -33,13 +38,17 @@ def baseline_cores(cluster_cores: int) -> str:
     if cluster_cores <= 0:
         return "{{ params.partitions }}"
     return (
-        f"{{{{ [1, [params.partitions, {cluster_cores} - params.num_proc * params.threads_per_rank] | min] | max }}}}"
+        f"{{{{ [1, [params.partitions, {cluster_cores} - {RESERVED_RANKS} * params.threads_per_rank] | min] | max }}}}"
     )
 
 
 def render_cores(template: str, params: dict) -> int:
-    """A cores template at ``params``."""
-    return int(jinja2.sandbox.SandboxedEnvironment().from_string(str(template)).render(params=params))
+    """A cores template at ``params``; a ValueError where they render none (jinja's ``int`` makes 0
+    of text that is not a number)."""
+    cores = int(jinja2.sandbox.SandboxedEnvironment().from_string(str(template)).render(params=params))
+    if cores < 1:
+        raise ValueError(f"{template} renders {cores} cores at these Params")
+    return cores
 
 
 def run_params(task, run_conf: dict | None) -> dict:

@@ -95,6 +95,7 @@ class Setting:
     a rule of its own that replaces the plain ``{{ params.<name> }}``.
     ``none_means`` / ``empty_means``: a nullable list's spelling on the command line for None and [].
     ``choices``: the only values a text setting takes.
+    ``words``: values a number setting also takes, spelled out (``auto``).
     """
 
     name: str
@@ -112,6 +113,7 @@ class Setting:
     none_means: str | None = None
     empty_means: str | None = None
     choices: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -130,10 +132,13 @@ class Setting:
             return self.parse_list(text)
         if self.kind is Kind.NAMES:
             return self.parse_name_list(text)
+        if text in self.words:
+            return text
         try:
             value = PARSERS[self.kind](text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not {ARTICLES[self.kind]}: {text!r}") from None
+            spelled = "".join(f" or {word}" for word in self.words)
+            raise argparse.ArgumentTypeError(f"not {ARTICLES[self.kind]}{spelled}: {text!r}") from None
         if self.kind in (Kind.INTEGER, Kind.NUMBER) and (problem := self.bounds.problem(value)):
             raise argparse.ArgumentTypeError(problem)
         if self.choices and value not in self.choices:
@@ -151,7 +156,9 @@ class Setting:
 
     def limits_text(self) -> str:
         """Its bounds or choices, as the settings reference writes them."""
-        return " or ".join(self.choices) if self.choices else self.bounds.text()
+        if self.choices:
+            return " or ".join(self.choices)
+        return " or ".join(part for part in (self.bounds.text(), *self.words) if part)
 
     def parse_list(self, text: str) -> list[float] | None:
         if self.none_means is not None and text == self.none_means:

@@ -29,6 +29,7 @@ from sensor_lstm.names import (
     TRAININGS,
 )
 from sensor_lstm.settings.setting import Bounds, Kind, Setting, Source
+from sensor_lstm.training.rank_count import AUTO
 
 # The trigger form's sections, in order.
 RUN, INPUT, WINDOWS, MODEL = "Run", "Input data", "Windows", "Model and training"
@@ -53,6 +54,10 @@ STATISTICAL_MODELS = ("auto_ets", "auto_arima", "mstl")
 DUPLICATE_CONFLICT_RULES = ("keep_later_delivery", "quarantine")
 # How the readings sharing a grid point become one (sensor_lstm.readings.grid).
 GRID_AGGREGATES = ("mean", "nearest", "last")
+# Training windows per Horovod rank under num_proc auto. Measured on 2 cores (benchmarks/README.md,
+# time to quality): 2 ranks took 0.62x the time of 1 rank with both cores at 1.3 million windows,
+# 1.49x at 110 thousand and 1.60x at 5.7 thousand; so 2 ranks from 1.2 million on.
+AUTO_WINDOWS_PER_RANK = 600_000
 # Normalized inputs and targets are clipped to +- this many standard deviations (sensor_lstm.windows.statistics).
 NORMALIZED_BOUND = 10.0
 
@@ -416,12 +421,35 @@ SETTINGS = (
     Setting(
         "num_proc",
         Kind.INTEGER,
-        2,
-        "Horovod ranks of train_distributed, one Spark task each.",
+        AUTO,
+        "Horovod ranks of train_distributed, one Spark task each; auto: one per auto_windows_per_rank training "
+        "windows, at most auto_max_ranks, sharing the cores reserved for auto_max_ranks ranks.",
         Source.PARAM,
         jobs=(TRAIN_DISTRIBUTED,),
         section=MODEL,
         bounds=positive_integer(64),
+        words=(AUTO,),
+    ),
+    Setting(
+        "auto_max_ranks",
+        Kind.INTEGER,
+        2,
+        "With num_proc auto: the most ranks; train_distributed reserves auto_max_ranks x threads_per_rank cores.",
+        Source.PARAM,
+        jobs=(TRAIN_DISTRIBUTED,),
+        section=MODEL,
+        bounds=positive_integer(64),
+    ),
+    Setting(
+        "auto_windows_per_rank",
+        Kind.INTEGER,
+        AUTO_WINDOWS_PER_RANK,
+        "With num_proc auto: training windows each rank needs, below which a rank costs more time in "
+        "allreduces than it saves (measured in benchmarks/README.md).",
+        Source.PARAM,
+        jobs=(TRAIN_DISTRIBUTED,),
+        section=MODEL,
+        bounds=positive_integer(1_000_000_000),
     ),
     Setting(
         "threads_per_rank",

@@ -23,6 +23,7 @@ from sensor_lstm.lake import Lake, datasets
 from sensor_lstm.lake.reports import PrepareSequencesReport, TrainDistributedReport
 from sensor_lstm.settings import model_config
 from sensor_lstm.training import rank_entry
+from sensor_lstm.training.rank_count import AUTO, count_ranks
 from sensor_lstm.training.rank_environment import rank_environment
 from sensor_lstm.training.rank_spec import TRAINED_FILE, RankSpec
 from sensor_lstm.training.rank_watch import RankWatch, ranks_failure
@@ -81,7 +82,8 @@ def trained_key(settings: Mapping, data_digest: str) -> str:
 
 
 def train_distributed(spark: SparkSession, args: Namespace) -> TrainDistributedReport:
-    """Train the run day's model with ``args.num_proc`` ranks and register it; the report."""
+    """Train the run day's model with the ranks ``args.num_proc`` asks for (rank_count) and
+    register it; the report."""
     import mlflow
 
     spec = rank_spec(spark, args)
@@ -108,11 +110,20 @@ def train_distributed(spark: SparkSession, args: Namespace) -> TrainDistributedR
         superseded_versions=retired,
         resumed_from_run=chief.get("resumed_from_run"),
         data_digest=spec.windows_input["digest"],
+        ranks_reason=spec.ranks_reason,
     )
     path = report.write(args.lake, args.run_date)
     args.lake.delete(args.lake.partition(datasets.TRAINED, args.run_date))  # registered: no try needs the fit
     log_report(report, path, args.training_budget_minutes)
     return report
+
+
+def executor_cores(spark: SparkSession) -> int | None:
+    """The cores one executor holds where Spark says: local mode's, or spark.executor.cores."""
+    if spark.sparkContext.master.startswith("local"):
+        return spark.sparkContext.defaultParallelism
+    cores = spark.conf.get("spark.executor.cores", None)
+    return int(cores) if cores else None
 
 
 def rank_spec(spark: SparkSession, args: Namespace) -> RankSpec:
@@ -127,13 +138,23 @@ def rank_spec(spark: SparkSession, args: Namespace) -> RankSpec:
         raise JobInputError(f"no validation windows for {args.run_date}: early stopping needs them")
     prepared = PrepareSequencesReport.read(lake, args.run_date)
     model = model_config(args, prepared.seq_len)
+    count = count_ranks(
+        args.num_proc,
+        args.auto_max_ranks,
+        args.threads_per_rank,
+        prepared.windows["train"],
+        args.auto_windows_per_rank,
+        executor_cores(spark),
+    )
+    log.info("train_distributed %s: %s", args.run_date, count.reason)
     task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
-    if task_cpus != args.threads_per_rank:
+    # Under auto the ranks share the cores reserved for auto_max_ranks, more than spark.task.cpus each.
+    if args.num_proc != AUTO and task_cpus != count.threads_per_rank:
         log.warning(
-            "spark.task.cpus is %d but ranks run %d threads: ranks may share cores", task_cpus, args.threads_per_rank
+            "spark.task.cpus is %d but ranks run %d threads: ranks may share cores", task_cpus, count.threads_per_rank
         )
     data_digest = lake.digest({datasets.SEQUENCES: sequences, datasets.SEQUENCE_STATS: stats})
-    settings = {**model.settings(), "num_proc": args.num_proc}
+    settings = {**model.settings(), "num_proc": count.ranks, "threads_per_rank": count.threads_per_rank}
     trained = f"{lake.partition(datasets.TRAINED, args.run_date)}/{trained_key(settings, data_digest)}"
     resume = lake.exists(f"{trained}/{TRAINED_FILE}")
     if resume:
@@ -144,7 +165,9 @@ def rank_spec(spark: SparkSession, args: Namespace) -> RankSpec:
         sequences=sequences,
         stats=stats,
         model=model,
-        threads_per_rank=args.threads_per_rank,
+        ranks=count.ranks,
+        ranks_reason=count.reason,
+        threads_per_rank=count.threads_per_rank,
         bind_cores=args.bind_cores,
         experiment_id=experiment_id,
         run_name=f"train_distributed {args.run_date}",
@@ -162,15 +185,15 @@ def run_ranks(spark: SparkSession, spec: RankSpec, args: Namespace) -> list[dict
     """Every rank's result, by rank; a StageFailed in one line when the ranks fail or hang."""
     import horovod.spark
 
-    log.info("starting %d Horovod ranks (gloo) for %s", args.num_proc, args.run_date)
+    log.info("starting %d Horovod ranks (gloo) for %s", spec.ranks, args.run_date)
     deadline = args.start_timeout + spec.model.schedule.budget_seconds + args.stall_timeout_seconds
-    watch = RankWatch(spark.sparkContext, args.num_proc, args.stall_timeout_seconds, deadline)
+    watch = RankWatch(spark.sparkContext, spec.ranks, args.stall_timeout_seconds, deadline)
     try:
         with watch:
             results = horovod.spark.run(
                 rank_entry.train,
                 args=(spec,),
-                num_proc=args.num_proc,
+                num_proc=spec.ranks,
                 use_gloo=True,
                 start_timeout=args.start_timeout,
                 env=rank_environment(os.environ),

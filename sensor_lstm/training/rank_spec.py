@@ -23,6 +23,8 @@ class RankSpec:
     sequences: str  # the run day's sequences folder, holding split=*/
     stats: str  # the run day's sequence_stats folder
     model: ModelConfig  # its batch size is the largest per rank, its learning rate one rank's
+    ranks: int  # how many run (sensor_lstm.training.rank_count)
+    ranks_reason: str  # why that many: the report and the MLflow run say it
     threads_per_rank: int
     bind_cores: bool  # pin each rank to its own cores (ranks on one host, by local rank)
     experiment_id: str

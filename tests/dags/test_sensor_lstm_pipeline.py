@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from sensor_lstm.settings.table import AUTO_WINDOWS_PER_RANK
+
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
 CONNECTION = '{"conn_type": "spark", "host": "spark://spark-master:7077"}'
@@ -116,7 +118,9 @@ def test_params_have_defaults_the_trigger_form_can_edit(dag):
         "training_budget_minutes": 30,
         "champion_min_skill": 0.0,
         "champion_min_share": 0.5,
-        "num_proc": 2,
+        "num_proc": "auto",
+        "auto_max_ranks": 2,
+        "auto_windows_per_rank": AUTO_WINDOWS_PER_RANK,
         "threads_per_rank": 1,
         "statistical_models": ["auto_ets", "auto_arima", "mstl"],
         "statistical_targets": 100,
@@ -466,6 +470,10 @@ def test_train_distributed_gives_each_rank_whole_cores(dag, monkeypatch):
         "12.5",
         "--num-proc",
         "3",
+        "--auto-max-ranks",
+        "2",
+        "--auto-windows-per-rank",
+        str(AUTO_WINDOWS_PER_RANK),
         "--threads-per-rank",
         "2",
         "--nics",
@@ -546,7 +554,15 @@ def test_forecast_command_line(dag, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "name, value", [("num_proc", 65), ("partitions", 1025), ("batch_size", 65537), ("learning_rate", 1.5)]
+    "name, value",
+    [
+        ("num_proc", 65),
+        ("num_proc", "three"),
+        ("num_proc", 0),
+        ("partitions", 1025),
+        ("batch_size", 65537),
+        ("learning_rate", 1.5),
+    ],
 )
 def test_params_have_sane_maxima(dag, name, value):
     from airflow.sdk.definitions.param import ParamValidationError

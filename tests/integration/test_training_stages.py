@@ -170,6 +170,7 @@ def test_both_ranks_trained_to_identical_weights_and_rank_0_alone_logged(stages)
     run = client.get_run(report.mlflow_run_id)
     assert run.data.tags["airflow_run_id"] == "manual__1" and run.data.tags["run_day"] == DAY
     assert run.data.params["num_proc"] == "2"
+    assert run.data.params["ranks_reason"] == report.ranks_reason == "num_proc 2 as asked"
     rate = report.effective_learning_rate
     assert float(run.data.params["effective_learning_rate"]) == rate and report.learning_rate[0] == pytest.approx(rate)
     assert run.data.metrics["test_rmse"] == pytest.approx(report.test["test_rmse"])

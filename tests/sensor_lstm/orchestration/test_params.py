@@ -33,13 +33,24 @@ def test_params_that_do_not_fit_together_are_refused_before_any_job():
         "(SENSOR_LSTM_SPARK_CORES)",
     ]
     assert param_problems(refused | {"num_proc": 64}, today, cluster_cores=0)[-1].startswith("reading_min")
+    assert param_problems(refused | {"num_proc": "auto", "auto_max_ranks": 3}, today, cluster_cores=4)[-1] == (
+        "train_distributed needs auto_max_ranks x threads_per_rank = 6 cores at once; the cluster has 4 "
+        "(SENSOR_LSTM_SPARK_CORES)"
+    )
+    assert param_problems(refused | {"num_proc": "three"}, today, cluster_cores=4)[-1] == (
+        "num_proc not an integer or auto: 'three'"
+    )
+    assert param_problems(refused | {"num_proc": "65"}, today, cluster_cores=0)[-1] == (
+        "num_proc must be at most 64, got 65"
+    )
 
 
 def test_a_params_schema_comes_from_its_setting():
     assert param_schema(BY_NAME["num_proc"]) == {
-        "type": "integer",
+        "type": ["integer", "string"],
         "minimum": 1,
         "maximum": 64,
+        "pattern": "^(auto|[0-9]+)$",
         "section": "Model and training",
         "description": BY_NAME["num_proc"].help,
     }

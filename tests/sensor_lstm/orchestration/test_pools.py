@@ -14,6 +14,8 @@ from sensor_lstm.settings import DEFAULTS
         ({"num_proc": 1}, 3),
         ({"threads_per_rank": 2}, 1),  # the ranks take all 4: never zero, it waits in the pool
         ({"partitions": 16, "num_proc": 1, "threads_per_rank": 1}, 3),
+        ({"num_proc": "auto", "auto_max_ranks": 3}, 1),  # auto reserves its most ranks' cores
+        ({"num_proc": "1"}, 3),  # a form's text box hands a number over as text
     ],
 )
 def test_train_baseline_leaves_train_distributed_its_cores_on_a_cluster_of_4(params, cores):
@@ -24,6 +26,8 @@ def test_without_a_known_cluster_size_data_jobs_have_no_limit_and_the_baseline_o
     assert data_job_cores(0, 2) is None and data_job_cores(4, 2) == "2" and data_job_cores(1, 2) == "1"
     assert render_cores(baseline_cores(0), DEFAULTS | {"partitions": 8}) == 8
     assert render_cores(RANK_CORES, DEFAULTS | {"num_proc": 3, "threads_per_rank": 2}) == 6
+    assert render_cores(RANK_CORES, DEFAULTS | {"num_proc": "auto", "auto_max_ranks": 3, "threads_per_rank": 2}) == 6
+    assert render_cores(RANK_CORES, DEFAULTS) == DEFAULTS["auto_max_ranks"] * DEFAULTS["threads_per_rank"] == 2
 
 
 def task_instance(pool: str, conf: dict, slots: int = 2):
