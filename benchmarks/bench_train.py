@@ -18,13 +18,19 @@ or task (``spark.task.cpus=1``):
   * the fixed cost: one allreduce of the model's gradients with 1 and with 2 ranks
     (benchmarks/allreduce_latency.py);
   * time to quality, as MLPerf reports training: on a real series (tools/real_series.py,
-    --quality-series) at the DAG's default model Params, train_distributed with 1 and with 2
-    ranks, alternated over the rounds; each round's target is the validation loss both runs
-    reached (the higher of their best), and each run's time is the training wall time until
-    its validation loss first reached it.
+    --quality-series) at the DAG's default model Params, train_distributed with 1 rank, 2 ranks
+    and num_proc auto (the DAG's default), one after another in each round; each round's target
+    is the validation loss every run reached (the highest of their best), and each run's time is
+    the training wall time until its validation loss first reached it;
+  * time to quality at scale, where each rank's share of an epoch is large: generated readings
+    (--scale-sensors x --scale-days at 60 s, over a million training windows), 1 rank with both
+    cores as its threads against 2 ranks with one each, --scale-batch-size windows per rank a
+    step (the learning rate grows with the global batch), each run given
+    --scale-budget-minutes of training.
+--parts picks some of these (throughput, quality, scale).
 Scaling efficiency = throughput with 2 ranks / (2 x throughput with 1 rank). The throughput runs
 take exactly the batch asked (--min-steps-per-epoch 1). Figures are also written to
-<workdir>/bench-train.json; MLflow runs go to a store inside the workdir.
+<workdir>/bench-train-<parts>.json; MLflow runs go to a store inside the workdir.
 
 Example:
     python -m benchmarks.bench_train --workdir var/bench-train
@@ -121,25 +127,46 @@ def scaling_by_batch(runs: list[dict]) -> list[dict]:
     return summary
 
 
-def time_to_quality(reports: dict[int, dict]) -> dict:
-    """Per rank count, the training seconds and epochs until the validation loss first reached
-    the loss every run reached (the highest of their best); from the per-epoch timings."""
+def time_to_quality(reports: dict[str, dict]) -> dict:
+    """Per run, the training seconds and epochs until its validation loss first reached the loss
+    every run reached (the highest of their best), from the per-epoch timings; and each run's time
+    over the first run's."""
     target = max(min(report["val_loss"]) for report in reports.values())
     reached = {}
-    for ranks, report in reports.items():
+    for label, report in reports.items():
         elapsed = itertools.accumulate(report["epoch_seconds"])
         epoch, seconds = next(
             (epoch, seconds)
             for epoch, (seconds, loss) in enumerate(zip(elapsed, report["val_loss"], strict=True))
             if loss <= target
         )
-        reached[ranks] = {"seconds": seconds, "epochs": epoch + 1}
-    return {"target_val_loss": target, "reached": reached, "speedup": reached[1]["seconds"] / reached[2]["seconds"]}
+        reached[label] = {"seconds": seconds, "epochs": epoch + 1}
+    reference = reached[next(iter(reached))]["seconds"]
+    return {
+        "target_val_loss": target,
+        "reached": reached,
+        "time_ratio": {label: run["seconds"] / reference for label, run in reached.items()},
+    }
+
+
+PARTS = ("throughput", "quality", "scale")
+# The runs of each time-to-quality comparison: label -> train_distributed's rank arguments; the
+# first is the one the others are timed against.
+QUALITY_RUNS = {
+    "1 rank": ("--num-proc", "1", "--threads-per-rank", "1"),
+    "2 ranks": ("--num-proc", "2", "--threads-per-rank", "1"),
+    "auto (default)": ("--num-proc", "auto", "--auto-max-ranks", "2", "--threads-per-rank", "1"),
+}
+SCALE_RUNS = {
+    "1 rank x 2 threads": ("--num-proc", "1", "--threads-per-rank", "2"),
+    "2 ranks x 1 thread": ("--num-proc", "2", "--threads-per-rank", "1"),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "var" / "bench-train")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--sensors", type=int, default=40)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=5)
@@ -148,20 +175,124 @@ def main(argv: list[str] | None = None) -> None:
         default=f"{DEFAULT_MODEL.batch_size},1024,4096",
         help=f"per rank, comma-separated; {DEFAULT_MODEL.batch_size} is the DAG's",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="1-rank and 2-rank runs, alternated, per batch size")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each kind, alternated")
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--quality-series", default="greensboro_temperature", choices=sorted(real_series.SERIES))
+    parser.add_argument("--scale-sensors", type=int, default=100)
+    parser.add_argument("--scale-days", type=int, default=14)
+    parser.add_argument("--scale-batch-size", type=int, default=DEFAULT_MODEL.batch_size, help="per rank")
+    parser.add_argument("--scale-budget-minutes", type=float, default=3.0, help="training time of each run")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
     args = parser.parse_args(argv)
-    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
-
-    lake = prepare_lake(args.workdir, args.sensors, args.days, args.master, args.driver_memory)
-    run_date = (FIRST_DAY + timedelta(days=args.days - 1)).isoformat()
+    parts = args.parts.split(",")
+    args.workdir.mkdir(parents=True, exist_ok=True)
     env = os.environ | {
         "MLFLOW_TRACKING_URI": f"sqlite:///{args.workdir.resolve()}/mlflow.db",
         "SENSOR_LSTM_MLFLOW_ARTIFACTS": str(args.workdir.resolve() / "mlflow-artifacts"),
     }
+    summary = {}
+    if "throughput" in parts:
+        summary |= throughput(args, env)
+    if "quality" in parts:
+        quality_lake = SeriesLake(
+            real_series.SERIES[args.quality_series], args.workdir.resolve(), args.master, args.driver_memory, env
+        )
+
+        def train(label: str, arguments: tuple) -> TrainDistributedReport:
+            quality_lake.job(
+                "train_distributed",
+                *arguments,
+                "--bind-cores",
+                "--model-name",
+                "bench-train-quality",
+                "--experiment",
+                "bench-train",
+                conf={"spark.task.cpus": "1"},
+            )
+            return quality_lake.report(TrainDistributedReport)
+
+        rounds = quality_rounds(args.rounds, QUALITY_RUNS, train)
+        windows = quality_lake.report(PrepareSequencesReport).windows["train"]
+        print(
+            f"\ntime to quality on {quality_lake.series.name} ({windows} training windows), the DAG's default "
+            f"model Params, medians of {len(rounds)} rounds; target: the validation loss every run of a round reached"
+        )
+        print_time_to_quality(rounds)
+        summary["time_to_quality"] = {"series": args.quality_series, "training_windows": windows, "rounds": rounds}
+    if "scale" in parts:
+        summary["time_to_quality_at_scale"] = at_scale(args, env)
+    (args.workdir / f"bench-train-{'-'.join(parts)}.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def quality_rounds(rounds: int, runs: dict[str, tuple], train) -> list[dict]:
+    """``rounds`` rounds of every run, each round's runs one after another: ``train(label,
+    arguments)`` trains one and returns its report."""
+    results = []
+    for round_number in range(1, rounds + 1):
+        reports = {}
+        for label, arguments in runs.items():
+            report = train(label, arguments)
+            reports[label] = {
+                name: getattr(report, name)
+                for name in ("val_loss", "epoch_seconds", "train_seconds", "epochs_trained", "batch_size", "test")
+            } | {"ranks": len(report.ranks), "ranks_reason": report.ranks_reason}
+        results.append({"round": round_number, "runs": reports, **time_to_quality(reports)})
+        ratios = ", ".join(f"{label} {ratio:.2f}x" for label, ratio in results[-1]["time_ratio"].items())
+        print(f"round {round_number}, time to quality against {next(iter(runs))}: {ratios}", flush=True)
+    return results
+
+
+def at_scale(args: argparse.Namespace, env: dict) -> dict:
+    """Time to quality where each rank's share of an epoch is large: 1 rank with both cores against
+    2 ranks with one each, generated readings at the DAG's default model Params, each run given
+    the same training time."""
+    workdir = args.workdir.resolve() / f"scale-{args.scale_sensors}x{args.scale_days}"
+    lake = prepare_lake(workdir, args.scale_sensors, args.scale_days, args.master, args.driver_memory)
+    run_date = (FIRST_DAY + timedelta(days=args.scale_days - 1)).isoformat()
+    common = ["--lake", str(lake), "--run-date", run_date]
+    spark = (args.master, args.driver_memory)
+    submit(spark_submit(*spark, job("prepare_sequences"), *common, "--lookback-days", str(args.scale_days)), env)
+    windows = read_report(lake, PrepareSequencesReport, run_date).windows["train"]
+
+    def train(label: str, arguments: tuple) -> TrainDistributedReport:
+        threads = arguments[arguments.index("--threads-per-rank") + 1]
+        command = spark_submit(
+            *spark,
+            job("train_distributed"),
+            *common,
+            *arguments,
+            "--bind-cores",
+            "--batch-size",
+            str(args.scale_batch_size),
+            "--training-budget-minutes",
+            str(args.scale_budget_minutes),
+            "--model-name",
+            "bench-train-scale",
+            "--experiment",
+            "bench-train",
+            conf={"spark.task.cpus": threads},
+        )
+        submit(command, env)
+        return read_report(lake, TrainDistributedReport, run_date)
+
+    rounds = quality_rounds(args.rounds, SCALE_RUNS, train)
+    print(
+        f"\ntime to quality at scale: {windows} training windows ({args.scale_sensors} sensors x {args.scale_days} "
+        f"days at 60 s), the DAG's default model Params, {args.scale_batch_size} windows per rank a step, "
+        f"{args.scale_budget_minutes:g} minutes of training each, medians of {len(rounds)} rounds; target: the "
+        "validation loss both runs of a round reached"
+    )
+    print_time_to_quality(rounds)
+    return {"training_windows": windows, "batch_size": args.scale_batch_size, "rounds": rounds}
+
+
+def throughput(args: argparse.Namespace, env: dict) -> dict:
+    """Windows per second with 1 and 2 ranks at each batch size, the baseline's, the plain-fit
+    ceiling and the allreduce's cost; printed, and returned for the summary file."""
+    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
+    lake = prepare_lake(args.workdir, args.sensors, args.days, args.master, args.driver_memory)
+    run_date = (FIRST_DAY + timedelta(days=args.days - 1)).isoformat()
     common = [
         "--lake",
         str(lake),
@@ -250,34 +381,6 @@ def main(argv: list[str] | None = None) -> None:
     alone = (alone_before + fit_throughput([0], batch_sizes[0], env)[0]) / 2
     latency = allreduce_latency(args.units, env)
 
-    quality_lake = SeriesLake(
-        real_series.SERIES[args.quality_series], args.workdir.resolve(), args.master, args.driver_memory, env
-    )
-    quality = []
-    for round_number in range(1, args.rounds + 1):
-        reports = {}
-        for ranks in (1, 2):
-            quality_lake.job(
-                "train_distributed",
-                "--num-proc",
-                str(ranks),
-                "--threads-per-rank",
-                "1",
-                "--bind-cores",
-                "--model-name",
-                "bench-train-quality",
-                "--experiment",
-                "bench-train",
-                conf={"spark.task.cpus": "1"},
-            )
-            report = quality_lake.report(TrainDistributedReport)
-            reports[ranks] = {
-                name: getattr(report, name)
-                for name in ("val_loss", "epoch_seconds", "train_seconds", "epochs_trained", "batch_size", "test")
-            }
-        quality.append({"round": round_number, "runs": reports, **time_to_quality(reports)})
-        print(f"round {round_number}, time to quality: {quality[-1]['speedup']:.2f}x with 2 ranks", flush=True)
-
     print(
         f"{windows} training windows ({args.sensors} sensors x {args.days} days, seq_len 24), {args.epochs} epochs, "
         f"{args.units} LSTM units, master {args.master}, {os.cpu_count()} cores, one TensorFlow thread per rank "
@@ -302,8 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         f"one allreduce of the {latency['gradient_elements']} gradients: {latency['ms_1_rank']:.2f} ms with 1 rank, "
         f"{latency['ms_2_rank']:.2f} ms with 2 ranks (every training step pays it once)"
     )
-    print_time_to_quality(quality, quality_lake)
-    summary = {
+    return {
         "training_windows": windows,
         "epochs": args.epochs,
         "runs": runs,
@@ -311,36 +413,36 @@ def main(argv: list[str] | None = None) -> None:
         "baseline_windows_per_second": baseline,
         "plain_fit": {"alone": alone, "side_by_side": side_by_side},
         "allreduce": latency,
-        "time_to_quality": {"series": args.quality_series, "rounds": quality},
     }
-    (args.workdir / "bench-train.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
-def print_time_to_quality(rounds: list[dict], lake: SeriesLake) -> None:
-    windows = lake.report(PrepareSequencesReport).windows["train"]
+def print_time_to_quality(rounds: list[dict]) -> None:
+    labels = list(rounds[0]["runs"])
     print(
-        f"\ntime to quality on {lake.series.name} ({windows} training windows), the DAG's default model Params, "
-        f"medians of {len(rounds)} rounds; target: the validation loss both runs of a round reached"
+        f"{'run':<22}{'ranks':>6}{'batch/rank':>11}{'to target s':>13}{'epochs':>8}"
+        f"{'whole fit s':>13}{'epochs':>8}{'test RMSE':>11}{'time / ' + labels[0]:>26}"
     )
-    print(
-        f"{'ranks':<7}{'batch/rank':>11}{'to target s':>13}{'epochs':>8}"
-        f"{'whole fit s':>13}{'epochs':>8}{'test RMSE':>11}"
-    )
-    for ranks in (1, 2):
-        runs = [quality["runs"][ranks] for quality in rounds]
-        reached = [quality["reached"][ranks] for quality in rounds]
+    for label in labels:
+        runs = [quality["runs"][label] for quality in rounds]
+        reached = [quality["reached"][label] for quality in rounds]
         print(
-            f"{ranks:<7}{runs[0]['batch_size']:>11}{statistics.median(r['seconds'] for r in reached):>13.1f}"
+            f"{label:<22}{runs[0]['ranks']:>6}{runs[0]['batch_size']:>11}"
+            f"{statistics.median(r['seconds'] for r in reached):>13.1f}"
             f"{statistics.median(r['epochs'] for r in reached):>8.0f}"
             f"{statistics.median(run['train_seconds'] for run in runs):>13.1f}"
             f"{statistics.median(run['epochs_trained'] for run in runs):>8.0f}"
             f"{statistics.median(run['test']['test_rmse'] for run in runs):>11.3f}"
+            f"{statistics.median(quality['time_ratio'][label] for quality in rounds):>26.2f}"
         )
-    speedups = [quality["speedup"] for quality in rounds]
-    print(
-        f"time-to-quality speed-up with 2 ranks: {statistics.median(speedups):.2f}x "
-        f"(rounds: {', '.join(f'{speedup:.2f}x' for speedup in speedups)})"
-    )
+    for label in labels[1:]:
+        ratios = [quality["time_ratio"][label] for quality in rounds]
+        print(
+            f"time to quality, {label} / {labels[0]}: {statistics.median(ratios):.2f}x "
+            f"(rounds: {', '.join(f'{ratio:.2f}x' for ratio in ratios)})"
+        )
+    reasons = {run["ranks_reason"] for quality in rounds for run in quality["runs"].values()}
+    for reason in sorted(reason for reason in reasons if reason.startswith("auto")):
+        print(f"  {reason}")
 
 
 if __name__ == "__main__":

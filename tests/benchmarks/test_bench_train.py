@@ -32,15 +32,20 @@ def test_lstm_parameters_counts_the_pipeline_models_weights():
     assert lstm_parameters(64) == 16961
 
 
-def test_time_to_quality_is_the_time_until_both_runs_reached_the_same_validation_loss():
+def test_time_to_quality_is_the_time_until_every_run_reached_the_same_validation_loss():
     reports = {
-        1: {"val_loss": [0.9, 0.5, 0.3, 0.2, 0.25], "epoch_seconds": [4.0, 2.0, 2.0, 2.0, 2.0]},
-        2: {"val_loss": [0.8, 0.6, 0.28, 0.26], "epoch_seconds": [3.0, 1.0, 1.0, 1.0]},
+        "1 rank": {"val_loss": [0.9, 0.5, 0.3, 0.2, 0.25], "epoch_seconds": [4.0, 2.0, 2.0, 2.0, 2.0]},
+        "2 ranks": {"val_loss": [0.8, 0.6, 0.28, 0.26], "epoch_seconds": [3.0, 1.0, 1.0, 1.0]},
+        "auto": {"val_loss": [0.7, 0.26], "epoch_seconds": [5.0, 5.0]},
     }
-    # Best losses 0.2 and 0.26: the target is 0.26. One rank reaches it in its 4th epoch (10 s),
-    # two ranks in their 4th (6 s).
+    # Best losses 0.2, 0.26 and 0.26: the target is 0.26. One rank reaches it in its 4th epoch
+    # (10 s), two ranks in their 4th (6 s), auto in its 2nd (10 s).
     assert time_to_quality(reports) == {
         "target_val_loss": 0.26,
-        "reached": {1: {"seconds": 10.0, "epochs": 4}, 2: {"seconds": 6.0, "epochs": 4}},
-        "speedup": pytest.approx(10 / 6),
+        "reached": {
+            "1 rank": {"seconds": 10.0, "epochs": 4},
+            "2 ranks": {"seconds": 6.0, "epochs": 4},
+            "auto": {"seconds": 10.0, "epochs": 2},
+        },
+        "time_ratio": {"1 rank": 1.0, "2 ranks": pytest.approx(0.6), "auto": 1.0},
     }
