@@ -8,6 +8,17 @@ cd "$(dirname "$0")/.."
 venv=$(scripts/bootstrap.sh)
 source scripts/env.sh "$venv"
 
+# Where the demo's time goes once the environment exists, phase by phase; printed at the end.
+phase_started=$(date +%s%N)
+phases=()
+end_phase() {
+    local now
+    now=$(date +%s%N)
+    phases+=("$(printf '  %-40s %6.1f s' "$1" "$(((now - phase_started) / 1000000))e-3")")
+    phase_started=$now
+}
+demo_started=$phase_started
+
 landing=$SENSOR_LSTM_LAKE/landing
 overrides=()
 [ -z "${SENSOR_LSTM_DEMO_START_DATE:-}" ] || overrides+=(--start-date "$SENSOR_LSTM_DEMO_START_DATE")
@@ -25,10 +36,12 @@ first = date.fromisoformat(manifest["start_date"])
 print("\n".join(str(first + timedelta(days=n)) for n in range(manifest["days"])))' "$landing/_generation-manifest.json")
 days=${#sample_days[@]}
 last_day=${sample_days[-1]}
+end_phase "generating the sample"
 
 echo "== preparing Airflow's metadata database in $AIRFLOW_HOME"
 airflow db migrate >"$SENSOR_LSTM_VAR/airflow-db-migrate.log" 2>&1 ||
     { tail -20 "$SENSOR_LSTM_VAR/airflow-db-migrate.log"; exit 1; }
+end_phase "airflow db migrate"
 
 # Runs the DAG for one day; extra arguments go to `airflow dags test`.
 run_dag() {
@@ -56,7 +69,13 @@ if [ "$days" -gt 1 ]; then
         echo "ingesting the history failed: see $history_log" >&2
         exit 1
     fi
+    end_phase "ingesting the history"
 fi
 echo "== airflow dags test sensor_lstm_pipeline for $last_day: all tasks"
 run_dag "$last_day"
+end_phase "airflow dags test, all tasks"
 python -m sensor_lstm.tools.pipeline_summary --lake "$SENSOR_LSTM_LAKE" --day "$last_day"
+end_phase "the summary"
+echo "== the demo's time once the environment exists: $(((phase_started - demo_started) / 1000000000)) s"
+printf '%s\n' "${phases[@]}"
+echo "  (python -m benchmarks.demo_timing $SENSOR_LSTM_VAR/demo-dag-run-$last_day.log splits the DAG run by task)"
