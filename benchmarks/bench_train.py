@@ -157,9 +157,13 @@ QUALITY_RUNS = {
     "2 ranks": ("--num-proc", "2", "--threads-per-rank", "1"),
     "auto (default)": ("--num-proc", "auto", "--auto-max-ranks", "2", "--threads-per-rank", "1"),
 }
+# --scale-runs: what the generated readings compare.
 SCALE_RUNS = {
-    "1 rank x 2 threads": ("--num-proc", "1", "--threads-per-rank", "2"),
-    "2 ranks x 1 thread": ("--num-proc", "2", "--threads-per-rank", "1"),
+    "ranks": {
+        "1 rank x 2 threads": ("--num-proc", "1", "--threads-per-rank", "2"),
+        "2 ranks x 1 thread": ("--num-proc", "2", "--threads-per-rank", "1"),
+    },
+    "auto": {label: QUALITY_RUNS[label] for label in ("1 rank", "auto (default)")},
 }
 
 
@@ -182,6 +186,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale-days", type=int, default=14)
     parser.add_argument("--scale-batch-size", type=int, default=DEFAULT_MODEL.batch_size, help="per rank")
     parser.add_argument("--scale-budget-minutes", type=float, default=3.0, help="training time of each run")
+    parser.add_argument(
+        "--scale-runs",
+        choices=sorted(SCALE_RUNS),
+        default="ranks",
+        help="ranks: 1 rank with both cores against 2 of one; auto: 1 rank against num_proc auto",
+    )
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
     args = parser.parse_args(argv)
@@ -244,9 +254,9 @@ def quality_rounds(rounds: int, runs: dict[str, tuple], train) -> list[dict]:
 
 
 def at_scale(args: argparse.Namespace, env: dict) -> dict:
-    """Time to quality where each rank's share of an epoch is large: 1 rank with both cores against
-    2 ranks with one each, generated readings at the DAG's default model Params, each run given
-    the same training time."""
+    """Time to quality on generated readings at the DAG's default model Params, each run given the
+    same training time: by default where each rank's share of an epoch is large, 1 rank with both
+    cores against 2 ranks with one each (--scale-runs)."""
     workdir = args.workdir.resolve() / f"scale-{args.scale_sensors}x{args.scale_days}"
     lake = prepare_lake(workdir, args.scale_sensors, args.scale_days, args.master, args.driver_memory)
     run_date = (FIRST_DAY + timedelta(days=args.scale_days - 1)).isoformat()
@@ -276,7 +286,7 @@ def at_scale(args: argparse.Namespace, env: dict) -> dict:
         submit(command, env)
         return read_report(lake, TrainDistributedReport, run_date)
 
-    rounds = quality_rounds(args.rounds, SCALE_RUNS, train)
+    rounds = quality_rounds(args.rounds, SCALE_RUNS[args.scale_runs], train)
     print(
         f"\ntime to quality at scale: {windows} training windows ({args.scale_sensors} sensors x {args.scale_days} "
         f"days at 60 s), the DAG's default model Params, {args.scale_batch_size} windows per rank a step, "
