@@ -65,6 +65,13 @@ VARIABLES = (
     ),
     Variable("SENSOR_LSTM_SPARK_LOG_LEVEL", "WARN", "Spark's log level in the task logs."),
     Variable(
+        "SENSOR_LSTM_SPARK_DRIVER_JAVA_OPTIONS",
+        "",
+        "Every job's driver JVM options (spark.driver.extraJavaOptions; in local mode the driver runs the "
+        "tasks too); empty: the JVM's own. `make demo` sets -XX:+UseSerialGC -XX:TieredStopAtLevel=1, which "
+        "suits short jobs on small data only (benchmarks/README.md, the demo's time).",
+    ),
+    Variable(
         "SENSOR_LSTM_ALERT_EMAILS",
         "",
         "Comma-separated recipients of a mail when a task fails for good (after its retries), sent through "
@@ -94,6 +101,7 @@ class Deployment:
     event_log_dir: str  # empty: no event logs
     history_url: str
     spark_log_level: str
+    driver_java_options: str  # empty: the JVM's own
     alert_emails: list[str]
     alert_from: str
     job_settings: dict[str, str]  # the deployment's run settings, by setting name, as the jobs take them
@@ -128,6 +136,7 @@ class Deployment:
             ),
             history_url=value("SENSOR_LSTM_SPARK_HISTORY_URL"),
             spark_log_level=value("SENSOR_LSTM_SPARK_LOG_LEVEL"),
+            driver_java_options=value("SENSOR_LSTM_SPARK_DRIVER_JAVA_OPTIONS").strip(),
             alert_emails=[
                 address.strip() for address in value("SENSOR_LSTM_ALERT_EMAILS").split(",") if address.strip()
             ],

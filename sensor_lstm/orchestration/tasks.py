@@ -34,6 +34,11 @@ class SparkTasks:
                 else {}
             ),
             **({"spark.sensorLstm.historyUrl": deployment.history_url} if deployment.history_url else {}),
+            **(
+                {"spark.driver.extraJavaOptions": deployment.driver_java_options}
+                if deployment.driver_java_options
+                else {}
+            ),
         }
 
     def task(

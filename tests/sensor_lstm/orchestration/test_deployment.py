@@ -4,6 +4,7 @@ import pytest
 
 from sensor_lstm.errors import JobInputError
 from sensor_lstm.orchestration.deployment import PROJECT_ROOT, Deployment
+from sensor_lstm.orchestration.tasks import SparkTasks
 
 
 def test_a_bare_environment_is_the_local_deployment():
@@ -14,6 +15,8 @@ def test_a_bare_environment_is_the_local_deployment():
     assert (deployment.spark_cores, deployment.data_job_cores) == (0, 2)
     assert deployment.event_log_dir == f"file://{PROJECT_ROOT}/var/lake/_spark_events"
     assert (deployment.history_url, deployment.alert_emails) == ("", [])
+    assert deployment.driver_java_options == ""
+    assert "spark.driver.extraJavaOptions" not in SparkTasks(deployment).spark_conf()  # the JVM's own
     assert deployment.job_settings == {
         "lake": f"{PROJECT_ROOT}/var/lake",
         "nics": "",
@@ -34,6 +37,7 @@ def test_the_environment_overrides_each_setting():
             "SENSOR_LSTM_ALERT_EMAILS": "ops@example.com, data@example.com,",
             "SENSOR_LSTM_HOROVOD_NICS": "eth0",
             "SENSOR_LSTM_MODEL_NAME": "plant_lstm",
+            "SENSOR_LSTM_SPARK_DRIVER_JAVA_OPTIONS": " -XX:+UseSerialGC -XX:TieredStopAtLevel=1 ",
         }
     )
     assert (deployment.project_dir, deployment.lake.root, deployment.lake_uri) == (
@@ -44,6 +48,8 @@ def test_the_environment_overrides_each_setting():
     assert (deployment.start_date, deployment.catchup, deployment.spark_cores) == (date(2026, 11, 1), False, 4)
     assert deployment.event_log_dir == ""  # set empty: no event logs
     assert deployment.alert_emails == ["ops@example.com", "data@example.com"]
+    spark_conf = SparkTasks(deployment).spark_conf()
+    assert spark_conf["spark.driver.extraJavaOptions"] == "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
     assert deployment.job_settings | {"lake": ""} == {
         "lake": "",
         "nics": "eth0",
